@@ -1,0 +1,96 @@
+//! The one error type of `inpaint-core`.
+
+use std::path::PathBuf;
+
+/// `Result` with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What went wrong, split by who must act.
+///
+/// * [`InvalidInput`](Error::InvalidInput): the caller passed something unusable (sizes that do
+///   not match, an empty image, bad options).
+/// * [`LimitsExceeded`](Error::LimitsExceeded): the input is larger than the configured
+///   [`Limits`](crate::Limits); refused before any pixel buffer is allocated.
+/// * [`Unsupported`](Error::Unsupported): a format, model or feature this build does not offer.
+/// * [`Model`](Error::Model): the model broke its contract or its runtime failed.
+/// * [`Decode`](Error::Decode) / [`Io`](Error::Io): a file could not be read, decoded or written.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The caller passed something unusable.
+    #[error("invalid input: {message}")]
+    InvalidInput {
+        /// What is wrong, in words.
+        message: String,
+    },
+    /// The input is larger than the configured [`Limits`](crate::Limits).
+    #[error("{width}×{height} image exceeds the limits: {limit}")]
+    LimitsExceeded {
+        /// Width as declared by the input (a file header, or a buffer).
+        width: u64,
+        /// Height as declared by the input.
+        height: u64,
+        /// Which limit was hit, e.g. `max side 16384 px`.
+        limit: String,
+    },
+    /// Something this build or model does not offer.
+    #[error("unsupported: {message}")]
+    Unsupported {
+        /// What is not supported, and what is, where that helps.
+        message: String,
+    },
+    /// The model failed or broke its contract (for example, returned the wrong size).
+    #[error("model `{model}`: {message}")]
+    Model {
+        /// The model's name.
+        model: String,
+        /// What went wrong.
+        message: String,
+        /// The underlying error, when there is one (a runtime error, say).
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
+    /// An image could not be decoded or encoded.
+    #[error("{}: cannot decode or encode image", path.display())]
+    Decode {
+        /// The file involved (empty for in-memory data).
+        path: PathBuf,
+        /// The codec's error.
+        #[source]
+        source: image::ImageError,
+    },
+    /// Reading or writing a file failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file involved.
+        path: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    /// An [`Error::InvalidInput`] with this message.
+    pub fn invalid_input(message: impl Into<String>) -> Self {
+        Error::InvalidInput {
+            message: message.into(),
+        }
+    }
+
+    /// An [`Error::Unsupported`] with this message.
+    pub fn unsupported(message: impl Into<String>) -> Self {
+        Error::Unsupported {
+            message: message.into(),
+        }
+    }
+
+    /// An [`Error::Model`] without an underlying source.
+    pub fn model(model: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::Model {
+            model: model.into(),
+            message: message.into(),
+            source: None,
+        }
+    }
+}

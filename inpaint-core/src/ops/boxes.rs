@@ -1,0 +1,265 @@
+//! Crop boxes for the `Crop` HD strategy: one box per masked region, grown by a margin.
+
+use image::GrayImage;
+
+/// A rectangle `[left, top, right, bottom)` in pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Rect {
+    pub(crate) left: u32,
+    pub(crate) top: u32,
+    pub(crate) right: u32,
+    pub(crate) bottom: u32,
+}
+
+impl Rect {
+    pub(crate) fn width(&self) -> u32 {
+        self.right - self.left
+    }
+
+    pub(crate) fn height(&self) -> u32 {
+        self.bottom - self.top
+    }
+}
+
+const OUTSIDE: u8 = 1;
+const SEEN: u8 = 2;
+
+/// IOPaint's `boxes_from_mask`: the bounding rectangle of each *external* contour of a binary
+/// mask (non-zero = fill), in the order OpenCV's `findContours(RETR_EXTERNAL)` lists them.
+///
+/// External contours are the outer boundaries of 8-connected regions that are not enclosed in a
+/// hole of another region; a region inside a hole lies within its encloser's box anyway.
+/// OpenCV lists them in reverse raster order of each region's first pixel, and since boxes that
+/// overlap are pasted in turn (the later one wins), that order is kept.
+///
+/// `filled` bounds the non-zero pixels; work is confined to it plus a one-pixel ring, outside
+/// which everything is background connected to the image's surroundings.
+pub(crate) fn boxes_from_mask(mask: &GrayImage, filled: Rect) -> Vec<Rect> {
+    let (img_w, img_h) = mask.dimensions();
+    let x0 = filled.left.saturating_sub(1);
+    let y0 = filled.top.saturating_sub(1);
+    let (w, h) = (
+        ((filled.right + 1).min(img_w) - x0) as usize,
+        ((filled.bottom + 1).min(img_h) - y0) as usize,
+    );
+    let fill: Vec<bool> = (0..h)
+        .flat_map(|y| {
+            let row = (y0 as usize + y) * img_w as usize + x0 as usize;
+            mask.as_raw()[row..row + w].iter().map(|&v| v != 0)
+        })
+        .collect();
+    let mut state = vec![0u8; w * h];
+    let mut stack = Vec::new();
+    let on_window_border = |p: usize| {
+        let (x, y) = (p % w, p / w);
+        x == 0 || y == 0 || x == w - 1 || y == h - 1
+    };
+
+    // Background reachable from outside the window, 4-connected: the dual of 8-connected
+    // foreground. Outside the window there is only background, connected all around.
+    for i in (0..w * h).filter(|&i| on_window_border(i)) {
+        if !fill[i] && state[i] == 0 {
+            state[i] = OUTSIDE;
+            stack.push(i);
+            while let Some(p) = stack.pop() {
+                for q in neighbours4(p, w, h) {
+                    if !fill[q] && state[q] == 0 {
+                        state[q] = OUTSIDE;
+                        stack.push(q);
+                    }
+                }
+            }
+        }
+    }
+
+    let mut boxes = Vec::new();
+    for start in 0..w * h {
+        if !fill[start] || state[start] != 0 {
+            continue;
+        }
+        let (sx, sy) = ((start % w) as u32, (start / w) as u32);
+        let mut rect = Rect {
+            left: sx,
+            top: sy,
+            right: sx + 1,
+            bottom: sy + 1,
+        };
+        // A foreground pixel on the window's border can only be on the image's border.
+        let mut external = false;
+        state[start] = SEEN;
+        stack.push(start);
+        while let Some(p) = stack.pop() {
+            let (x, y) = ((p % w) as u32, (p / w) as u32);
+            rect.left = rect.left.min(x);
+            rect.right = rect.right.max(x + 1);
+            rect.top = rect.top.min(y);
+            rect.bottom = rect.bottom.max(y + 1);
+            external |= on_window_border(p) || neighbours4(p, w, h).any(|q| state[q] == OUTSIDE);
+            for q in neighbours8(p, w, h) {
+                if fill[q] && state[q] == 0 {
+                    state[q] = SEEN;
+                    stack.push(q);
+                }
+            }
+        }
+        if external {
+            boxes.push(Rect {
+                left: rect.left + x0,
+                top: rect.top + y0,
+                right: rect.right + x0,
+                bottom: rect.bottom + y0,
+            });
+        }
+    }
+    boxes.reverse();
+    boxes
+}
+
+fn neighbours4(p: usize, w: usize, h: usize) -> impl Iterator<Item = usize> {
+    let (x, y) = (p % w, p / w);
+    [
+        (x > 0).then(|| p - 1),
+        (x + 1 < w).then(|| p + 1),
+        (y > 0).then(|| p - w),
+        (y + 1 < h).then(|| p + w),
+    ]
+    .into_iter()
+    .flatten()
+}
+
+fn neighbours8(p: usize, w: usize, h: usize) -> impl Iterator<Item = usize> {
+    let (x, y) = ((p % w) as isize, (p / w) as isize);
+    (-1isize..=1)
+        .flat_map(move |dy| (-1isize..=1).map(move |dx| (dx, dy)))
+        .filter(|&d| d != (0, 0))
+        .filter_map(move |(dx, dy)| {
+            let (nx, ny) = (x + dx, y + dy);
+            (nx >= 0 && ny >= 0 && (nx as usize) < w && (ny as usize) < h)
+                .then(|| ny as usize * w + nx as usize)
+        })
+}
+
+/// IOPaint's `_crop_box`: the box grown by `margin` on each side around its centre, and where
+/// that crosses an image edge, shifted the other way to keep as much context as possible, then
+/// clamped to the image.
+pub(crate) fn crop_box(rect: Rect, margin: u32, img_w: u32, img_h: u32) -> Rect {
+    let (img_w, img_h) = (i64::from(img_w), i64::from(img_h));
+    let margin = i64::from(margin);
+    let (l, t, r, b) = (
+        i64::from(rect.left),
+        i64::from(rect.top),
+        i64::from(rect.right),
+        i64::from(rect.bottom),
+    );
+    let (cx, cy) = ((l + r).div_euclid(2), (t + b).div_euclid(2));
+    let (w, h) = (r - l + 2 * margin, b - t + 2 * margin);
+    let (l0, r0, t0, b0) = (
+        cx - w.div_euclid(2),
+        cx + w.div_euclid(2),
+        cy - h.div_euclid(2),
+        cy + h.div_euclid(2),
+    );
+    let (mut l, mut r, mut t, mut b) = (l0.max(0), r0.min(img_w), t0.max(0), b0.min(img_h));
+    if l0 < 0 {
+        r += -l0;
+    }
+    if r0 > img_w {
+        l -= r0 - img_w;
+    }
+    if t0 < 0 {
+        b += -t0;
+    }
+    if b0 > img_h {
+        t -= b0 - img_h;
+    }
+    Rect {
+        left: l.max(0) as u32,
+        top: t.max(0) as u32,
+        right: r.min(img_w) as u32,
+        bottom: b.min(img_h) as u32,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rect(x: u32, y: u32, w: u32, h: u32) -> Rect {
+        Rect {
+            left: x,
+            top: y,
+            right: x + w,
+            bottom: y + h,
+        }
+    }
+
+    fn boxes(m: &GrayImage) -> Vec<Rect> {
+        let (w, h) = m.dimensions();
+        let mut filled: Option<Rect> = None;
+        for (x, y, p) in m.enumerate_pixels() {
+            if p.0[0] != 0 {
+                let r = filled.get_or_insert(rect(x, y, 1, 1));
+                r.left = r.left.min(x);
+                r.top = r.top.min(y);
+                r.right = r.right.max(x + 1);
+                r.bottom = r.bottom.max(y + 1);
+            }
+        }
+        let got = boxes_from_mask(m, filled.expect("a non-empty mask"));
+        // The window is only a shortcut: the whole image gives the same boxes.
+        assert_eq!(got, boxes_from_mask(m, rect(0, 0, w, h)));
+        got
+    }
+
+    #[test]
+    fn boxes_match_opencv_find_contours_external() {
+        // The same mask through cv2.findContours(RETR_EXTERNAL) + boundingRect gives
+        // [(0,15,2,3), (5,10,2,2), (14,5,5,4), (10,1,2,2), (1,1,2,2)] (x, y, w, h).
+        let mut m = GrayImage::new(20, 20);
+        let mut fill = |x0: u32, x1: u32, y0: u32, y1: u32, v: u8| {
+            for y in y0..y1 {
+                for x in x0..x1 {
+                    m.put_pixel(x, y, image::Luma([v]));
+                }
+            }
+        };
+        fill(1, 3, 1, 3, 255);
+        fill(10, 12, 1, 3, 255);
+        fill(5, 7, 10, 12, 255);
+        fill(0, 2, 15, 18, 255);
+        fill(14, 19, 5, 9, 255); // a ring…
+        fill(15, 18, 6, 8, 0);
+        fill(16, 17, 7, 8, 255); // …with a dot inside its hole, which is not external
+        assert_eq!(
+            boxes(&m),
+            [
+                rect(0, 15, 2, 3),
+                rect(5, 10, 2, 2),
+                rect(14, 5, 5, 4),
+                rect(10, 1, 2, 2),
+                rect(1, 1, 2, 2)
+            ]
+        );
+    }
+
+    #[test]
+    fn diagonal_pixels_are_one_region() {
+        let mut m = GrayImage::new(5, 5);
+        for (x, y) in [(0, 0), (1, 1), (4, 4)] {
+            m.put_pixel(x, y, image::Luma([255]));
+        }
+        assert_eq!(boxes(&m), [rect(4, 4, 1, 1), rect(0, 0, 2, 2)]);
+    }
+
+    #[test]
+    fn crop_box_shifts_away_from_edges() {
+        // A 10×10 hole at the top-left corner of a 1000×800 image, margin 128: the box would
+        // start at -123, so it is shifted right/down to keep 266 pixels of context.
+        let got = crop_box(rect(0, 0, 10, 10), 128, 1000, 800);
+        assert_eq!(got, rect(0, 0, 266, 266));
+        let centre = crop_box(rect(400, 300, 20, 40), 128, 1000, 800);
+        assert_eq!(centre, rect(272, 172, 276, 296));
+        // Larger than the image: clamped to it.
+        assert_eq!(crop_box(rect(5, 5, 10, 10), 500, 30, 20), rect(0, 0, 30, 20));
+    }
+}

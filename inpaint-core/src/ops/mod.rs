@@ -1,0 +1,5 @@
+//! The image operations the pipeline is built from, each written once.
+
+pub(crate) mod boxes;
+pub(crate) mod pad;
+pub(crate) mod resize;

@@ -1,0 +1,396 @@
+//! The one pipeline every model goes through: IOPaint's `InpaintModel.__call__`.
+
+use std::borrow::Cow;
+
+use image::{GrayImage, ImageBuffer, Pixel, RgbImage};
+
+use crate::error::{Error, Result};
+use crate::model::{InpaintModel, ModelSpec, fit_within};
+use crate::ops::boxes::{Rect, boxes_from_mask, crop_box};
+use crate::ops::resize::resize_cubic;
+use crate::types::{Image, Mask};
+
+/// How large images are handled (IOPaint's `hd_strategy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum HdStrategy {
+    /// The model sees the whole image at full size.
+    Original,
+    /// Above [`InpaintOptions::resize_limit`], the model sees a copy whose longer side is the
+    /// limit (bicubic); its result is resized back and pasted inside the mask.
+    Resize,
+    /// Above [`InpaintOptions::crop_trigger_size`], the model sees one crop per masked region,
+    /// grown by [`InpaintOptions::crop_margin`]; each result is pasted back inside the mask.
+    #[default]
+    Crop,
+}
+
+impl HdStrategy {
+    /// The names accepted by [`FromStr`](std::str::FromStr), in order.
+    pub const NAMES: [&'static str; 3] = ["original", "resize", "crop"];
+}
+
+impl std::str::FromStr for HdStrategy {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "original" => Ok(HdStrategy::Original),
+            "resize" => Ok(HdStrategy::Resize),
+            "crop" => Ok(HdStrategy::Crop),
+            other => Err(Error::invalid_input(format!(
+                "unknown HD strategy `{other}`; known: {}",
+                HdStrategy::NAMES.join(", ")
+            ))),
+        }
+    }
+}
+
+impl std::fmt::Display for HdStrategy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            HdStrategy::Original => "original",
+            HdStrategy::Resize => "resize",
+            HdStrategy::Crop => "crop",
+        })
+    }
+}
+
+/// Options for one run of the pipeline. The defaults are IOPaint's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct InpaintOptions {
+    /// How large images are handled. Default: [`HdStrategy::Crop`].
+    pub hd_strategy: HdStrategy,
+    /// `Crop` applies when the longer side is above this. Default: 800.
+    pub crop_trigger_size: u32,
+    /// Pixels of context added on each side of a masked region's box. Default: 128.
+    pub crop_margin: u32,
+    /// `Resize` applies when the longer side is above this, and shrinks it to this. Default: 1280.
+    pub resize_limit: u32,
+}
+
+impl Default for InpaintOptions {
+    fn default() -> Self {
+        InpaintOptions {
+            hd_strategy: HdStrategy::Crop,
+            crop_trigger_size: 800,
+            crop_margin: 128,
+            resize_limit: 1280,
+        }
+    }
+}
+
+impl InpaintOptions {
+    /// IOPaint's defaults with this strategy.
+    pub fn new(hd_strategy: HdStrategy) -> Self {
+        InpaintOptions {
+            hd_strategy,
+            ..Self::default()
+        }
+    }
+
+    /// Sets [`hd_strategy`](Self::hd_strategy).
+    pub fn with_hd_strategy(mut self, hd_strategy: HdStrategy) -> Self {
+        self.hd_strategy = hd_strategy;
+        self
+    }
+
+    /// Sets [`crop_trigger_size`](Self::crop_trigger_size).
+    pub fn with_crop_trigger_size(mut self, size: u32) -> Self {
+        self.crop_trigger_size = size;
+        self
+    }
+
+    /// Sets [`crop_margin`](Self::crop_margin).
+    pub fn with_crop_margin(mut self, margin: u32) -> Self {
+        self.crop_margin = margin;
+        self
+    }
+
+    /// Sets [`resize_limit`](Self::resize_limit).
+    pub fn with_resize_limit(mut self, limit: u32) -> Self {
+        self.resize_limit = limit;
+        self
+    }
+
+    fn validate(&self) -> Result<()> {
+        if self.resize_limit == 0 {
+            return Err(Error::invalid_input("resize_limit must be at least 1"));
+        }
+        Ok(())
+    }
+}
+
+/// Fixed-size models crop with this margin whatever the options say, as IOPaint's MI-GAN and
+/// FcF do (they overwrite `hd_strategy_crop_margin` with 128).
+pub const FIXED_SIZE_CROP_MARGIN: u32 = 128;
+
+/// Inpaints `image` where `mask` is above 127, with `model`, as IOPaint does.
+///
+/// 1. The mask is binarised (`> 127`). If nothing is to be filled, a copy of `image` is
+///    returned and the model is not run.
+/// 2. The model sees regions chosen by the HD strategy, unless its spec opts out:
+///    `Original` (the whole image), `Resize` (longer side above `resize_limit`: shrunk, bicubic),
+///    `Crop` (longer side above `crop_trigger_size`: one crop per masked region, with margin).
+///    Fixed-size models (e.g. 512×512) take the path crop → shrink to fit → pad → forward →
+///    resize back, unless the image already has their size.
+/// 3. Each region is padded to the spec, run through [`InpaintModel::forward`], un-padded, and
+///    blended with the region's mask (binary except after `Resize`).
+/// 4. The result is pasted **only inside the binarised mask**: every pixel outside it is
+///    byte-identical to `image`. The alpha channel, if any, is the input's.
+///
+/// `image` is never modified. Errors: mask and image sizes differ, invalid options or spec, or
+/// the model fails or returns the wrong size.
+///
+/// ```
+/// use inpaint_core::{inpaint, Image, InpaintModel, InpaintOptions, Mask, ModelSpec, Result};
+/// use image::{RgbImage, Rgb, GrayImage, Luma};
+///
+/// /// Paints every hole pixel red: enough to see the pipeline at work.
+/// struct Red(ModelSpec);
+/// impl InpaintModel for Red {
+///     fn spec(&self) -> &ModelSpec { &self.0 }
+///     fn forward(&mut self, image: &RgbImage, _mask: &Mask) -> Result<RgbImage> {
+///         Ok(RgbImage::from_pixel(image.width(), image.height(), Rgb([255, 0, 0])))
+///     }
+/// }
+///
+/// let image = Image::from_rgb(RgbImage::from_pixel(5, 3, Rgb([9, 9, 9])))?;
+/// let mask = Mask::from_gray(GrayImage::from_fn(5, 3, |x, _| Luma([if x == 2 { 255 } else { 0 }])))?;
+/// let out = inpaint(&mut Red(ModelSpec::new("red").with_pad_multiple(8)), &image, &mask,
+///                   &InpaintOptions::default())?;
+/// assert_eq!(out.rgb().get_pixel(2, 1), &Rgb([255, 0, 0]));
+/// assert_eq!(out.rgb().get_pixel(1, 1), &Rgb([9, 9, 9]));
+/// # Ok::<(), inpaint_core::Error>(())
+/// ```
+pub fn inpaint<M: InpaintModel + ?Sized>(
+    model: &mut M,
+    image: &Image,
+    mask: &Mask,
+    options: &InpaintOptions,
+) -> Result<Image> {
+    if image.dimensions() != mask.dimensions() {
+        let ((iw, ih), (mw, mh)) = (image.dimensions(), mask.dimensions());
+        return Err(Error::invalid_input(format!(
+            "mask is {mw}×{mh} but the image is {iw}×{ih}; they must be the same size"
+        )));
+    }
+    options.validate()?;
+    model.spec().validate()?;
+
+    let (binary, Some(filled)) = binarise(mask.as_gray(), Mask::FILL_THRESHOLD) else {
+        return Ok(image.clone());
+    };
+    let binary = Mask::from_gray_unchecked(binary);
+    let rgb = image.rgb();
+    let (width, height) = rgb.dimensions();
+    let longer = width.max(height);
+    let spec = model.spec().clone();
+    let whole = Rect {
+        left: 0,
+        top: 0,
+        right: width,
+        bottom: height,
+    };
+    let mut out = rgb.clone();
+    let mut paste = |rect: Rect, result: &RgbImage| {
+        paste_inside_mask(&mut out, binary.as_gray(), filled, rect, result)
+    };
+
+    if let Some(side) = spec.fixed_size.filter(|&side| (width, height) != (side, side)) {
+        for rect in boxes_from_mask(binary.as_gray(), filled) {
+            let rect = crop_box(rect, FIXED_SIZE_CROP_MARGIN, width, height);
+            let crop_rgb = crop(rgb, rect);
+            let crop_mask = Mask::from_gray_unchecked(crop(binary.as_gray(), rect));
+            let result = match fit_within(rect.width(), rect.height(), side) {
+                Some((w, h)) => {
+                    let small = resize_cubic(&crop_rgb, w, h);
+                    let small_mask = resize_cubic(crop_mask.as_gray(), w, h);
+                    let result = pad_forward(model, &spec, &small, RegionMask::Soft(&small_mask))?;
+                    resize_cubic(&result, rect.width(), rect.height())
+                }
+                None => pad_forward(model, &spec, &crop_rgb, RegionMask::Binary(&crop_mask))?,
+            };
+            paste(rect, &result);
+        }
+        return Ok(image.with_rgb(out));
+    }
+
+    let strategy = if spec.honours_hd_strategy {
+        options.hd_strategy
+    } else {
+        HdStrategy::Original
+    };
+    match strategy {
+        HdStrategy::Crop if longer > options.crop_trigger_size => {
+            for rect in boxes_from_mask(binary.as_gray(), filled) {
+                let rect = crop_box(rect, options.crop_margin, width, height);
+                let crop_mask = Mask::from_gray_unchecked(crop(binary.as_gray(), rect));
+                let region = crop(rgb, rect);
+                let result = pad_forward(model, &spec, &region, RegionMask::Binary(&crop_mask))?;
+                paste(rect, &result);
+            }
+        }
+        HdStrategy::Resize if longer > options.resize_limit => {
+            let (w, h) = fit_within(width, height, options.resize_limit)
+                .expect("longer side is above the limit");
+            let small = resize_cubic(rgb, w, h);
+            // Cubic, so not binary near edges: the model's own threshold decides what it
+            // fills, and the blend below uses it as alpha, as IOPaint does.
+            let small_mask = resize_cubic(binary.as_gray(), w, h);
+            let result = pad_forward(model, &spec, &small, RegionMask::Soft(&small_mask))?;
+            let blended = blend(&result, &small, &small_mask);
+            paste(whole, &resize_cubic(&blended, width, height));
+        }
+        _ => {
+            let result = pad_forward(model, &spec, rgb, RegionMask::Binary(&binary))?;
+            paste(whole, &result);
+        }
+    }
+    Ok(image.with_rgb(out))
+}
+
+/// The mask of a region the model is run on.
+enum RegionMask<'a> {
+    /// 0 or 255 only: the model's threshold changes nothing.
+    Binary(&'a Mask),
+    /// Resized, so with intermediate values: thresholded at the model's own threshold.
+    Soft(&'a GrayImage),
+}
+
+/// IOPaint's `_pad_forward` without its blend: pad to the spec, run the model on the mask
+/// thresholded at the spec's threshold, un-pad. Copies only what padding needs.
+fn pad_forward<M: InpaintModel + ?Sized>(
+    model: &mut M,
+    spec: &ModelSpec,
+    image: &RgbImage,
+    mask: RegionMask<'_>,
+) -> Result<RgbImage> {
+    let (width, height) = image.dimensions();
+    let model_mask = match mask {
+        RegionMask::Binary(binary) => Cow::Borrowed(binary),
+        RegionMask::Soft(soft) => {
+            Cow::Owned(Mask::from_gray_unchecked(binarise(soft, spec.mask_threshold).0))
+        }
+    };
+    let padded_size = spec.padded_size(width, height);
+    let result = if padded_size == (width, height) {
+        model.forward(image, &model_mask)?
+    } else {
+        let (padded_image, padded_mask) = model.pad(image, &model_mask);
+        model.forward(&padded_image, &padded_mask)?
+    };
+    if result.dimensions() != padded_size {
+        let ((rw, rh), (pw, ph)) = (result.dimensions(), padded_size);
+        return Err(Error::model(
+            &spec.name,
+            format!("forward returned {rw}×{rh} for a {pw}×{ph} input"),
+        ));
+    }
+    Ok(if padded_size == (width, height) {
+        result
+    } else {
+        image::imageops::crop_imm(&result, 0, 0, width, height).to_image()
+    })
+}
+
+/// `result × alpha + image × (1 − alpha)` with `mask` as alpha, rounded.
+fn blend(result: &RgbImage, image: &RgbImage, mask: &GrayImage) -> RgbImage {
+    let mut out = image.clone();
+    for ((o, r), &alpha) in out
+        .pixels_mut()
+        .zip(result.pixels())
+        .zip(mask.as_raw().iter())
+    {
+        let alpha = u16::from(alpha);
+        for (oc, &rc) in o.0.iter_mut().zip(&r.0) {
+            *oc = ((u16::from(rc) * alpha + u16::from(*oc) * (255 - alpha) + 127) / 255) as u8;
+        }
+    }
+    out
+}
+
+/// 255 where `mask` is above `threshold`, 0 elsewhere; and the bounding box of the 255s, if any.
+fn binarise(mask: &GrayImage, threshold: u8) -> (GrayImage, Option<Rect>) {
+    let (width, height) = mask.dimensions();
+    let mut data = vec![0u8; mask.as_raw().len()];
+    let mut bounds: Option<Rect> = None;
+    for (y, (src, dst)) in mask
+        .as_raw()
+        .chunks_exact(width as usize)
+        .zip(data.chunks_exact_mut(width as usize))
+        .enumerate()
+    {
+        let mut row_fill = false;
+        for (d, &s) in dst.iter_mut().zip(src) {
+            let fill = s > threshold;
+            *d = if fill { 255 } else { 0 };
+            row_fill |= fill;
+        }
+        if row_fill {
+            let first = dst.iter().position(|&v| v != 0).unwrap_or(0) as u32;
+            let last = dst.iter().rposition(|&v| v != 0).unwrap_or(0) as u32;
+            let y = y as u32;
+            bounds = Some(match bounds {
+                None => Rect {
+                    left: first,
+                    top: y,
+                    right: last + 1,
+                    bottom: y + 1,
+                },
+                Some(b) => Rect {
+                    left: b.left.min(first),
+                    top: b.top,
+                    right: b.right.max(last + 1),
+                    bottom: y + 1,
+                },
+            });
+        }
+    }
+    let binary = GrayImage::from_raw(width, height, data).expect("same size as the mask");
+    (binary, bounds)
+}
+
+fn crop<P: Pixel<Subpixel = u8> + 'static>(
+    image: &ImageBuffer<P, Vec<u8>>,
+    rect: Rect,
+) -> ImageBuffer<P, Vec<u8>> {
+    image::imageops::crop_imm(image, rect.left, rect.top, rect.width(), rect.height()).to_image()
+}
+
+/// Writes `result` (the size of `rect`) into `out` at `rect`, only where `binary` is set. The
+/// one place model output reaches the caller's pixels. `filled` bounds the set pixels.
+fn paste_inside_mask(
+    out: &mut RgbImage,
+    binary: &GrayImage,
+    filled: Rect,
+    rect: Rect,
+    result: &RgbImage,
+) {
+    debug_assert_eq!(result.dimensions(), (rect.width(), rect.height()));
+    let (left, right) = (rect.left.max(filled.left), rect.right.min(filled.right));
+    let (top, bottom) = (rect.top.max(filled.top), rect.bottom.min(filled.bottom));
+    if left >= right || top >= bottom {
+        return;
+    }
+    let width = out.width() as usize;
+    let (span, result_width) = ((right - left) as usize, rect.width() as usize);
+    let out = &mut **out;
+    for y in top as usize..bottom as usize {
+        let mask_row = &binary.as_raw()[y * width + left as usize..][..span];
+        let out_row = &mut out[(y * width + left as usize) * 3..][..span * 3];
+        let ry = y - rect.top as usize;
+        let rx = (left - rect.left) as usize;
+        let result_row = &result.as_raw()[(ry * result_width + rx) * 3..][..span * 3];
+        for ((o, r), &m) in out_row
+            .chunks_exact_mut(3)
+            .zip(result_row.chunks_exact(3))
+            .zip(mask_row)
+        {
+            if m != 0 {
+                o.copy_from_slice(r);
+            }
+        }
+    }
+}

@@ -1,0 +1,3 @@
+//! Integration tests of `inpaint-core`: one binary, one module per topic.
+
+mod pipeline;
