@@ -66,16 +66,18 @@ fn decode<R: BufRead + Seek>(
             path,
         ));
     }
-    // image's own limits back ours up inside the decoder (allocations beyond the pixels).
-    let mut codec_limits = image::Limits::default();
-    codec_limits.max_image_width = Some(limits.max_side);
-    codec_limits.max_image_height = Some(limits.max_side);
-    reader.limits(codec_limits);
+    // The header is read without the codec's limits so that an oversized image is reported
+    // by ours, with its size; the codec's limits then guard the decoding itself.
+    reader.no_limits();
     let mut decoder = reader.into_decoder().map_err(decode_error)?;
     let (width, height) = decoder.dimensions();
     limits
         .check(width.into(), height.into())
         .map_err(|e| with_path(e, path))?;
+    let mut codec_limits = image::Limits::default();
+    codec_limits.max_image_width = Some(limits.max_side);
+    codec_limits.max_image_height = Some(limits.max_side);
+    decoder.set_limits(codec_limits).map_err(decode_error)?;
     let orientation = decoder.orientation().map_err(decode_error)?;
     let mut image = DynamicImage::from_decoder(decoder).map_err(decode_error)?;
     image.apply_orientation(orientation);
@@ -153,4 +155,3 @@ fn with_path(error: Error, path: &Path) -> Error {
         other => other,
     }
 }
-

@@ -198,7 +198,10 @@ pub fn inpaint<M: InpaintModel + ?Sized>(
         paste_inside_mask(&mut out, binary.as_gray(), filled, rect, result)
     };
 
-    if let Some(side) = spec.fixed_size.filter(|&side| (width, height) != (side, side)) {
+    if let Some(side) = spec
+        .fixed_size
+        .filter(|&side| (width, height) != (side, side))
+    {
         for rect in boxes_from_mask(binary.as_gray(), filled) {
             let rect = crop_box(rect, FIXED_SIZE_CROP_MARGIN, width, height);
             let crop_rgb = crop(rgb, rect);
@@ -270,9 +273,9 @@ fn pad_forward<M: InpaintModel + ?Sized>(
     let (width, height) = image.dimensions();
     let model_mask = match mask {
         RegionMask::Binary(binary) => Cow::Borrowed(binary),
-        RegionMask::Soft(soft) => {
-            Cow::Owned(Mask::from_gray_unchecked(binarise(soft, spec.mask_threshold).0))
-        }
+        RegionMask::Soft(soft) => Cow::Owned(Mask::from_gray_unchecked(
+            binarise(soft, spec.mask_threshold).0,
+        )),
     };
     let padded_size = spec.padded_size(width, height);
     let result = if padded_size == (width, height) {

@@ -260,6 +260,9 @@ mod tests {
         let centre = crop_box(rect(400, 300, 20, 40), 128, 1000, 800);
         assert_eq!(centre, rect(272, 172, 276, 296));
         // Larger than the image: clamped to it.
-        assert_eq!(crop_box(rect(5, 5, 10, 10), 500, 30, 20), rect(0, 0, 30, 20));
+        assert_eq!(
+            crop_box(rect(5, 5, 10, 10), 500, 30, 20),
+            rect(0, 0, 30, 20)
+        );
     }
 }

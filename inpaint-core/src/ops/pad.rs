@@ -32,7 +32,11 @@ pub(crate) fn padded_size(
 pub(crate) fn reflect_index(i: u32, len: u32) -> u32 {
     let period = 2 * u64::from(len);
     let m = u64::from(i) % period;
-    (if m < u64::from(len) { m } else { period - 1 - m }) as u32
+    (if m < u64::from(len) {
+        m
+    } else {
+        period - 1 - m
+    }) as u32
 }
 
 /// Pads `src` to `width × height` (each at least the source's) on the bottom and right by
