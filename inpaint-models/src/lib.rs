@@ -14,3 +14,100 @@
 #![warn(missing_docs)]
 
 pub mod classical;
+
+use inpaint_core::{Error, InpaintModel, Result};
+
+/// The models this build can construct by name, the default first.
+pub const MODEL_NAMES: [&str; 2] = ["telea", "navier-stokes"];
+
+/// The model used when the caller names none: it needs no weights.
+pub const DEFAULT_MODEL: &str = MODEL_NAMES[0];
+
+/// Builds the model called `name` with this radius (pixels around each hole pixel that it
+/// draws from; [`classical::DEFAULT_RADIUS`] is IOPaint's default).
+///
+/// An unknown name is an error that lists the known ones and the closest match; there is no
+/// fallback to another model.
+///
+/// ```
+/// let model = inpaint_models::by_name("navier-stokes", inpaint_models::classical::DEFAULT_RADIUS)?;
+/// assert_eq!(model.spec().name, "navier-stokes");
+/// let err = inpaint_models::by_name("tela", 4.0).unwrap_err();
+/// assert_eq!(
+///     err.to_string(),
+///     "unsupported: unknown model `tela`; known models: telea, navier-stokes (did you mean `telea`?)"
+/// );
+/// # Ok::<(), inpaint_core::Error>(())
+/// ```
+pub fn by_name(name: &str, radius: f64) -> Result<Box<dyn InpaintModel + Send>> {
+    match name {
+        "telea" => Ok(Box::new(classical::Telea::with_radius(radius)?)),
+        "navier-stokes" => Ok(Box::new(classical::NavierStokes::with_radius(radius)?)),
+        unknown => {
+            let mut message = format!(
+                "unknown model `{unknown}`; known models: {}",
+                MODEL_NAMES.join(", ")
+            );
+            if let Some(close) = closest_name(unknown, &MODEL_NAMES) {
+                message.push_str(&format!(" (did you mean `{close}`?)"));
+            }
+            Err(Error::unsupported(message))
+        }
+    }
+}
+
+/// The known name within a third of its length in edits of `name`, if any.
+fn closest_name<'a>(name: &str, known: &[&'a str]) -> Option<&'a str> {
+    known
+        .iter()
+        .map(|&k| (edit_distance(name, k), k))
+        .filter(|&(d, k)| d <= k.chars().count().div_ceil(3))
+        .min()
+        .map(|(_, k)| k)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let substitution = diagonal + usize::from(ca != cb);
+            diagonal = row[j + 1];
+            row[j + 1] = substitution.min(row[j] + 1).min(row[j + 1] + 1);
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_name_builds_the_model_of_that_name() {
+        for name in MODEL_NAMES {
+            assert_eq!(by_name(name, 4.0).unwrap().spec().name, name);
+        }
+    }
+
+    #[test]
+    fn unknown_names_list_the_known_ones_without_fallback() {
+        let err = by_name("lama", 4.0).unwrap_err();
+        assert!(matches!(err, Error::Unsupported { .. }));
+        assert_eq!(
+            err.to_string(),
+            "unsupported: unknown model `lama`; known models: telea, navier-stokes"
+        );
+        let err = by_name("navier_stokes", 4.0).unwrap_err();
+        assert!(err.to_string().ends_with("(did you mean `navier-stokes`?)"), "{err}");
+    }
+
+    #[test]
+    fn edit_distance_counts_edits() {
+        assert_eq!(edit_distance("tela", "telea"), 1);
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+    }
+}

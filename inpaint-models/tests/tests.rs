@@ -1,0 +1,3 @@
+//! Integration tests of `inpaint-models`: one binary, one module per topic.
+
+mod classical;

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The whole test suite, exactly as CI runs it (.ci/run calls this script).
+#
+# Needs only what a fresh machine of ours has (a Rust toolchain with rustfmt and clippy, python3
+# with venv and pip); everything else it installs itself: the Python tools for the OpenCV
+# quality gate go into .venv (ignored by git) at pinned versions.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "toolchain"
+cargo --version
+rustup component add rustfmt clippy >/dev/null 2>&1 || true
+
+step "format"
+cargo fmt --all --check
+
+step "clippy (all targets, warnings are errors)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "docs (warnings are errors)"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
+
+step "tests"
+cargo test --workspace --locked
+
+step "the README's first command, on the sample photo"
+cargo run --release --locked --example inpaint -- \
+    --image examples/data/photo.jpg --mask examples/data/mask.png --output target/sample-out.png
+
+step "quality against OpenCV (PSNR inside the mask, within 0.3 dB)"
+scripts/python-env.sh >/dev/null
+.venv/bin/python benches/compare_opencv.py --quick --check-psnr 0.3 --out target/compare-quick
