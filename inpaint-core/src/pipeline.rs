@@ -179,10 +179,9 @@ pub fn inpaint<M: InpaintModel + ?Sized>(
     options.validate()?;
     model.spec().validate()?;
 
-    let (binary, Some(filled)) = binarise(mask.as_gray(), Mask::FILL_THRESHOLD) else {
+    let Some(binary) = BinaryMask::new(mask) else {
         return Ok(image.clone());
     };
-    let binary = Mask::from_gray_unchecked(binary);
     let rgb = image.rgb();
     let (width, height) = rgb.dimensions();
     let longer = width.max(height);
@@ -194,18 +193,15 @@ pub fn inpaint<M: InpaintModel + ?Sized>(
         bottom: height,
     };
     let mut out = rgb.clone();
-    let mut paste = |rect: Rect, result: &RgbImage| {
-        paste_inside_mask(&mut out, binary.as_gray(), filled, rect, result)
-    };
 
     if let Some(side) = spec
         .fixed_size
         .filter(|&side| (width, height) != (side, side))
     {
-        for rect in boxes_from_mask(binary.as_gray(), filled) {
+        for rect in binary.boxes() {
             let rect = crop_box(rect, FIXED_SIZE_CROP_MARGIN, width, height);
             let crop_rgb = crop(rgb, rect);
-            let crop_mask = Mask::from_gray_unchecked(crop(binary.as_gray(), rect));
+            let crop_mask = binary.crop(rect);
             let result = match fit_within(rect.width(), rect.height(), side) {
                 Some((w, h)) => {
                     let small = resize_cubic(&crop_rgb, w, h);
@@ -215,7 +211,7 @@ pub fn inpaint<M: InpaintModel + ?Sized>(
                 }
                 None => pad_forward(model, &spec, &crop_rgb, RegionMask::Binary(&crop_mask))?,
             };
-            paste(rect, &result);
+            binary.paste_inside(&mut out, rect, &result);
         }
         return Ok(image.with_rgb(out));
     }
@@ -227,12 +223,12 @@ pub fn inpaint<M: InpaintModel + ?Sized>(
     };
     match strategy {
         HdStrategy::Crop if longer > options.crop_trigger_size => {
-            for rect in boxes_from_mask(binary.as_gray(), filled) {
+            for rect in binary.boxes() {
                 let rect = crop_box(rect, options.crop_margin, width, height);
-                let crop_mask = Mask::from_gray_unchecked(crop(binary.as_gray(), rect));
+                let crop_mask = binary.crop(rect);
                 let region = crop(rgb, rect);
                 let result = pad_forward(model, &spec, &region, RegionMask::Binary(&crop_mask))?;
-                paste(rect, &result);
+                binary.paste_inside(&mut out, rect, &result);
             }
         }
         HdStrategy::Resize if longer > options.resize_limit => {
@@ -241,17 +237,151 @@ pub fn inpaint<M: InpaintModel + ?Sized>(
             let small = resize_cubic(rgb, w, h);
             // Cubic, so not binary near edges: the model's own threshold decides what it
             // fills, and the blend below uses it as alpha, as IOPaint does.
-            let small_mask = resize_cubic(binary.as_gray(), w, h);
+            let small_mask = resize_cubic(binary.whole().as_gray(), w, h);
             let result = pad_forward(model, &spec, &small, RegionMask::Soft(&small_mask))?;
             let blended = blend(&result, &small, &small_mask);
-            paste(whole, &resize_cubic(&blended, width, height));
+            binary.paste_inside(&mut out, whole, &resize_cubic(&blended, width, height));
         }
         _ => {
-            let result = pad_forward(model, &spec, rgb, RegionMask::Binary(&binary))?;
-            paste(whole, &result);
+            let result = pad_forward(model, &spec, rgb, RegionMask::Binary(&binary.whole()))?;
+            binary.paste_inside(&mut out, whole, &result);
         }
     }
     Ok(image.with_rgb(out))
+}
+
+/// The caller's mask binarised at [`Mask::FILL_THRESHOLD`], stored only over the bounding box of
+/// its fill pixels (the window), so that a small hole in a large photo costs one read-only scan
+/// of the mask and little else.
+struct BinaryMask<'a> {
+    source: &'a Mask,
+    /// Whether `source` holds only 0 and 255, so that it can stand for itself.
+    source_is_binary: bool,
+    window: Rect,
+    /// 0 or 255, the size of `window`.
+    pixels: GrayImage,
+}
+
+impl<'a> BinaryMask<'a> {
+    /// `None` when nothing is to be filled.
+    fn new(source: &'a Mask) -> Option<Self> {
+        let gray = source.as_gray();
+        let width = gray.width() as usize;
+        let mut window: Option<Rect> = None;
+        let mut source_is_binary = true;
+        for (y, row) in gray.as_raw().chunks_exact(width).enumerate() {
+            source_is_binary &= row.iter().all(|&v| v == 0 || v == 255);
+            let Some(first) = row.iter().position(|&v| v > Mask::FILL_THRESHOLD) else {
+                continue;
+            };
+            let last = row.iter().rposition(|&v| v > Mask::FILL_THRESHOLD);
+            let (first, y) = (first as u32, y as u32);
+            let last = last.map_or(first, |last| last as u32);
+            window = Some(match window {
+                None => Rect {
+                    left: first,
+                    top: y,
+                    right: last + 1,
+                    bottom: y + 1,
+                },
+                Some(w) => Rect {
+                    left: w.left.min(first),
+                    top: w.top,
+                    right: w.right.max(last + 1),
+                    bottom: y + 1,
+                },
+            });
+        }
+        let window = window?;
+        let pixels = binarise(&crop(gray, window), Mask::FILL_THRESHOLD);
+        Some(BinaryMask {
+            source,
+            source_is_binary,
+            window,
+            pixels,
+        })
+    }
+
+    /// IOPaint's `boxes_from_mask`, in image coordinates.
+    fn boxes(&self) -> Vec<Rect> {
+        let all = Rect {
+            left: 0,
+            top: 0,
+            right: self.window.width(),
+            bottom: self.window.height(),
+        };
+        boxes_from_mask(&self.pixels, all)
+            .into_iter()
+            .map(|r| Rect {
+                left: r.left + self.window.left,
+                top: r.top + self.window.top,
+                right: r.right + self.window.left,
+                bottom: r.bottom + self.window.top,
+            })
+            .collect()
+    }
+
+    /// The binarised mask over `rect` (any rectangle inside the image).
+    fn crop(&self, rect: Rect) -> Mask {
+        let w = self.window;
+        Mask::from_gray_unchecked(GrayImage::from_fn(rect.width(), rect.height(), |x, y| {
+            let (x, y) = (rect.left + x, rect.top + y);
+            let inside = (w.left..w.right).contains(&x) && (w.top..w.bottom).contains(&y);
+            if inside {
+                *self.pixels.get_pixel(x - w.left, y - w.top)
+            } else {
+                image::Luma([0])
+            }
+        }))
+    }
+
+    /// The binarised mask over the whole image: the caller's own when it is already binary.
+    fn whole(&self) -> Cow<'a, Mask> {
+        if self.source_is_binary {
+            Cow::Borrowed(self.source)
+        } else {
+            let (width, height) = self.source.dimensions();
+            Cow::Owned(self.crop(Rect {
+                left: 0,
+                top: 0,
+                right: width,
+                bottom: height,
+            }))
+        }
+    }
+
+    /// Writes `result` (the size of `rect`) into `out` at `rect`, only where the mask is set.
+    /// The one place model output reaches the caller's pixels.
+    fn paste_inside(&self, out: &mut RgbImage, rect: Rect, result: &RgbImage) {
+        debug_assert_eq!(result.dimensions(), (rect.width(), rect.height()));
+        let w = self.window;
+        let (left, right) = (rect.left.max(w.left), rect.right.min(w.right));
+        let (top, bottom) = (rect.top.max(w.top), rect.bottom.min(w.bottom));
+        if left >= right || top >= bottom {
+            return;
+        }
+        let out_width = out.width() as usize;
+        let span = (right - left) as usize;
+        let out = &mut **out;
+        for y in top..bottom {
+            let mask_start = ((y - w.top) * w.width() + (left - w.left)) as usize;
+            let mask_row = &self.pixels.as_raw()[mask_start..][..span];
+            let out_start = (y as usize * out_width + left as usize) * 3;
+            let out_row = &mut out[out_start..][..span * 3];
+            let result_start =
+                ((y - rect.top) as usize * rect.width() as usize + (left - rect.left) as usize) * 3;
+            let result_row = &result.as_raw()[result_start..][..span * 3];
+            for ((o, r), &m) in out_row
+                .chunks_exact_mut(3)
+                .zip(result_row.chunks_exact(3))
+                .zip(mask_row)
+            {
+                if m != 0 {
+                    o.copy_from_slice(r);
+                }
+            }
+        }
+    }
 }
 
 /// The mask of a region the model is run on.
@@ -273,9 +403,10 @@ fn pad_forward<M: InpaintModel + ?Sized>(
     let (width, height) = image.dimensions();
     let model_mask = match mask {
         RegionMask::Binary(binary) => Cow::Borrowed(binary),
-        RegionMask::Soft(soft) => Cow::Owned(Mask::from_gray_unchecked(
-            binarise(soft, spec.mask_threshold).0,
-        )),
+        RegionMask::Soft(soft) => Cow::Owned(Mask::from_gray_unchecked(binarise(
+            soft,
+            spec.mask_threshold,
+        ))),
     };
     let padded_size = spec.padded_size(width, height);
     let result = if padded_size == (width, height) {
@@ -314,45 +445,14 @@ fn blend(result: &RgbImage, image: &RgbImage, mask: &GrayImage) -> RgbImage {
     out
 }
 
-/// 255 where `mask` is above `threshold`, 0 elsewhere; and the bounding box of the 255s, if any.
-fn binarise(mask: &GrayImage, threshold: u8) -> (GrayImage, Option<Rect>) {
-    let (width, height) = mask.dimensions();
-    let mut data = vec![0u8; mask.as_raw().len()];
-    let mut bounds: Option<Rect> = None;
-    for (y, (src, dst)) in mask
+/// 255 where `mask` is above `threshold`, 0 elsewhere.
+fn binarise(mask: &GrayImage, threshold: u8) -> GrayImage {
+    let data = mask
         .as_raw()
-        .chunks_exact(width as usize)
-        .zip(data.chunks_exact_mut(width as usize))
-        .enumerate()
-    {
-        let mut row_fill = false;
-        for (d, &s) in dst.iter_mut().zip(src) {
-            let fill = s > threshold;
-            *d = if fill { 255 } else { 0 };
-            row_fill |= fill;
-        }
-        if row_fill {
-            let first = dst.iter().position(|&v| v != 0).unwrap_or(0) as u32;
-            let last = dst.iter().rposition(|&v| v != 0).unwrap_or(0) as u32;
-            let y = y as u32;
-            bounds = Some(match bounds {
-                None => Rect {
-                    left: first,
-                    top: y,
-                    right: last + 1,
-                    bottom: y + 1,
-                },
-                Some(b) => Rect {
-                    left: b.left.min(first),
-                    top: b.top,
-                    right: b.right.max(last + 1),
-                    bottom: y + 1,
-                },
-            });
-        }
-    }
-    let binary = GrayImage::from_raw(width, height, data).expect("same size as the mask");
-    (binary, bounds)
+        .iter()
+        .map(|&v| if v > threshold { 255 } else { 0 })
+        .collect();
+    GrayImage::from_raw(mask.width(), mask.height(), data).expect("same size as the mask")
 }
 
 fn crop<P: Pixel<Subpixel = u8> + 'static>(
@@ -360,40 +460,4 @@ fn crop<P: Pixel<Subpixel = u8> + 'static>(
     rect: Rect,
 ) -> ImageBuffer<P, Vec<u8>> {
     image::imageops::crop_imm(image, rect.left, rect.top, rect.width(), rect.height()).to_image()
-}
-
-/// Writes `result` (the size of `rect`) into `out` at `rect`, only where `binary` is set. The
-/// one place model output reaches the caller's pixels. `filled` bounds the set pixels.
-fn paste_inside_mask(
-    out: &mut RgbImage,
-    binary: &GrayImage,
-    filled: Rect,
-    rect: Rect,
-    result: &RgbImage,
-) {
-    debug_assert_eq!(result.dimensions(), (rect.width(), rect.height()));
-    let (left, right) = (rect.left.max(filled.left), rect.right.min(filled.right));
-    let (top, bottom) = (rect.top.max(filled.top), rect.bottom.min(filled.bottom));
-    if left >= right || top >= bottom {
-        return;
-    }
-    let width = out.width() as usize;
-    let (span, result_width) = ((right - left) as usize, rect.width() as usize);
-    let out = &mut **out;
-    for y in top as usize..bottom as usize {
-        let mask_row = &binary.as_raw()[y * width + left as usize..][..span];
-        let out_row = &mut out[(y * width + left as usize) * 3..][..span * 3];
-        let ry = y - rect.top as usize;
-        let rx = (left - rect.left) as usize;
-        let result_row = &result.as_raw()[(ry * result_width + rx) * 3..][..span * 3];
-        for ((o, r), &m) in out_row
-            .chunks_exact_mut(3)
-            .zip(result_row.chunks_exact(3))
-            .zip(mask_row)
-        {
-            if m != 0 {
-                o.copy_from_slice(r);
-            }
-        }
-    }
 }

@@ -142,6 +142,10 @@ fn neighbours8(p: usize, w: usize, h: usize) -> impl Iterator<Item = usize> {
 /// IOPaint's `_crop_box`: the box grown by `margin` on each side around its centre, and where
 /// that crosses an image edge, shifted the other way to keep as much context as possible, then
 /// clamped to the image.
+///
+/// One deviation: IOPaint's centring (`cx ± w // 2`) drops the last row or column of an
+/// odd-sized box when `margin` is 0, leaving those hole pixels unfilled; the result here always
+/// contains the box. For any margin ≥ 1 it is IOPaint's box exactly.
 pub(crate) fn crop_box(rect: Rect, margin: u32, img_w: u32, img_h: u32) -> Rect {
     let (img_w, img_h) = (i64::from(img_w), i64::from(img_h));
     let margin = i64::from(margin);
@@ -173,10 +177,10 @@ pub(crate) fn crop_box(rect: Rect, margin: u32, img_w: u32, img_h: u32) -> Rect 
         t -= b0 - img_h;
     }
     Rect {
-        left: l.max(0) as u32,
-        top: t.max(0) as u32,
-        right: r.min(img_w) as u32,
-        bottom: b.min(img_h) as u32,
+        left: rect.left.min(l.max(0) as u32),
+        top: rect.top.min(t.max(0) as u32),
+        right: rect.right.max(r.min(img_w) as u32),
+        bottom: rect.bottom.max(b.min(img_h) as u32),
     }
 }
 
@@ -259,6 +263,9 @@ mod tests {
         assert_eq!(got, rect(0, 0, 266, 266));
         let centre = crop_box(rect(400, 300, 20, 40), 128, 1000, 800);
         assert_eq!(centre, rect(272, 172, 276, 296));
+        // Margin 0 around a one-pixel box: IOPaint's crop would be empty.
+        assert_eq!(crop_box(rect(7, 3, 1, 1), 0, 30, 20), rect(7, 3, 1, 1));
+        assert_eq!(crop_box(rect(7, 3, 3, 5), 0, 30, 20), rect(7, 3, 3, 5));
         // Larger than the image: clamped to it.
         assert_eq!(
             crop_box(rect(5, 5, 10, 10), 500, 30, 20),

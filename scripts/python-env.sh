@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Creates the Python environment the OpenCV comparison (benches/compare_opencv.py) and the
+# sample-data script (examples/data/make_sample.py) run in: `.venv` in the repository root,
+# ignored by git, with pinned packages. Idempotent: does nothing when the pins are installed.
+#
+#   scripts/python-env.sh            # then: .venv/bin/python benches/compare_opencv.py --quick
+#   PYTHON=python3.12 scripts/python-env.sh
+set -euo pipefail
+
+# Pinned together: opencv-python-headless 4.12 wheels are built against numpy 2.x, and
+# scikit-image 0.25.2 supports numpy 2.2. scikit-image only provides the sample photos.
+PINS=(
+    "opencv-python-headless==4.12.0.88"
+    "numpy==2.2.6"
+    "scikit-image==0.25.2"
+)
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+venv="$root/.venv"
+python="$venv/bin/python"
+
+if [[ ! -x "$python" ]]; then
+    echo "creating $venv" >&2
+    "${PYTHON:-python3}" -m venv "$venv"
+fi
+
+# `pip freeze` prints `name==version` with the names normalised as in PINS (lower case, dashes).
+installed="$("$python" -m pip freeze --disable-pip-version-check 2>/dev/null | tr 'A-Z_' 'a-z-')"
+missing=()
+for pin in "${PINS[@]}"; do
+    if ! grep -qxF "$pin" <<<"$installed"; then
+        missing+=("$pin")
+    fi
+done
+
+if ((${#missing[@]} > 0)); then
+    echo "installing ${missing[*]}" >&2
+    "$python" -m pip install --disable-pip-version-check --quiet "${PINS[@]}"
+else
+    echo "pinned packages already installed" >&2
+fi
+
+echo "$python"
