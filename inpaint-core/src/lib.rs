@@ -38,5 +38,5 @@ mod types;
 pub use error::{Error, Result};
 pub use image;
 pub use model::{InpaintModel, ModelSpec};
-pub use pipeline::{FIXED_SIZE_CROP_MARGIN, HdStrategy, InpaintOptions, inpaint};
+pub use pipeline::{FIXED_SIZE_CROP_MARGIN, HdStrategy, InpaintOptions, inpaint, inpaint_in_place};
 pub use types::{Image, Limits, Mask};

@@ -181,13 +181,9 @@ impl Image {
         (self.rgb, self.alpha)
     }
 
-    /// Same alpha, new RGB pixels of the same size (the pipeline's result).
-    pub(crate) fn with_rgb(&self, rgb: RgbImage) -> Image {
-        debug_assert_eq!(rgb.dimensions(), self.rgb.dimensions());
-        Image {
-            rgb,
-            alpha: self.alpha.clone(),
-        }
+    /// The RGB pixels, for the pipeline to write into (never resized).
+    pub(crate) fn rgb_mut(&mut self) -> &mut RgbImage {
+        &mut self.rgb
     }
 }
 

@@ -169,3 +169,31 @@ fn a_failing_model_passes_its_error_through() {
     let err = inpaint(&mut model, &image, &mask, &InpaintOptions::default()).unwrap_err();
     assert_eq!(err.to_string(), "model `failing`: runtime said no");
 }
+
+#[test]
+fn in_place_leaves_the_image_unchanged_when_a_later_region_fails() {
+    /// Succeeds once, then fails.
+    struct Flaky(ModelSpec, u32);
+    impl InpaintModel for Flaky {
+        fn spec(&self) -> &ModelSpec {
+            &self.0
+        }
+        fn forward(&mut self, image: &RgbImage, _: &Mask) -> Result<RgbImage> {
+            self.1 += 1;
+            if self.1 > 1 {
+                return Err(Error::model("flaky", "second region failed"));
+            }
+            Ok(RgbImage::new(image.width(), image.height()))
+        }
+    }
+    let original = Image::from_rgb(noise_rgb(1000, 900, 3)).unwrap();
+    let mask = rect_mask(1000, 900, &[(10, 10, 5, 5), (900, 800, 5, 5)]);
+    let mut image = original.clone();
+    let mut model = Flaky(ModelSpec::new("flaky"), 0);
+    let err =
+        inpaint_core::inpaint_in_place(&mut model, &mut image, &mask, &InpaintOptions::default())
+            .unwrap_err();
+    assert_eq!(err.to_string(), "model `flaky`: second region failed");
+    assert_eq!(model.1, 2, "both regions were tried");
+    assert_eq!(image, original);
+}

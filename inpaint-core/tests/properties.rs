@@ -3,7 +3,7 @@
 //! deterministic. The classical models get the same test in `inpaint-models`.
 
 use image::{GrayImage, RgbaImage};
-use inpaint_core::{HdStrategy, Image, InpaintOptions, Mask, ModelSpec, inpaint};
+use inpaint_core::{HdStrategy, Image, InpaintOptions, Mask, ModelSpec, inpaint, inpaint_in_place};
 use proptest::prelude::*;
 
 use crate::pipeline::assert_outside_mask_unchanged;
@@ -77,6 +77,10 @@ proptest! {
         }
         // Same input, same model state: same bytes.
         let again = inpaint(&mut Recorder::new(specs()[spec].clone()), &image, &mask, &options).unwrap();
-        prop_assert_eq!(out, again);
+        prop_assert_eq!(&out, &again);
+        // In place: the same bytes, written into the caller's image.
+        let mut in_place = image.clone();
+        inpaint_in_place(&mut Recorder::new(specs()[spec].clone()), &mut in_place, &mask, &options).unwrap();
+        prop_assert_eq!(out, in_place);
     }
 }
