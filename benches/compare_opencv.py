@@ -192,10 +192,13 @@ def build_timing_binary() -> Path:
 
 def run_ours(binary: Path, image: Path, mask: Path, model: str, repeat: int,
              output: Path | None = None, hd_strategy: str = "original",
-             threads: int | None = None) -> dict:
-    """Runs the timing binary; `threads` caps rayon's pool (RAYON_NUM_THREADS)."""
+             threads: int | None = None, in_place: bool = False) -> dict:
+    """Runs the timing binary; `threads` caps rayon's pool (RAYON_NUM_THREADS); `in_place`
+    times `inpaint_in_place` (no output copy)."""
     command = [str(binary), "--image", str(image), "--mask", str(mask), "--model", model,
                "--radius", str(RADIUS), "--repeat", str(repeat), "--hd-strategy", hd_strategy]
+    if in_place:
+        command.append("--in-place")
     if output is not None:
         command += ["--output", str(output)]
     env = dict(os.environ)
@@ -376,6 +379,13 @@ def speed(binary: Path, cases: list[SpeedCase], repeat: int | None) -> list[dict
                 crop_1t = run_ours(binary, case.image_path, case.mask_path, model, n,
                                    hd_strategy="crop", threads=1)
                 rows.append({**rows[-1], "strategy": "crop", "ours": crop, "ours_1t": crop_1t})
+                for strategy in ("original", "crop"):
+                    kwargs = {"hd_strategy": strategy, "in_place": True}
+                    rows.append({**rows[-1], "strategy": f"{strategy}, in place",
+                                 "ours": run_ours(binary, case.image_path, case.mask_path,
+                                                  model, n, **kwargs),
+                                 "ours_1t": run_ours(binary, case.image_path, case.mask_path,
+                                                     model, n, threads=1, **kwargs)})
     return rows
 
 

@@ -14,10 +14,12 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{
-    BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group, criterion_main,
+    BatchSize, BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group, criterion_main,
 };
 use inpaint_benches::{blobs_mask, photo, single_hole_mask};
-use inpaint_core::{HdStrategy, Image, InpaintModel, InpaintOptions, Mask, inpaint};
+use inpaint_core::{
+    HdStrategy, Image, InpaintModel, InpaintOptions, Mask, inpaint, inpaint_in_place,
+};
 use inpaint_models::classical::{NavierStokes, Telea};
 
 /// The models under test, by the names the CLI uses; both at their default radius (4).
@@ -85,6 +87,14 @@ fn single_hole(c: &mut Criterion) {
             let id = BenchmarkId::new(name, strategy);
             group.bench_function(id, |b| {
                 b.iter(|| black_box(inpaint(&mut model, &image, &mask, &options)))
+            });
+            let id = BenchmarkId::new(name, format!("{strategy}-in-place"));
+            group.bench_function(id, |b| {
+                b.iter_batched_ref(
+                    || image.clone(),
+                    |target| black_box(inpaint_in_place(&mut model, target, &mask, &options)),
+                    BatchSize::LargeInput,
+                )
             });
         }
     }
