@@ -108,7 +108,10 @@ fn main() -> ExitCode {
     let args = match parse_args(std::env::args().skip(1)) {
         Ok(Some(args)) => args,
         Ok(None) => {
-            println!("{USAGE}\nmodels: {} (default {DEFAULT_MODEL})", MODEL_NAMES.join(", "));
+            println!(
+                "{USAGE}\nmodels: {} (default {DEFAULT_MODEL})",
+                MODEL_NAMES.join(", ")
+            );
             return ExitCode::SUCCESS;
         }
         Err(message) => {

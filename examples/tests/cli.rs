@@ -53,7 +53,11 @@ impl Files {
     fn mask(&self, name: &str, w: u32, h: u32) -> String {
         let path = self.path(name);
         GrayImage::from_fn(w, h, |x, y| {
-            Luma([if (10..20).contains(&x) && (5..9).contains(&y) { 255 } else { 0 }])
+            Luma([if (10..20).contains(&x) && (5..9).contains(&y) {
+                255
+            } else {
+                0
+            }])
         })
         .save(&path)
         .unwrap();
@@ -79,16 +83,27 @@ fn inpaints_and_reports_what_it_did() {
         let out = run(&[
             "--image", &image, "--mask", &mask, "--output", &output, "--model", model,
         ]);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(stdout.contains(&format!("model:         {model} (radius 4)")), "{stdout}");
+        assert!(
+            stdout.contains(&format!("model:         {model} (radius 4)")),
+            "{stdout}"
+        );
         assert!(stdout.contains("image:         40×30"), "{stdout}");
         assert!(stdout.contains("masked pixels: 40 (3.33%)"), "{stdout}");
         assert!(stdout.contains("time:"), "{stdout}");
         let result = image::open(&output).unwrap().into_rgb8();
         let input = image::open(&image).unwrap().into_rgb8();
         assert_eq!(result.get_pixel(0, 0), input.get_pixel(0, 0));
-        assert_ne!(result.get_pixel(15, 7), input.get_pixel(15, 7), "hole not filled");
+        assert_ne!(
+            result.get_pixel(15, 7),
+            input.get_pixel(15, 7),
+            "hole not filled"
+        );
     }
 }
 
@@ -96,7 +111,14 @@ fn inpaints_and_reports_what_it_did() {
 fn a_missing_file_is_one_line_and_a_failure() {
     let files = Files::new("missing");
     let mask = files.mask("mask.png", 40, 30);
-    let out = run(&["--image", "/no/such/photo.png", "--mask", &mask, "--output", &files.path("o.png")]);
+    let out = run(&[
+        "--image",
+        "/no/such/photo.png",
+        "--mask",
+        &mask,
+        "--output",
+        &files.path("o.png"),
+    ]);
     assert_eq!(out.status.code(), Some(1));
     let line = stderr_line(&out);
     assert!(line.starts_with("error: /no/such/photo.png: "), "{line}");
@@ -108,10 +130,20 @@ fn an_undecodable_image_is_one_line_and_a_failure() {
     let bad = files.path("bad.png");
     std::fs::write(&bad, b"\x89PNG\r\n\x1a\nthis is not really a png").unwrap();
     let mask = files.mask("mask.png", 40, 30);
-    let out = run(&["--image", &bad, "--mask", &mask, "--output", &files.path("o.png")]);
+    let out = run(&[
+        "--image",
+        &bad,
+        "--mask",
+        &mask,
+        "--output",
+        &files.path("o.png"),
+    ]);
     assert_eq!(out.status.code(), Some(1));
     let line = stderr_line(&out);
-    assert!(line.starts_with(&format!("error: {bad}: cannot decode or encode image")), "{line}");
+    assert!(
+        line.starts_with(&format!("error: {bad}: cannot decode or encode image")),
+        "{line}"
+    );
 }
 
 #[test]
@@ -119,13 +151,23 @@ fn a_mask_of_another_size_is_one_line_and_a_failure() {
     let files = Files::new("size");
     let image = files.photo("in.png", 40, 30);
     let mask = files.mask("mask.png", 30, 40);
-    let out = run(&["--image", &image, "--mask", &mask, "--output", &files.path("o.png")]);
+    let out = run(&[
+        "--image",
+        &image,
+        "--mask",
+        &mask,
+        "--output",
+        &files.path("o.png"),
+    ]);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         stderr_line(&out),
         "error: invalid input: mask is 30×40 but the image is 40×30; they must be the same size"
     );
-    assert!(!Path::new(&files.path("o.png")).exists(), "no output on failure");
+    assert!(
+        !Path::new(&files.path("o.png")).exists(),
+        "no output on failure"
+    );
 }
 
 #[test]
@@ -134,7 +176,9 @@ fn an_unknown_model_lists_the_known_ones_and_runs_nothing() {
     let image = files.photo("in.png", 40, 30);
     let mask = files.mask("mask.png", 40, 30);
     let output = files.path("o.png");
-    let out = run(&["--image", &image, "--mask", &mask, "--output", &output, "--model", "lama"]);
+    let out = run(&[
+        "--image", &image, "--mask", &mask, "--output", &output, "--model", "lama",
+    ]);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         stderr_line(&out),
@@ -148,9 +192,20 @@ fn bad_arguments_are_usage_errors() {
     let out = run(&["--image"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).starts_with("error: --image needs a value"));
-    let out = run(&["--image", "a", "--mask", "b", "--output", "c", "--hd-strategy", "big"]);
+    let out = run(&[
+        "--image",
+        "a",
+        "--mask",
+        "b",
+        "--output",
+        "c",
+        "--hd-strategy",
+        "big",
+    ]);
     assert_eq!(out.status.code(), Some(2));
-    let out = run(&["--image", "a", "--mask", "b", "--output", "c", "--radius", "-3"]);
+    let out = run(&[
+        "--image", "a", "--mask", "b", "--output", "c", "--radius", "-3",
+    ]);
     assert_eq!(out.status.code(), Some(1), "radius is checked by the model");
     assert!(run(&["--help"]).status.success());
 }

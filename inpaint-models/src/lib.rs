@@ -32,7 +32,7 @@ pub const DEFAULT_MODEL: &str = MODEL_NAMES[0];
 /// ```
 /// let model = inpaint_models::by_name("navier-stokes", inpaint_models::classical::DEFAULT_RADIUS)?;
 /// assert_eq!(model.spec().name, "navier-stokes");
-/// let err = inpaint_models::by_name("tela", 4.0).unwrap_err();
+/// let Err(err) = inpaint_models::by_name("tela", 4.0) else { unreachable!() };
 /// assert_eq!(
 ///     err.to_string(),
 ///     "unsupported: unknown model `tela`; known models: telea, navier-stokes (did you mean `telea`?)"
@@ -85,6 +85,13 @@ fn edit_distance(a: &str, b: &str) -> usize {
 mod tests {
     use super::*;
 
+    fn error_of(name: &str) -> Error {
+        match by_name(name, 4.0) {
+            Ok(model) => panic!("`{name}` built {}", model.spec().name),
+            Err(err) => err,
+        }
+    }
+
     #[test]
     fn every_name_builds_the_model_of_that_name() {
         for name in MODEL_NAMES {
@@ -94,14 +101,17 @@ mod tests {
 
     #[test]
     fn unknown_names_list_the_known_ones_without_fallback() {
-        let err = by_name("lama", 4.0).unwrap_err();
+        let err = error_of("lama");
         assert!(matches!(err, Error::Unsupported { .. }));
         assert_eq!(
             err.to_string(),
             "unsupported: unknown model `lama`; known models: telea, navier-stokes"
         );
-        let err = by_name("navier_stokes", 4.0).unwrap_err();
-        assert!(err.to_string().ends_with("(did you mean `navier-stokes`?)"), "{err}");
+        let err = error_of("navier_stokes");
+        assert!(
+            err.to_string().ends_with("(did you mean `navier-stokes`?)"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -72,19 +72,32 @@ proptest! {
 /// A horizontal ramp with a hole in the middle: both models fill it close to the ramp.
 #[test]
 fn fills_a_smooth_ramp_closely() {
-    let rgb = RgbImage::from_fn(64, 48, |x, _| Rgb([(x * 4) as u8, 100, 255 - (x * 4) as u8]));
+    let rgb = RgbImage::from_fn(64, 48, |x, _| {
+        Rgb([(x * 4) as u8, 100, 255 - (x * 4) as u8])
+    });
     let image = Image::from_rgb(rgb.clone()).unwrap();
     let mask = Mask::from_gray(GrayImage::from_fn(64, 48, |x, y| {
-        Luma([if (28..36).contains(&x) && (20..28).contains(&y) { 255 } else { 0 }])
+        Luma([if (28..36).contains(&x) && (20..28).contains(&y) {
+            255
+        } else {
+            0
+        }])
     }))
     .unwrap();
     for name in MODEL_NAMES {
-        let out = inpaint(&mut by_name(name, 4.0).unwrap(), &image, &mask, &InpaintOptions::default()).unwrap();
+        let out = inpaint(
+            &mut by_name(name, 4.0).unwrap(),
+            &image,
+            &mask,
+            &InpaintOptions::default(),
+        )
+        .unwrap();
         let mut worst = 0i32;
         for y in 20..28 {
             for x in 28..36 {
                 for c in 0..3 {
-                    let d = i32::from(out.rgb().get_pixel(x, y).0[c]) - i32::from(rgb.get_pixel(x, y).0[c]);
+                    let d = i32::from(out.rgb().get_pixel(x, y).0[c])
+                        - i32::from(rgb.get_pixel(x, y).0[c]);
                     worst = worst.max(d.abs());
                 }
             }
