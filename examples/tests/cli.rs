@@ -3,6 +3,10 @@
 //!
 //! `cargo test` builds the examples before running tests, so the binary sits in
 //! `target/<profile>/examples/` beside this test's own `deps/` folder.
+#![allow(
+    clippy::unwrap_used,
+    reason = "in tests, a panic is the failure report"
+)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

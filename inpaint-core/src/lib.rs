@@ -28,6 +28,7 @@
 //! | HD defaults | `Crop`, trigger 800, margin 128, resize limit 1280 (IOPaint's) |
 #![warn(missing_docs)]
 
+pub mod buffer;
 mod error;
 pub mod io;
 mod model;

@@ -71,10 +71,21 @@ impl Limits {
 /// untouched and re-attached to the result (IOPaint lost it: its issue #375).
 ///
 /// Validated once, at construction: non-zero and within [`Limits`].
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, PartialEq)]
 pub struct Image {
     rgb: RgbImage,
     alpha: Option<GrayImage>,
+}
+
+impl Clone for Image {
+    /// Large images are copied in parallel into huge-page-backed memory: for a small hole in a
+    /// large photo, this copy is most of the pipeline's cost.
+    fn clone(&self) -> Self {
+        Image {
+            rgb: crate::buffer::copy_image(&self.rgb),
+            alpha: self.alpha.as_ref().map(crate::buffer::copy_image),
+        }
+    }
 }
 
 impl Image {

@@ -1,6 +1,6 @@
 //! Inpainting models for [`inpaint_core`]'s pipeline.
 //!
-//! Every model implements [`InpaintModel`](inpaint_core::InpaintModel) and runs through
+//! Every model implements [`InpaintModel`] and runs through
 //! [`inpaint_core::inpaint`], which pads, applies the HD strategy and pastes the result back
 //! only inside the mask.
 //!

@@ -76,7 +76,8 @@ pub(super) struct Disc {
 }
 
 impl Disc {
-    /// The disc of radius `range` with `weight(r²)` for each offset (`r² = 0` included).
+    /// The disc of radius `range` with `weight(r²)` for each offset. The centre's weight is
+    /// never used: the pixel being filled is still unknown.
     pub(super) fn new(range: usize, weight: impl Fn(f32) -> f32) -> Self {
         let mut half = Vec::new();
         let mut start = Vec::new();
@@ -105,9 +106,9 @@ impl Disc {
         }
     }
 
-    /// For window row `k` of a pixel at column `j` in a grid `w` cells wide: the columns
-    /// `lo..=hi` of the disc inside the image (OpenCV's `l > 0 && l < cols - 1`), and the
-    /// weights from column `lo` on. `None` when the row is empty.
+    /// For the window row of index `dk` (row offset `dk - range`) of a pixel at column `j`, in
+    /// a grid `w` cells wide: the columns `lo..=hi` of the disc inside the image (OpenCV's
+    /// `l > 0 && l < cols - 1`), and their weights. `None` when none is inside.
     #[inline]
     pub(super) fn row(&self, dk: usize, j: usize, w: usize) -> Option<(usize, usize, &[f32])> {
         let hw = self.half[dk];
@@ -133,10 +134,10 @@ pub(super) struct Grid {
     y0: usize,
     x0: usize,
     /// Which sides of the ROI are image borders: there OpenCV's border rules apply.
-    pub(super) top: bool,
-    pub(super) bottom: bool,
-    pub(super) left: bool,
-    pub(super) right: bool,
+    top: bool,
+    bottom: bool,
+    left: bool,
+    right: bool,
     /// Setup flags, then, from the inward march on, [`SELF`] | [`EAST`] | … bits.
     pub(super) code: Vec<u8>,
     /// Arrival time of each cell.

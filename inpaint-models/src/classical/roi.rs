@@ -32,7 +32,7 @@ use inpaint_core::{Error, Result};
 use rayon::prelude::*;
 
 use super::fmm::{Grid, Kernel};
-use super::output::copy_of;
+use inpaint_core::buffer::copy_image;
 
 /// A horizontal run of hole pixels: row `y`, columns `x0..x1`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,7 +85,7 @@ pub(super) fn inpaint<K: Kernel>(
 ) -> Result<RgbImage> {
     debug_assert_eq!(image.dimensions(), mask.dimensions());
     let (width, height) = (image.width() as usize, image.height() as usize);
-    let mut out = copy_of(image);
+    let mut out = copy_image(image);
     let (mut runs, pixels) = find_runs(mask);
     if runs.is_empty() {
         return Ok(out);
