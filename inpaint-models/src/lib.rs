@@ -11,6 +11,19 @@
 //!
 //! Neural models (LaMa, MI-GAN, MAT, FcF) on ONNX Runtime will come behind cargo features; this
 //! release has none, and builds without ONNX Runtime.
+//!
+//! ```no_run
+//! use inpaint_core::io::{load_image, load_mask, save_image};
+//! use inpaint_core::{inpaint, InpaintOptions, Limits};
+//!
+//! let limits = Limits::default(); // refuses e.g. a 100000×100000 PNG before decoding it
+//! let image = load_image("photo.jpg", &limits)?;
+//! let mask = load_mask("mask.png", &limits)?;
+//! let mut model = inpaint_models::by_name("telea", 4.0)?;
+//! let result = inpaint(&mut model, &image, &mask, &InpaintOptions::default())?;
+//! save_image(&result, "out.png")?;
+//! # Ok::<(), inpaint_core::Error>(())
+//! ```
 #![warn(missing_docs)]
 
 pub mod classical;
