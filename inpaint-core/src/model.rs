@@ -1,6 +1,6 @@
 //! The [`InpaintModel`] trait and the [`ModelSpec`] that tells the pipeline how to feed a model.
 
-use image::RgbImage;
+use image::{GrayImage, RgbImage};
 
 use crate::error::{Error, Result};
 use crate::ops::pad::{padded_size, reflect_pad};
@@ -166,16 +166,14 @@ pub trait InpaintModel {
         )
     }
 
-    /// For a fixed-size model, shrinks an image larger than the fixed size so that its longer
-    /// side fits (bicubic, as IOPaint's `resize_max_size`); anything else is returned as is.
-    fn resize(&self, image: &RgbImage) -> RgbImage {
-        match self.spec().fixed_size {
-            Some(side) => match fit_within(image.width(), image.height(), side) {
-                Some((w, h)) => resize_cubic(image, w, h),
-                None => image.clone(),
-            },
-            None => image.clone(),
-        }
+    /// For a fixed-size model, shrinks an image (and its mask) larger than the fixed size so
+    /// that the longer side fits, bicubic, as IOPaint's `resize_max_size`. `None` when nothing
+    /// needs resizing. The resized mask is no longer binary; the pipeline thresholds it at the
+    /// spec's [`mask_threshold`](ModelSpec::mask_threshold).
+    fn resize(&self, image: &RgbImage, mask: &GrayImage) -> Option<(RgbImage, GrayImage)> {
+        let side = self.spec().fixed_size?;
+        let (w, h) = fit_within(image.width(), image.height(), side)?;
+        Some((resize_cubic(image, w, h), resize_cubic(mask, w, h)))
     }
 }
 

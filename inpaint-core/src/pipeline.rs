@@ -231,18 +231,16 @@ fn run<'m, M: InpaintModel + ?Sized>(
     };
 
     let mut pastes = Vec::new();
-    if let Some(side) = spec
+    let fixed_size_crops = spec
         .fixed_size
-        .filter(|&side| (width, height) != (side, side))
-    {
+        .is_some_and(|side| (width, height) != (side, side));
+    if fixed_size_crops {
         for rect in binary.boxes() {
             let rect = crop_box(rect, FIXED_SIZE_CROP_MARGIN, width, height);
             let crop_rgb = crop(rgb, rect);
             let crop_mask = binary.crop(rect);
-            let result = match fit_within(rect.width(), rect.height(), side) {
-                Some((w, h)) => {
-                    let small = resize_cubic(&crop_rgb, w, h);
-                    let small_mask = resize_cubic(crop_mask.as_gray(), w, h);
+            let result = match model.resize(&crop_rgb, crop_mask.as_gray()) {
+                Some((small, small_mask)) => {
                     let result = pad_forward(model, &spec, &small, RegionMask::Soft(&small_mask))?;
                     resize_cubic(&result, rect.width(), rect.height())
                 }
