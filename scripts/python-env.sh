@@ -13,6 +13,9 @@ PINS=(
     "opencv-python-headless==4.12.0.88"
     "numpy==2.2.6"
     "scikit-image==0.25.2"
+    # The PatchMatch reference (benches/compare_pypatchmatch.py): a prebuilt C++ library.
+    "pypatchmatch==2.2.0"
+    "pillow==11.3.0"
 )
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
