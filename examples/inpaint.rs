@@ -14,7 +14,9 @@ use std::time::Instant;
 
 use inpaint_core::io::{load_image, load_mask, save_image};
 use inpaint_core::{HdStrategy, InpaintOptions, Limits, inpaint};
-use inpaint_models::{DEFAULT_MODEL, MODEL_NAMES, by_name, classical::DEFAULT_RADIUS};
+use inpaint_models::{
+    DEFAULT_MODEL, MODEL_NAMES, ModelOptions, by_name, classical::DEFAULT_RADIUS,
+};
 
 const USAGE: &str = "usage: inpaint --image IN --mask MASK --output OUT \
 [--model telea|navier-stokes] [--radius N] [--hd-strategy original|resize|crop]";
@@ -24,14 +26,14 @@ struct Args {
     mask: PathBuf,
     output: PathBuf,
     model: String,
-    radius: f64,
+    options: ModelOptions,
     hd_strategy: HdStrategy,
 }
 
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, String> {
     let (mut image, mut mask, mut output) = (None, None, None);
     let mut model = DEFAULT_MODEL.to_owned();
-    let mut radius = DEFAULT_RADIUS;
+    let mut options = ModelOptions::new();
     let mut hd_strategy = HdStrategy::default();
     while let Some(flag) = args.next() {
         if flag == "-h" || flag == "--help" {
@@ -45,9 +47,10 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
             "--model" => model = value()?,
             "--radius" => {
                 let v = value()?;
-                radius = v
+                let radius = v
                     .parse()
                     .map_err(|_| format!("--radius: `{v}` is not a number"))?;
+                options = options.with_radius(radius);
             }
             "--hd-strategy" => hd_strategy = value()?.parse().map_err(|e| format!("{e}"))?,
             other => return Err(format!("unknown argument `{other}`")),
@@ -59,7 +62,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
         mask: mask.ok_or_else(|| missing("--mask"))?,
         output: output.ok_or_else(|| missing("--output"))?,
         model,
-        radius,
+        options,
         hd_strategy,
     }))
 }
@@ -81,7 +84,7 @@ fn one_line(error: &dyn std::error::Error) -> String {
 
 fn run(args: Args) -> Result<(), inpaint_core::Error> {
     // The model first: an unknown name fails before any decoding.
-    let mut model = by_name(&args.model, args.radius)?;
+    let mut model = by_name(&args.model, &args.options)?;
     let limits = Limits::default();
     let image = load_image(&args.image, &limits)?;
     let mask = load_mask(&args.mask, &limits)?;
@@ -95,13 +98,27 @@ fn run(args: Args) -> Result<(), inpaint_core::Error> {
     let (width, height) = image.dimensions();
     let filled = mask.fill_count();
     let percent = 100.0 * filled as f64 / (f64::from(width) * f64::from(height));
-    println!("model:         {} (radius {})", args.model, args.radius);
+    println!(
+        "model:         {} ({})",
+        args.model,
+        describe(&args.model, &args.options)
+    );
     println!("image:         {width}×{height}");
     println!("masked pixels: {filled} ({percent:.2}%)");
     println!("hd strategy:   {}", args.hd_strategy);
     println!("time:          {:.1} ms", elapsed.as_secs_f64() * 1000.0);
     println!("output:        {}", args.output.display());
     Ok(())
+}
+
+/// The parameters the model ran with, defaults included.
+fn describe(model: &str, options: &ModelOptions) -> String {
+    match model {
+        "telea" | "navier-stokes" => {
+            format!("radius {}", options.radius.unwrap_or(DEFAULT_RADIUS))
+        }
+        _ => "defaults".into(),
+    }
 }
 
 fn main() -> ExitCode {

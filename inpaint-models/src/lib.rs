@@ -19,7 +19,7 @@
 //! let limits = Limits::default(); // refuses e.g. a 100000×100000 PNG before decoding it
 //! let image = load_image("photo.jpg", &limits)?;
 //! let mask = load_mask("mask.png", &limits)?;
-//! let mut model = inpaint_models::by_name("telea", 4.0)?;
+//! let mut model = inpaint_models::by_name("telea", &inpaint_models::ModelOptions::new())?;
 //! let result = inpaint(&mut model, &image, &mask, &InpaintOptions::default())?;
 //! save_image(&result, "out.png")?;
 //! # Ok::<(), inpaint_core::Error>(())
@@ -36,26 +36,51 @@ pub const MODEL_NAMES: [&str; 2] = ["telea", "navier-stokes"];
 /// The model used when the caller names none: it needs no weights.
 pub const DEFAULT_MODEL: &str = MODEL_NAMES[0];
 
-/// Builds the model called `name` with this radius (pixels around each hole pixel that it
-/// draws from; [`classical::DEFAULT_RADIUS`] is IOPaint's default).
+/// Parameters for [`by_name`]. Each applies to some models only; giving one to a model that
+/// does not take it is an error, never silently ignored. `None` means the model's default.
+#[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
+pub struct ModelOptions {
+    /// `telea`, `navier-stokes`: pixels around each hole pixel that it draws from
+    /// (default [`classical::DEFAULT_RADIUS`], IOPaint's).
+    pub radius: Option<f64>,
+}
+
+impl ModelOptions {
+    /// No parameter set: every model's defaults.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets [`radius`](Self::radius).
+    pub fn with_radius(mut self, radius: f64) -> Self {
+        self.radius = Some(radius);
+        self
+    }
+}
+
+/// Builds the model called `name` (one of [`MODEL_NAMES`]) with `options`.
 ///
 /// An unknown name is an error that lists the known ones and the closest match; there is no
 /// fallback to another model.
 ///
 /// ```
-/// let model = inpaint_models::by_name("navier-stokes", inpaint_models::classical::DEFAULT_RADIUS)?;
+/// use inpaint_models::{by_name, ModelOptions};
+///
+/// let model = by_name("navier-stokes", &ModelOptions::new().with_radius(5.0))?;
 /// assert_eq!(model.spec().name, "navier-stokes");
-/// let Err(err) = inpaint_models::by_name("tela", 4.0) else { unreachable!() };
+/// let Err(err) = by_name("tela", &ModelOptions::new()) else { unreachable!() };
 /// assert_eq!(
 ///     err.to_string(),
 ///     "unsupported: unknown model `tela`; known models: telea, navier-stokes (did you mean `telea`?)"
 /// );
 /// # Ok::<(), inpaint_core::Error>(())
 /// ```
-pub fn by_name(name: &str, radius: f64) -> Result<Box<dyn InpaintModel + Send>> {
+pub fn by_name(name: &str, options: &ModelOptions) -> Result<Box<dyn InpaintModel + Send>> {
+    let radius = || options.radius.unwrap_or(classical::DEFAULT_RADIUS);
     match name {
-        "telea" => Ok(Box::new(classical::Telea::with_radius(radius)?)),
-        "navier-stokes" => Ok(Box::new(classical::NavierStokes::with_radius(radius)?)),
+        "telea" => Ok(Box::new(classical::Telea::with_radius(radius())?)),
+        "navier-stokes" => Ok(Box::new(classical::NavierStokes::with_radius(radius())?)),
         unknown => {
             let mut message = format!(
                 "unknown model `{unknown}`; known models: {}",
@@ -99,7 +124,7 @@ mod tests {
     use super::*;
 
     fn error_of(name: &str) -> Error {
-        match by_name(name, 4.0) {
+        match by_name(name, &ModelOptions::new()) {
             Ok(model) => panic!("`{name}` built {}", model.spec().name),
             Err(err) => err,
         }
@@ -108,7 +133,10 @@ mod tests {
     #[test]
     fn every_name_builds_the_model_of_that_name() {
         for name in MODEL_NAMES {
-            assert_eq!(by_name(name, 4.0).unwrap().spec().name, name);
+            assert_eq!(
+                by_name(name, &ModelOptions::new()).unwrap().spec().name,
+                name
+            );
         }
     }
 

@@ -3,7 +3,7 @@
 
 use inpaint_core::image::{GrayImage, Luma, Rgb, RgbImage, RgbaImage};
 use inpaint_core::{HdStrategy, Image, InpaintOptions, Mask, inpaint};
-use inpaint_models::{MODEL_NAMES, by_name};
+use inpaint_models::{MODEL_NAMES, ModelOptions, by_name};
 use proptest::prelude::*;
 
 fn noise(w: u32, h: u32, seed: u32) -> RgbImage {
@@ -55,7 +55,7 @@ proptest! {
     fn outside_mask_is_byte_identical_and_runs_are_deterministic(
         (image, mask, model, radius, options) in case()
     ) {
-        let mut m = by_name(MODEL_NAMES[model], radius).unwrap();
+        let mut m = by_name(MODEL_NAMES[model], &ModelOptions::new().with_radius(radius)).unwrap();
         let out = inpaint(&mut m, &image, &mask, &options).unwrap();
         prop_assert_eq!(out.dimensions(), image.dimensions());
         prop_assert_eq!(out.alpha(), image.alpha());
@@ -86,7 +86,7 @@ fn fills_a_smooth_ramp_closely() {
     .unwrap();
     for name in MODEL_NAMES {
         let out = inpaint(
-            &mut by_name(name, 4.0).unwrap(),
+            &mut by_name(name, &ModelOptions::new()).unwrap(),
             &image,
             &mask,
             &InpaintOptions::default(),

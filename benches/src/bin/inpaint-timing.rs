@@ -19,7 +19,7 @@ use std::time::Instant;
 
 use inpaint_core::io::{load_image, load_mask, save_image};
 use inpaint_core::{HdStrategy, InpaintOptions, Limits, inpaint, inpaint_in_place};
-use inpaint_models::classical::DEFAULT_RADIUS;
+use inpaint_models::ModelOptions;
 
 const USAGE: &str = "usage: inpaint-timing --image P --mask P --model telea|navier-stokes \
                      [--radius R] [--repeat N] [--output P] [--hd-strategy original|resize|crop] [--in-place]";
@@ -29,7 +29,7 @@ struct Args {
     image: PathBuf,
     mask: PathBuf,
     model: String,
-    radius: f64,
+    options: ModelOptions,
     repeat: usize,
     output: Option<PathBuf>,
     hd_strategy: HdStrategy,
@@ -48,7 +48,8 @@ fn main() -> ExitCode {
 
 fn run() -> Result<(), String> {
     let args = parse_args(std::env::args().skip(1))?;
-    let mut model = inpaint_models::by_name(&args.model, args.radius).map_err(|e| e.to_string())?;
+    let mut model =
+        inpaint_models::by_name(&args.model, &args.options).map_err(|e| e.to_string())?;
     let limits = Limits::default();
     let image = load_image(&args.image, &limits).map_err(|e| e.to_string())?;
     let mask = load_mask(&args.mask, &limits).map_err(|e| e.to_string())?;
@@ -99,7 +100,7 @@ fn median(sorted: &[f64]) -> f64 {
 
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
     let (mut image, mut mask, mut model, mut output) = (None, None, None, None);
-    let (mut radius, mut repeat, mut hd_strategy) = (DEFAULT_RADIUS, 1, HdStrategy::Original);
+    let (mut options, mut repeat, mut hd_strategy) = (ModelOptions::new(), 1, HdStrategy::Original);
     let mut in_place = false;
     while let Some(flag) = args.next() {
         if flag == "--help" || flag == "-h" {
@@ -118,9 +119,10 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
             "--model" => model = Some(value),
             "--output" => output = Some(PathBuf::from(value)),
             "--radius" => {
-                radius = value
+                let radius = value
                     .parse()
                     .map_err(|_| format!("--radius: `{value}` is not a number"))?;
+                options = options.with_radius(radius);
             }
             "--repeat" => {
                 repeat = value
@@ -138,7 +140,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
         image: image.ok_or_else(|| missing("--image"))?,
         mask: mask.ok_or_else(|| missing("--mask"))?,
         model: model.ok_or_else(|| missing("--model"))?,
-        radius,
+        options,
         repeat,
         output,
         hd_strategy,
