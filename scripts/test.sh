@@ -29,6 +29,9 @@ step "the README's first command, on the sample photo"
 cargo run --release --locked --example inpaint -- \
     --image examples/data/photo.jpg --mask examples/data/mask.png --output target/sample-out.png
 
+step "the C ABI: header, C tests (ASan+UBSan, valgrind), C example, pkg-config"
+scripts/test-c.sh
+
 step "quality against OpenCV (PSNR inside the mask, within 0.3 dB)"
 scripts/python-env.sh >/dev/null
 .venv/bin/python benches/compare_opencv.py --quick --check-psnr 0.3 --out target/compare-quick

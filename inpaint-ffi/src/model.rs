@@ -1,0 +1,503 @@
+//! Models, their options, and running them.
+
+use std::ffi::{CStr, CString, c_char};
+use std::ptr;
+use std::sync::OnceLock;
+
+use inpaint_core::{HdStrategy, InpaintModel, InpaintOptions, inpaint};
+use inpaint_models::{MODEL_NAMES, ModelOptions, by_name};
+
+use crate::error::inpaint_error;
+use crate::ffi::{self, Failure, call, try_mut, try_ref, try_str};
+use crate::image::{inpaint_image_view, write_packed};
+use crate::status::inpaint_status;
+
+/// A loaded model, ready to inpaint.
+///
+/// Thread safety: a model may be moved to another thread, but calls on one model must not
+/// overlap (`inpaint_model_run` mutates it); distinct models may run on distinct threads at
+/// the same time. After a call on it returned `INPAINT_STATUS_PANIC`, only
+/// `inpaint_model_free` may be called on it.
+pub struct inpaint_model {
+    model: Box<dyn InpaintModel + Send>,
+    name: CString,
+    /// Set while a run is in progress: still set afterwards means that run panicked.
+    poisoned: bool,
+}
+
+/// Parameters for `inpaint_model_load`: each applies to some models only, and giving one to a
+/// model that does not take it is an error. Made by `inpaint_model_options_new`, freed by
+/// `inpaint_model_options_free`; no concurrent calls on one object.
+pub struct inpaint_model_options {
+    options: ModelOptions,
+}
+
+/// How one run handles large images (the HD strategy); the defaults are IOPaint's. Made by
+/// `inpaint_run_options_new`, freed by `inpaint_run_options_free`. Not to be changed while
+/// another thread uses it; runs on several threads may share one unchanging object.
+pub struct inpaint_run_options {
+    options: InpaintOptions,
+}
+
+/// The device every model of this build runs on.
+const CPU: &CStr = c"cpu";
+
+/// The known model names, NUL-terminated, made once.
+fn model_names() -> &'static [CString] {
+    static NAMES: OnceLock<Vec<CString>> = OnceLock::new();
+    NAMES.get_or_init(|| {
+        MODEL_NAMES
+            .iter()
+            .map(|&name| CString::new(name).unwrap_or_default())
+            .collect()
+    })
+}
+
+/// Loads `name` with `options` into `*model_out`.
+///
+/// # Safety
+///
+/// As for `inpaint_model_load`.
+unsafe fn load(
+    name: *const c_char,
+    options: *const inpaint_model_options,
+    model_out: *mut *mut inpaint_model,
+    err_out: *mut *mut inpaint_error,
+) -> inpaint_status {
+    let body = || {
+        if !model_out.is_null() {
+            // SAFETY: not NULL, and writable by the caller's guarantee.
+            unsafe { model_out.write(ptr::null_mut()) };
+        }
+        // SAFETY: NULL or NUL-terminated, by the caller's guarantee.
+        let name = unsafe { try_str(name, "name") }?;
+        let defaults = ModelOptions::new();
+        let options = if options.is_null() {
+            &defaults
+        } else {
+            // SAFETY: not NULL, so a live options object, by the caller's guarantee.
+            &unsafe { try_ref(options, "opts") }?.options
+        };
+        if model_out.is_null() {
+            return Err(Failure::null("model_out"));
+        }
+        let model = by_name(name, options)?;
+        let name = CString::new(model.spec().name.as_str()).unwrap_or_default();
+        let model = ffi::into_raw(inpaint_model {
+            model,
+            name,
+            poisoned: false,
+        });
+        // SAFETY: checked not NULL above; writable by the caller's guarantee.
+        unsafe { model_out.write(model) };
+        Ok(())
+    };
+    // SAFETY: the caller guarantees `err_out` is NULL or writable.
+    unsafe { call(err_out, body) }
+}
+
+impl inpaint_model {
+    /// Loads the model called `name` (one of those `inpaint_model_name_at` lists, e.g. "telea")
+    /// with `opts`, or every default when `opts` is NULL.
+    ///
+    /// On success `*model_out` receives a new model, freed with `inpaint_model_free`. On
+    /// failure `*model_out` is set to NULL; an unknown name is `INPAINT_STATUS_UNSUPPORTED`,
+    /// and its message lists the known names.
+    ///
+    /// # Safety
+    ///
+    /// `name` is NULL or a NUL-terminated string; `opts` is NULL or a live options object;
+    /// `model_out` and `err_out` are NULL or valid for writing one pointer.
+    #[unsafe(no_mangle)]
+    pub unsafe extern "C" fn inpaint_model_load(
+        name: *const c_char,
+        opts: *const inpaint_model_options,
+        model_out: *mut *mut inpaint_model,
+        err_out: *mut *mut inpaint_error,
+    ) -> inpaint_status {
+        // SAFETY: the same guarantees, forwarded.
+        unsafe { load(name, opts, model_out, err_out) }
+    }
+
+    /// `inpaint_model_load(name, NULL, model_out, err_out)`: a model that needs no weights
+    /// ("telea", "navier-stokes"), with its default parameters.
+    ///
+    /// # Safety
+    ///
+    /// As for `inpaint_model_load`.
+    #[unsafe(no_mangle)]
+    pub unsafe extern "C" fn inpaint_model_load_classical(
+        name: *const c_char,
+        model_out: *mut *mut inpaint_model,
+        err_out: *mut *mut inpaint_error,
+    ) -> inpaint_status {
+        // SAFETY: the same guarantees, forwarded.
+        unsafe { load(name, ptr::null(), model_out, err_out) }
+    }
+
+    /// Loads a neural model from an ONNX file: `path` to the file, `arch` its architecture
+    /// (e.g. "lama"), `device` the execution provider to ask for (e.g. "cpu", "cuda").
+    ///
+    /// Not in this build yet: the arguments are checked (NULL, UTF-8), then the call returns
+    /// `INPAINT_STATUS_UNSUPPORTED` with a message naming the models that are available, and
+    /// `*model_out` is set to NULL. Once the neural models land, it will load the file.
+    ///
+    /// # Safety
+    ///
+    /// `path`, `arch` and `device` are NULL or NUL-terminated strings; `model_out` and
+    /// `err_out` are NULL or valid for writing one pointer.
+    #[unsafe(no_mangle)]
+    pub unsafe extern "C" fn inpaint_model_load_onnx(
+        path: *const c_char,
+        arch: *const c_char,
+        device: *const c_char,
+        model_out: *mut *mut inpaint_model,
+        err_out: *mut *mut inpaint_error,
+    ) -> inpaint_status {
+        let body = || {
+            if !model_out.is_null() {
+                // SAFETY: not NULL, and writable by the caller's guarantee.
+                unsafe { model_out.write(ptr::null_mut()) };
+            }
+            // SAFETY: NULL or NUL-terminated, by the caller's guarantee.
+            let path = unsafe { try_str(path, "path") }?;
+            // SAFETY: as above.
+            let arch = unsafe { try_str(arch, "arch") }?;
+            // SAFETY: as above.
+            unsafe { try_str(device, "device") }?;
+            if model_out.is_null() {
+                return Err(Failure::null("model_out"));
+            }
+            Err(Failure::new(
+                inpaint_status::Unsupported,
+                format!(
+                    "cannot load `{path}` ({arch}): ONNX models are not in this build yet; \
+                     available models: {} (load them with inpaint_model_load)",
+                    MODEL_NAMES.join(", ")
+                ),
+            ))
+        };
+        // SAFETY: the caller guarantees `err_out` is NULL or writable.
+        unsafe { call(err_out, body) }
+    }
+
+    /// Inpaints `image` where `mask` is above 127, with the default run options; see
+    /// `inpaint_model_run_with_options`.
+    ///
+    /// # Safety
+    ///
+    /// As for `inpaint_model_run_with_options`.
+    #[unsafe(no_mangle)]
+    pub unsafe extern "C" fn inpaint_model_run(
+        model: *mut inpaint_model,
+        image: *const inpaint_image_view,
+        mask: *const inpaint_image_view,
+        out: *mut u8,
+        out_len: usize,
+        err_out: *mut *mut inpaint_error,
+    ) -> inpaint_status {
+        // SAFETY: the same guarantees, forwarded.
+        unsafe {
+            Self::inpaint_model_run_with_options(
+                model,
+                image,
+                mask,
+                ptr::null(),
+                out,
+                out_len,
+                err_out,
+            )
+        }
+    }
+
+    /// Inpaints `image` where `mask` is above 127 and writes the result to `out`: same size
+    /// and pixel format as `image`, rows tightly packed (`width * height * bytes per pixel`
+    /// bytes). Pixels outside the mask are copied unchanged; an RGBA image keeps its alpha
+    /// untouched; a GRAY8 image is inpainted as grey.
+    ///
+    /// `mask` must be `INPAINT_PIXEL_FORMAT_GRAY8` and the image's size. `opts` NULL means the
+    /// default run options. `out` may be the image's own buffer when that is tightly packed
+    /// (the input is copied first). If `out_len` is too short, the call returns
+    /// `INPAINT_STATUS_INSUFFICIENT_SIZE` before running; on any failure nothing is written
+    /// to `out`.
+    ///
+    /// # Safety
+    ///
+    /// `model` is NULL or a live model that no other call is using; `image` and `mask` are NULL
+    /// or valid views (their `data` readable for `len` bytes); `opts` is NULL or a live run
+    /// options object; `out` is NULL or writable for `out_len` bytes; `err_out` is NULL or
+    /// valid for writing one pointer.
+    #[unsafe(no_mangle)]
+    pub unsafe extern "C" fn inpaint_model_run_with_options(
+        model: *mut inpaint_model,
+        image: *const inpaint_image_view,
+        mask: *const inpaint_image_view,
+        opts: *const inpaint_run_options,
+        out: *mut u8,
+        out_len: usize,
+        err_out: *mut *mut inpaint_error,
+    ) -> inpaint_status {
+        let body = || {
+            // SAFETY: NULL or a live model that no other call uses, by the caller's guarantee.
+            let model = unsafe { try_mut(model, "model") }?;
+            // SAFETY: NULL or a valid view, by the caller's guarantee.
+            let image = unsafe { try_ref(image, "image")?.check("image") }?;
+            // SAFETY: as above.
+            let mask = unsafe { try_ref(mask, "mask")?.check("mask") }?;
+            let defaults = InpaintOptions::default();
+            let options = if opts.is_null() {
+                &defaults
+            } else {
+                // SAFETY: not NULL, so live options, by the caller's guarantee.
+                &unsafe { try_ref(opts, "opts") }?.options
+            };
+            if out.is_null() {
+                return Err(Failure::null("out"));
+            }
+            let needed = image.packed_len();
+            if out_len < needed {
+                return Err(Failure::new(
+                    inpaint_status::InsufficientSize,
+                    format!(
+                        "out: {out_len} bytes, but a {}×{} result needs {needed} \
+                         ({} bytes per pixel)",
+                        image.width, image.height, image.bytes_per_pixel
+                    ),
+                ));
+            }
+            let format = image.format;
+            let (image, mask) = (image.to_image()?, mask.to_mask()?);
+            if model.poisoned {
+                return Err(Failure::new(
+                    inpaint_status::Panic,
+                    "the model is unusable after a panic in an earlier call; free it",
+                ));
+            }
+            model.poisoned = true;
+            let result = inpaint(&mut model.model, &image, &mask, options);
+            model.poisoned = false;
+            let result = result?;
+            // SAFETY: not NULL, writable for `out_len >= needed` bytes by the caller's
+            // guarantee; the input views are no longer used, so `out` may alias them.
+            let out = unsafe { std::slice::from_raw_parts_mut(out, needed) };
+            write_packed(result, format, out);
+            Ok(())
+        };
+        // SAFETY: the caller guarantees `err_out` is NULL or writable.
+        unsafe { call(err_out, body) }
+    }
+
+    /// The model's name (e.g. "telea"), valid until the model is freed; do not free it. NULL
+    /// if `model` is NULL.
+    ///
+    /// # Safety
+    ///
+    /// `model` is NULL or a live model.
+    #[unsafe(no_mangle)]
+    pub unsafe extern "C" fn inpaint_model_name(model: *const inpaint_model) -> *const c_char {
+        ffi::guard(ptr::null(), || {
+            // SAFETY: NULL or live, by the caller's guarantee.
+            unsafe { model.as_ref() }.map_or(ptr::null(), |m| m.name.as_ptr())
+        })
+    }
+
+    /// The execution provider the model actually runs on: "cpu" for every model of this
+    /// build. Static; do not free. NULL if `model` is NULL.
+    ///
+    /// # Safety
+    ///
+    /// `model` is NULL or a live model.
+    #[unsafe(no_mangle)]
+    pub unsafe extern "C" fn inpaint_model_device(model: *const inpaint_model) -> *const c_char {
+        ffi::guard(ptr::null(), || {
+            // SAFETY: NULL or live, by the caller's guarantee.
+            unsafe { model.as_ref() }.map_or(ptr::null(), |_| CPU.as_ptr())
+        })
+    }
+
+    /// How many models `inpaint_model_load` knows by name.
+    #[unsafe(no_mangle)]
+    pub extern "C" fn inpaint_model_name_count() -> usize {
+        ffi::guard(0, || model_names().len())
+    }
+
+    /// The name of known model `index` (0 is the default model), or NULL when `index` is not
+    /// below `inpaint_model_name_count()`. Static; do not free.
+    #[unsafe(no_mangle)]
+    pub extern "C" fn inpaint_model_name_at(index: usize) -> *const c_char {
+        ffi::guard(ptr::null(), || {
+            model_names()
+                .get(index)
+                .map_or(ptr::null(), |name| name.as_ptr())
+        })
+    }
+
+    /// Frees a model. NULL is a no-op; freeing twice is forbidden.
+    ///
+    /// # Safety
+    ///
+    /// `model` is NULL or a model from this library that has not been freed and that no other
+    /// call is using.
+    #[unsafe(no_mangle)]
+    pub unsafe extern "C" fn inpaint_model_free(model: *mut inpaint_model) {
+        // SAFETY: NULL or a live model made by `ffi::into_raw`, by the caller's guarantee.
+        ffi::guard((), || unsafe { ffi::free(model) });
+    }
+}
+
+impl inpaint_model_options {
+    /// New model options, every parameter at the model's default; free with
+    /// `inpaint_model_options_free`. NULL only if memory ran out.
+    #[unsafe(no_mangle)]
+    pub extern "C" fn inpaint_model_options_new() -> *mut inpaint_model_options {
+        ffi::guard(ptr::null_mut(), || {
+            ffi::into_raw(inpaint_model_options {
+                options: ModelOptions::new(),
+            })
+        })
+    }
+
+    /// Sets the radius, in pixels, around each hole pixel that "telea" and "navier-stokes"
+    /// draw from (default 4). Checked when a model is loaded with these options.
+    ///
+    /// # Safety
+    ///
+    /// `opts` is NULL or live options that no other call is using.
+    #[unsafe(no_mangle)]
+    pub unsafe extern "C" fn inpaint_model_options_set_radius(
+        opts: *mut inpaint_model_options,
+        radius: f64,
+    ) -> inpaint_status {
+        let body = || {
+            // SAFETY: NULL or live, by the caller's guarantee.
+            let opts = unsafe { try_mut(opts, "opts") }?;
+            opts.options = opts.options.clone().with_radius(radius);
+            Ok(())
+        };
+        // SAFETY: a NULL `err_out` is allowed.
+        unsafe { call(ptr::null_mut(), body) }
+    }
+
+    /// Frees model options. NULL is a no-op; freeing twice is forbidden.
+    ///
+    /// # Safety
+    ///
+    /// `opts` is NULL or options from this library that have not been freed.
+    #[unsafe(no_mangle)]
+    pub unsafe extern "C" fn inpaint_model_options_free(opts: *mut inpaint_model_options) {
+        // SAFETY: NULL or live options made by `ffi::into_raw`, by the caller's guarantee.
+        ffi::guard((), || unsafe { ffi::free(opts) });
+    }
+}
+
+impl inpaint_run_options {
+    /// New run options with IOPaint's defaults: strategy "crop", crop trigger size 800, crop
+    /// margin 128, resize limit 1280. Free with `inpaint_run_options_free`. NULL only if memory
+    /// ran out.
+    #[unsafe(no_mangle)]
+    pub extern "C" fn inpaint_run_options_new() -> *mut inpaint_run_options {
+        ffi::guard(ptr::null_mut(), || {
+            ffi::into_raw(inpaint_run_options {
+                options: InpaintOptions::default(),
+            })
+        })
+    }
+
+    /// Sets how large images are handled: "original" (the model sees the whole image),
+    /// "resize" (shrunk to the resize limit) or "crop" (one crop per masked region). Another
+    /// name is `INPAINT_STATUS_INVALID_INPUT`, and `err_out` lists the known ones.
+    ///
+    /// # Safety
+    ///
+    /// `opts` is NULL or live options that no other call is using; `strategy` is NULL or a
+    /// NUL-terminated string; `err_out` is NULL or valid for writing one pointer.
+    #[unsafe(no_mangle)]
+    pub unsafe extern "C" fn inpaint_run_options_set_hd_strategy(
+        opts: *mut inpaint_run_options,
+        strategy: *const c_char,
+        err_out: *mut *mut inpaint_error,
+    ) -> inpaint_status {
+        let body = || {
+            // SAFETY: NULL or live, by the caller's guarantee.
+            let opts = unsafe { try_mut(opts, "opts") }?;
+            // SAFETY: NULL or NUL-terminated, by the caller's guarantee.
+            let strategy: HdStrategy = unsafe { try_str(strategy, "strategy") }?.parse()?;
+            opts.options.hd_strategy = strategy;
+            Ok(())
+        };
+        // SAFETY: the caller guarantees `err_out` is NULL or writable.
+        unsafe { call(err_out, body) }
+    }
+
+    /// Sets the longer side above which "crop" applies (default 800).
+    ///
+    /// # Safety
+    ///
+    /// `opts` is NULL or live options that no other call is using.
+    #[unsafe(no_mangle)]
+    pub unsafe extern "C" fn inpaint_run_options_set_crop_trigger_size(
+        opts: *mut inpaint_run_options,
+        size: u32,
+    ) -> inpaint_status {
+        // SAFETY: forwarded to the caller.
+        unsafe { set(opts, |o| o.crop_trigger_size = size) }
+    }
+
+    /// Sets the pixels of context added around each masked region by "crop" (default 128).
+    ///
+    /// # Safety
+    ///
+    /// `opts` is NULL or live options that no other call is using.
+    #[unsafe(no_mangle)]
+    pub unsafe extern "C" fn inpaint_run_options_set_crop_margin(
+        opts: *mut inpaint_run_options,
+        margin: u32,
+    ) -> inpaint_status {
+        // SAFETY: forwarded to the caller.
+        unsafe { set(opts, |o| o.crop_margin = margin) }
+    }
+
+    /// Sets the longer side above which "resize" applies, and to which it shrinks (default
+    /// 1280; 0 is refused when running).
+    ///
+    /// # Safety
+    ///
+    /// `opts` is NULL or live options that no other call is using.
+    #[unsafe(no_mangle)]
+    pub unsafe extern "C" fn inpaint_run_options_set_resize_limit(
+        opts: *mut inpaint_run_options,
+        limit: u32,
+    ) -> inpaint_status {
+        // SAFETY: forwarded to the caller.
+        unsafe { set(opts, |o| o.resize_limit = limit) }
+    }
+
+    /// Frees run options. NULL is a no-op; freeing twice is forbidden.
+    ///
+    /// # Safety
+    ///
+    /// `opts` is NULL or options from this library that have not been freed.
+    #[unsafe(no_mangle)]
+    pub unsafe extern "C" fn inpaint_run_options_free(opts: *mut inpaint_run_options) {
+        // SAFETY: NULL or live options made by `ffi::into_raw`, by the caller's guarantee.
+        ffi::guard((), || unsafe { ffi::free(opts) });
+    }
+}
+
+/// Applies `change` to the options behind `opts`.
+///
+/// # Safety
+///
+/// `opts` is NULL or live options that no other call is using.
+unsafe fn set(
+    opts: *mut inpaint_run_options,
+    change: impl FnOnce(&mut InpaintOptions),
+) -> inpaint_status {
+    let body = || {
+        // SAFETY: NULL or live, by the caller's guarantee.
+        change(&mut unsafe { try_mut(opts, "opts") }?.options);
+        Ok(())
+    };
+    // SAFETY: a NULL `err_out` is allowed.
+    unsafe { call(ptr::null_mut(), body) }
+}

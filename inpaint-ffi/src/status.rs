@@ -1,0 +1,106 @@
+//! Status codes: what every fallible function returns.
+
+use std::ffi::{CStr, c_char};
+
+use inpaint_core::Error;
+
+/// What a fallible function returns: `INPAINT_STATUS_OK` (0) or why it failed.
+///
+/// The numbers are grouped by source and never reused: 1xx the caller's input (100 invalid,
+/// 110 over the size limits, 120 unsupported), 2xx the model, 3xx files, 4xx downloads
+/// (reserved), 9xx misuse of this C API. Functions return a plain `uint32_t` of these values,
+/// and new values may appear in later versions: `inpaint_status_str` describes any number.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum inpaint_status {
+    /// Success.
+    Ok = 0,
+    /// The caller passed something unusable: sizes that do not match, an empty image, a bad
+    /// stride or pixel format, an option out of range.
+    InvalidInput = 100,
+    /// The image is larger than the size limits (16384 px a side, 128 Mpx); refused before
+    /// any pixel buffer is allocated.
+    LimitsExceeded = 110,
+    /// A model, format or feature this build does not offer (an unknown model name, ONNX).
+    Unsupported = 120,
+    /// An error the library reports that this version of the C API has no code for yet.
+    Other = 199,
+    /// The model failed or broke its contract.
+    Model = 200,
+    /// An image could not be decoded or encoded.
+    Decode = 300,
+    /// Reading or writing a file failed.
+    Io = 310,
+    /// A pointer argument that must not be NULL was NULL.
+    NullParameter = 900,
+    /// A string argument was not valid UTF-8.
+    InvalidUtf8 = 901,
+    /// An output buffer was too short; nothing was written to it.
+    InsufficientSize = 902,
+    /// A bug: Rust code panicked, and the panic was caught. After a panic during a call on a
+    /// handle, only its `_free` function may be called on it.
+    Panic = 999,
+}
+
+impl inpaint_status {
+    /// Every status, for looking one up by number.
+    pub const ALL: [inpaint_status; 12] = [
+        inpaint_status::Ok,
+        inpaint_status::InvalidInput,
+        inpaint_status::LimitsExceeded,
+        inpaint_status::Unsupported,
+        inpaint_status::Other,
+        inpaint_status::Model,
+        inpaint_status::Decode,
+        inpaint_status::Io,
+        inpaint_status::NullParameter,
+        inpaint_status::InvalidUtf8,
+        inpaint_status::InsufficientSize,
+        inpaint_status::Panic,
+    ];
+
+    /// The status with this number, if there is one.
+    pub fn from_u32(value: u32) -> Option<Self> {
+        Self::ALL.into_iter().find(|&s| s as u32 == value)
+    }
+
+    /// A short description, as `inpaint_status_str` returns it.
+    pub fn description(self) -> &'static CStr {
+        match self {
+            inpaint_status::Ok => c"ok",
+            inpaint_status::InvalidInput => c"invalid input",
+            inpaint_status::LimitsExceeded => c"image exceeds the size limits",
+            inpaint_status::Unsupported => c"unsupported by this build",
+            inpaint_status::Other => c"other error",
+            inpaint_status::Model => c"model error",
+            inpaint_status::Decode => c"cannot decode or encode image",
+            inpaint_status::Io => c"I/O error",
+            inpaint_status::NullParameter => c"a required pointer was NULL",
+            inpaint_status::InvalidUtf8 => c"a string was not valid UTF-8",
+            inpaint_status::InsufficientSize => c"output buffer too short",
+            inpaint_status::Panic => c"internal error (panic)",
+        }
+    }
+}
+
+/// The one mapping from the library's errors to statuses: each kind of error has exactly one.
+pub(crate) fn status_of(error: &Error) -> inpaint_status {
+    match error {
+        Error::InvalidInput { .. } => inpaint_status::InvalidInput,
+        Error::LimitsExceeded { .. } => inpaint_status::LimitsExceeded,
+        Error::Unsupported { .. } => inpaint_status::Unsupported,
+        Error::Model { .. } => inpaint_status::Model,
+        Error::Decode { .. } => inpaint_status::Decode,
+        Error::Io { .. } => inpaint_status::Io,
+        _ => inpaint_status::Other,
+    }
+}
+
+/// A short, static, English description of a status; any number is accepted, and one this
+/// version does not know gives "unknown status". Never NULL; do not free.
+#[unsafe(no_mangle)]
+pub extern "C" fn inpaint_status_str(status: u32) -> *const c_char {
+    inpaint_status::from_u32(status)
+        .map_or(c"unknown status", inpaint_status::description)
+        .as_ptr()
+}

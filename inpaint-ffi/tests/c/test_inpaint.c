@@ -1,0 +1,233 @@
+/* C tests of the inpaint C API: built with -Wall -Wextra -Wpedantic -Werror -std=c11 and run
+ * under AddressSanitizer + UBSan and under valgrind by scripts/test-c.sh. */
+#include "inpaint.h"
+#include "inpaint.h" /* twice: the include guard must hold */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int passed = 0;
+static int failed = 0;
+
+#define CHECK(cond)                                                                  \
+    do {                                                                             \
+        if (cond) {                                                                  \
+            passed++;                                                                \
+        } else {                                                                     \
+            failed++;                                                                \
+            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
+        }                                                                            \
+    } while (0)
+
+#define W 20u
+#define H 16u
+
+static void make_image(uint8_t *px, size_t stride, unsigned bpp) {
+    for (unsigned y = 0; y < H; y++)
+        for (unsigned x = 0; x < W; x++)
+            for (unsigned c = 0; c < bpp; c++)
+                px[y * stride + x * bpp + c] = (uint8_t)(x * 11 + y * 7 + c * 50);
+}
+
+static void make_mask(uint8_t *px, size_t stride) {
+    for (unsigned y = 0; y < H; y++)
+        for (unsigned x = 0; x < W; x++)
+            px[y * stride + x] = (x >= 6 && x < 12 && y >= 5 && y < 10) ? 255 : 0;
+}
+
+static int in_hole(unsigned x, unsigned y) { return x >= 6 && x < 12 && y >= 5 && y < 10; }
+
+static inpaint_model *load(const char *name) {
+    inpaint_model *model = NULL;
+    CHECK(inpaint_model_load_classical(name, &model, NULL) == INPAINT_STATUS_OK);
+    CHECK(model != NULL);
+    return model;
+}
+
+static void test_version(void) {
+    char expected[64];
+    snprintf(expected, sizeof expected, "%d.%d.%d", INPAINT_VERSION_MAJOR, INPAINT_VERSION_MINOR,
+             INPAINT_VERSION_PATCH);
+    CHECK(strcmp(inpaint_version(), expected) == 0);
+    CHECK(INPAINT_VERSION_NUMBER ==
+          ((INPAINT_VERSION_MAJOR << 16) | (INPAINT_VERSION_MINOR << 8) | INPAINT_VERSION_PATCH));
+    CHECK((INPAINT_VERSION_NUMBER >> 16) == INPAINT_VERSION_MAJOR);
+    CHECK(((INPAINT_VERSION_NUMBER >> 8) & 0xff) == INPAINT_VERSION_MINOR);
+    CHECK((INPAINT_VERSION_NUMBER & 0xff) == INPAINT_VERSION_PATCH);
+}
+
+static void test_status_str(void) {
+    CHECK(strcmp(inpaint_status_str(INPAINT_STATUS_OK), "ok") == 0);
+    CHECK(strcmp(inpaint_status_str(INPAINT_STATUS_NULL_PARAMETER), "unknown status") != 0);
+    CHECK(strcmp(inpaint_status_str(INPAINT_STATUS_PANIC), "unknown status") != 0);
+    CHECK(strcmp(inpaint_status_str(12345), "unknown status") == 0);
+    CHECK(strcmp(inpaint_status_str(UINT32_MAX), "unknown status") == 0);
+}
+
+static void test_load(void) {
+    inpaint_model *model = (inpaint_model *)&passed; /* garbage: must become NULL */
+    inpaint_error *err = NULL;
+    CHECK(inpaint_model_load_classical("lama", &model, &err) == INPAINT_STATUS_UNSUPPORTED);
+    CHECK(model == NULL);
+    CHECK(err != NULL);
+    CHECK(inpaint_error_status(err) == INPAINT_STATUS_UNSUPPORTED);
+    CHECK(strstr(inpaint_error_message(err), "telea") != NULL);
+    CHECK(strstr(inpaint_error_message(err), "navier-stokes") != NULL);
+    inpaint_error_free(err);
+
+    CHECK(inpaint_model_load_classical(NULL, &model, &err) == INPAINT_STATUS_NULL_PARAMETER);
+    inpaint_error_free(err);
+    CHECK(inpaint_model_load_classical("telea", NULL, NULL) == INPAINT_STATUS_NULL_PARAMETER);
+    CHECK(inpaint_model_load_classical("tel\xff" "a", &model, NULL) == INPAINT_STATUS_INVALID_UTF8);
+    CHECK(model == NULL);
+
+    CHECK(inpaint_model_load_onnx("lama.onnx", "lama", "cpu", &model, &err) ==
+          INPAINT_STATUS_UNSUPPORTED);
+    CHECK(model == NULL);
+    CHECK(strstr(inpaint_error_message(err), "telea") != NULL);
+    inpaint_error_free(err);
+    CHECK(inpaint_model_load_onnx(NULL, "lama", "cpu", &model, NULL) == INPAINT_STATUS_NULL_PARAMETER);
+
+    size_t count = inpaint_model_name_count();
+    CHECK(count >= 2);
+    CHECK(strcmp(inpaint_model_name_at(0), "telea") == 0);
+    CHECK(inpaint_model_name_at(count) == NULL);
+    for (size_t i = 0; i < count; i++) {
+        model = load(inpaint_model_name_at(i));
+        CHECK(strcmp(inpaint_model_name(model), inpaint_model_name_at(i)) == 0);
+        CHECK(strcmp(inpaint_model_device(model), "cpu") == 0);
+        inpaint_model_free(model);
+    }
+
+    inpaint_model_options *opts = inpaint_model_options_new();
+    CHECK(opts != NULL);
+    CHECK(inpaint_model_options_set_radius(opts, 6.0) == INPAINT_STATUS_OK);
+    CHECK(inpaint_model_load("navier-stokes", opts, &model, NULL) == INPAINT_STATUS_OK);
+    inpaint_model_free(model);
+    CHECK(inpaint_model_options_set_radius(opts, -3.0) == INPAINT_STATUS_OK);
+    CHECK(inpaint_model_load("telea", opts, &model, NULL) == INPAINT_STATUS_INVALID_INPUT);
+    CHECK(model == NULL);
+    inpaint_model_options_free(opts);
+
+    inpaint_model_free(NULL);
+    inpaint_error_free(NULL);
+    inpaint_model_options_free(NULL);
+    inpaint_run_options_free(NULL);
+}
+
+static void test_run(void) {
+    inpaint_model *model = load("telea");
+    enum { N = W * H * 3 };
+    uint8_t image[N], mask[W * H], out[N + 8];
+    make_image(image, W * 3, 3);
+    make_mask(mask, W);
+    inpaint_image_view iv = {image, sizeof image, W, H, W * 3, INPAINT_PIXEL_FORMAT_RGB8};
+    inpaint_image_view mv = {mask, sizeof mask, W, H, W, INPAINT_PIXEL_FORMAT_GRAY8};
+
+    /* Success: outside the hole unchanged, inside changed, nothing past N written. */
+    memset(out, 0xEE, sizeof out);
+    inpaint_error *err = NULL;
+    CHECK(inpaint_model_run(model, &iv, &mv, out, N, &err) == INPAINT_STATUS_OK);
+    CHECK(err == NULL);
+    int outside_same = 1, inside_changed = 0;
+    for (unsigned y = 0; y < H; y++)
+        for (unsigned x = 0; x < W; x++) {
+            int same = memcmp(out + (y * W + x) * 3, image + (y * W + x) * 3, 3) == 0;
+            if (in_hole(x, y)) inside_changed |= !same;
+            else outside_same &= same;
+        }
+    CHECK(outside_same);
+    CHECK(inside_changed);
+    CHECK(out[N] == 0xEE && out[N + 7] == 0xEE);
+
+    /* Padded strides give the same result. */
+    uint8_t padded[H * (W * 3 + 7)], padded_mask[H * (W + 5)], out2[N];
+    memset(padded, 0x33, sizeof padded);
+    memset(padded_mask, 0xFF, sizeof padded_mask);
+    make_image(padded, W * 3 + 7, 3);
+    make_mask(padded_mask, W + 5);
+    inpaint_image_view piv = {padded, sizeof padded, W, H, W * 3 + 7, INPAINT_PIXEL_FORMAT_RGB8};
+    inpaint_image_view pmv = {padded_mask, sizeof padded_mask, W, H, W + 5, INPAINT_PIXEL_FORMAT_GRAY8};
+    CHECK(inpaint_model_run(model, &piv, &pmv, out2, sizeof out2, NULL) == INPAINT_STATUS_OK);
+    CHECK(memcmp(out, out2, N) == 0);
+
+    /* A short output buffer: refused, nothing written. */
+    memset(out, 0xEE, sizeof out);
+    CHECK(inpaint_model_run(model, &iv, &mv, out, N - 1, &err) == INPAINT_STATUS_INSUFFICIENT_SIZE);
+    CHECK(err != NULL && strstr(inpaint_error_message(err), "bytes") != NULL);
+    inpaint_error_free(err);
+    int untouched = 1;
+    for (size_t i = 0; i < sizeof out; i++) untouched &= out[i] == 0xEE;
+    CHECK(untouched);
+
+    /* Bad views and arguments. */
+    inpaint_image_view bad = iv;
+    bad.stride = W * 3 - 1;
+    CHECK(inpaint_model_run(model, &bad, &mv, out, N, NULL) == INPAINT_STATUS_INVALID_INPUT);
+    bad = iv;
+    bad.len = N - 1;
+    CHECK(inpaint_model_run(model, &bad, &mv, out, N, NULL) == INPAINT_STATUS_INVALID_INPUT);
+    bad = iv;
+    bad.stride = SIZE_MAX;
+    CHECK(inpaint_model_run(model, &bad, &mv, out, N, NULL) == INPAINT_STATUS_INVALID_INPUT);
+    bad = iv;
+    bad.format = 0;
+    CHECK(inpaint_model_run(model, &bad, &mv, out, N, NULL) == INPAINT_STATUS_INVALID_INPUT);
+    bad = iv;
+    bad.data = NULL;
+    CHECK(inpaint_model_run(model, &bad, &mv, out, N, NULL) == INPAINT_STATUS_NULL_PARAMETER);
+    inpaint_image_view small_mask = {mask, sizeof mask, W - 1, H, W, INPAINT_PIXEL_FORMAT_GRAY8};
+    CHECK(inpaint_model_run(model, &iv, &small_mask, out, N, &err) == INPAINT_STATUS_INVALID_INPUT);
+    CHECK(strstr(inpaint_error_message(err), "same size") != NULL);
+    inpaint_error_free(err);
+    CHECK(inpaint_model_run(NULL, &iv, &mv, out, N, NULL) == INPAINT_STATUS_NULL_PARAMETER);
+    CHECK(inpaint_model_run(model, NULL, &mv, out, N, NULL) == INPAINT_STATUS_NULL_PARAMETER);
+    CHECK(inpaint_model_run(model, &iv, NULL, out, N, NULL) == INPAINT_STATUS_NULL_PARAMETER);
+    CHECK(inpaint_model_run(model, &iv, &mv, NULL, N, NULL) == INPAINT_STATUS_NULL_PARAMETER);
+
+    /* Run options. */
+    inpaint_run_options *opts = inpaint_run_options_new();
+    CHECK(opts != NULL);
+    CHECK(inpaint_run_options_set_hd_strategy(opts, "bogus", &err) == INPAINT_STATUS_INVALID_INPUT);
+    CHECK(strstr(inpaint_error_message(err), "crop") != NULL);
+    inpaint_error_free(err);
+    CHECK(inpaint_run_options_set_hd_strategy(opts, "resize", NULL) == INPAINT_STATUS_OK);
+    CHECK(inpaint_run_options_set_resize_limit(opts, 8) == INPAINT_STATUS_OK);
+    CHECK(inpaint_run_options_set_crop_trigger_size(opts, 8) == INPAINT_STATUS_OK);
+    CHECK(inpaint_run_options_set_crop_margin(opts, 2) == INPAINT_STATUS_OK);
+    CHECK(inpaint_model_run_with_options(model, &iv, &mv, opts, out, N, NULL) == INPAINT_STATUS_OK);
+    CHECK(inpaint_run_options_set_hd_strategy(NULL, "crop", NULL) == INPAINT_STATUS_NULL_PARAMETER);
+    inpaint_run_options_free(opts);
+    inpaint_model_free(model);
+}
+
+static void test_rgba(void) {
+    inpaint_model *model = load("navier-stokes");
+    enum { N = W * H * 4 };
+    uint8_t image[N], mask[W * H], out[N];
+    make_image(image, W * 4, 4);
+    make_mask(mask, W);
+    inpaint_image_view iv = {image, sizeof image, W, H, W * 4, INPAINT_PIXEL_FORMAT_RGBA8};
+    inpaint_image_view mv = {mask, sizeof mask, W, H, W, INPAINT_PIXEL_FORMAT_GRAY8};
+    CHECK(inpaint_model_run(model, &iv, &mv, out, sizeof out, NULL) == INPAINT_STATUS_OK);
+    int alpha_kept = 1;
+    for (size_t i = 3; i < N; i += 4) alpha_kept &= out[i] == image[i];
+    CHECK(alpha_kept);
+    /* In place: out may be the image's own buffer. */
+    uint8_t copy[N];
+    memcpy(copy, out, N);
+    CHECK(inpaint_model_run(model, &iv, &mv, image, sizeof image, NULL) == INPAINT_STATUS_OK);
+    CHECK(memcmp(image, copy, N) == 0);
+    inpaint_model_free(model);
+}
+
+int main(void) {
+    test_version();
+    test_status_str();
+    test_load();
+    test_run();
+    test_rgba();
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed == 0 ? 0 : 1;
+}

@@ -1,0 +1,582 @@
+//! Calls the extern functions directly, as C would.
+#![allow(
+    clippy::unwrap_used,
+    reason = "test helpers: a panic is the failure report"
+)]
+
+use std::ffi::{CStr, c_char};
+use std::ptr;
+
+use inpaint_core::image::{GrayImage, Luma, Rgb, RgbImage, RgbaImage};
+use inpaint_core::{Image, InpaintOptions, Mask, inpaint};
+use inpaint_ffi::*;
+
+type Model = *mut inpaint_model;
+
+const W: u32 = 24;
+const H: u32 = 18;
+
+fn photo() -> RgbImage {
+    RgbImage::from_fn(W, H, |x, y| {
+        Rgb([(x * 10) as u8, (y * 13) as u8, ((x + y) * 5) as u8])
+    })
+}
+
+fn hole() -> GrayImage {
+    GrayImage::from_fn(W, H, |x, y| {
+        Luma([if (8..14).contains(&x) && (6..11).contains(&y) {
+            255
+        } else {
+            0
+        }])
+    })
+}
+
+fn view(data: &[u8], width: u32, height: u32, stride: usize, format: u32) -> inpaint_image_view {
+    inpaint_image_view {
+        data: data.as_ptr(),
+        len: data.len(),
+        width,
+        height,
+        stride,
+        format,
+    }
+}
+
+fn str_of(p: *const c_char) -> String {
+    assert!(!p.is_null());
+    // SAFETY: the library returns NUL-terminated strings.
+    unsafe { CStr::from_ptr(p) }.to_str().unwrap().to_owned()
+}
+
+/// Takes the message out of an error object and frees it.
+fn take_message(err: *mut inpaint_error) -> String {
+    // SAFETY: a live error from the library.
+    let message = str_of(unsafe { inpaint_error::inpaint_error_message(err) });
+    // SAFETY: as above, freed once.
+    unsafe { inpaint_error::inpaint_error_free(err) };
+    message
+}
+
+fn load(name: &CStr) -> Model {
+    let mut model = ptr::null_mut();
+    // SAFETY: valid arguments.
+    let status = unsafe {
+        inpaint_model::inpaint_model_load_classical(name.as_ptr(), &mut model, ptr::null_mut())
+    };
+    assert_eq!(status, inpaint_status::Ok);
+    model
+}
+
+fn free(model: Model) {
+    // SAFETY: a live model, freed once.
+    unsafe { inpaint_model::inpaint_model_free(model) };
+}
+
+/// Runs `model` and returns the status and the error message, if any.
+fn run(
+    model: Model,
+    image: &inpaint_image_view,
+    mask: &inpaint_image_view,
+    out: &mut [u8],
+    out_len: usize,
+) -> (inpaint_status, Option<String>) {
+    assert!(out_len <= out.len());
+    let mut err = ptr::null_mut();
+    // SAFETY: valid views over live slices, `out` writable for `out_len` bytes.
+    let status = unsafe {
+        inpaint_model::inpaint_model_run(model, image, mask, out.as_mut_ptr(), out_len, &mut err)
+    };
+    assert_eq!(status == inpaint_status::Ok, err.is_null());
+    (status, (!err.is_null()).then(|| take_message(err)))
+}
+
+fn expected(name: &str, image: Image) -> Image {
+    let mut model = inpaint_models::by_name(name, &inpaint_models::ModelOptions::new()).unwrap();
+    let mask = Mask::from_gray(hole()).unwrap();
+    inpaint(&mut model, &image, &mask, &InpaintOptions::default()).unwrap()
+}
+
+#[test]
+fn version_matches_the_crate_and_the_header() {
+    assert_eq!(str_of(inpaint_version()), env!("CARGO_PKG_VERSION"));
+    let header = include_str!("../include/inpaint.h");
+    for (part, value) in [
+        ("MAJOR", env!("CARGO_PKG_VERSION_MAJOR")),
+        ("MINOR", env!("CARGO_PKG_VERSION_MINOR")),
+        ("PATCH", env!("CARGO_PKG_VERSION_PATCH")),
+    ] {
+        let line = format!("#define INPAINT_VERSION_{part} {value}\n");
+        assert!(header.contains(&line), "header lacks `{line}`");
+    }
+}
+
+#[test]
+fn status_str_describes_every_number() {
+    for status in inpaint_status::ALL {
+        assert_eq!(inpaint_status::from_u32(status as u32), Some(status));
+        assert_ne!(str_of(inpaint_status_str(status as u32)), "unknown status");
+    }
+    assert_eq!(str_of(inpaint_status_str(0)), "ok");
+    for unknown in [1, 101, 998, 12345, u32::MAX] {
+        assert_eq!(str_of(inpaint_status_str(unknown)), "unknown status");
+    }
+}
+
+#[test]
+fn null_parameters_are_a_status() {
+    let mut model = ptr::dangling_mut::<inpaint_model>();
+    let mut err = ptr::null_mut();
+    // SAFETY: NULL name, valid outputs.
+    let status = unsafe {
+        inpaint_model::inpaint_model_load(ptr::null(), ptr::null(), &mut model, &mut err)
+    };
+    assert_eq!(status, inpaint_status::NullParameter);
+    assert!(model.is_null(), "model_out must be NULL after a failure");
+    assert_eq!(take_message(err), "`name` must not be NULL");
+    // SAFETY: NULL model_out and err_out are allowed to be passed.
+    let status = unsafe {
+        inpaint_model::inpaint_model_load(
+            c"telea".as_ptr(),
+            ptr::null(),
+            ptr::null_mut(),
+            ptr::null_mut(),
+        )
+    };
+    assert_eq!(status, inpaint_status::NullParameter);
+
+    let model = load(c"telea");
+    let image = photo();
+    let mask = hole();
+    let iv = view(
+        image.as_raw(),
+        W,
+        H,
+        W as usize * 3,
+        INPAINT_PIXEL_FORMAT_RGB8,
+    );
+    let mv = view(mask.as_raw(), W, H, W as usize, INPAINT_PIXEL_FORMAT_GRAY8);
+    let mut out = vec![0u8; image.len()];
+    let n = out.len();
+    // SAFETY: each call has exactly one NULL among otherwise valid arguments.
+    unsafe {
+        let o = out.as_mut_ptr();
+        let e = ptr::null_mut();
+        use inpaint_model as m;
+        assert_eq!(
+            m::inpaint_model_run(ptr::null_mut(), &iv, &mv, o, n, e),
+            inpaint_status::NullParameter
+        );
+        assert_eq!(
+            m::inpaint_model_run(model, ptr::null(), &mv, o, n, e),
+            inpaint_status::NullParameter
+        );
+        assert_eq!(
+            m::inpaint_model_run(model, &iv, ptr::null(), o, n, e),
+            inpaint_status::NullParameter
+        );
+        assert_eq!(
+            m::inpaint_model_run(model, &iv, &mv, ptr::null_mut(), n, e),
+            inpaint_status::NullParameter
+        );
+        let null_data = inpaint_image_view {
+            data: ptr::null(),
+            ..iv
+        };
+        assert_eq!(
+            m::inpaint_model_run(model, &null_data, &mv, o, n, e),
+            inpaint_status::NullParameter
+        );
+        assert!(m::inpaint_model_name(ptr::null()).is_null());
+        assert!(m::inpaint_model_device(ptr::null()).is_null());
+        assert!(inpaint_error::inpaint_error_message(ptr::null()).is_null());
+        assert_eq!(
+            inpaint_error::inpaint_error_status(ptr::null()),
+            inpaint_status::NullParameter
+        );
+        assert_eq!(
+            inpaint_run_options::inpaint_run_options_set_crop_margin(ptr::null_mut(), 1),
+            inpaint_status::NullParameter
+        );
+        assert_eq!(
+            inpaint_model_options::inpaint_model_options_set_radius(ptr::null_mut(), 1.0),
+            inpaint_status::NullParameter
+        );
+        // Freeing NULL is a no-op.
+        m::inpaint_model_free(ptr::null_mut());
+        inpaint_error::inpaint_error_free(ptr::null_mut());
+        inpaint_run_options::inpaint_run_options_free(ptr::null_mut());
+        inpaint_model_options::inpaint_model_options_free(ptr::null_mut());
+    }
+    assert!(out.iter().all(|&b| b == 0), "nothing written on failure");
+    free(model);
+}
+
+#[test]
+fn invalid_utf8_is_a_status() {
+    let mut model = ptr::null_mut();
+    let mut err = ptr::null_mut();
+    // SAFETY: a NUL-terminated, non-UTF-8 name.
+    let status = unsafe {
+        inpaint_model::inpaint_model_load_classical(c"tel\xffa".as_ptr(), &mut model, &mut err)
+    };
+    assert_eq!(status, inpaint_status::InvalidUtf8);
+    assert!(model.is_null());
+    assert!(take_message(err).contains("not valid UTF-8"));
+}
+
+#[test]
+fn unknown_names_list_the_known_ones() {
+    let mut model = ptr::dangling_mut::<inpaint_model>();
+    let mut err = ptr::null_mut();
+    // SAFETY: valid arguments.
+    let status = unsafe {
+        inpaint_model::inpaint_model_load_classical(c"lama".as_ptr(), &mut model, &mut err)
+    };
+    assert_eq!(status, inpaint_status::Unsupported);
+    assert!(model.is_null());
+    // SAFETY: a live error.
+    let status = unsafe { inpaint_error::inpaint_error_status(err) };
+    assert_eq!(status, inpaint_status::Unsupported);
+    let message = take_message(err);
+    for name in inpaint_models::MODEL_NAMES {
+        assert!(message.contains(name), "{message}");
+    }
+}
+
+#[test]
+fn onnx_is_unsupported_yet_but_checks_its_arguments() {
+    let mut model = ptr::dangling_mut::<inpaint_model>();
+    let mut err = ptr::null_mut();
+    // SAFETY: valid arguments.
+    let status = unsafe {
+        inpaint_model::inpaint_model_load_onnx(
+            c"lama.onnx".as_ptr(),
+            c"lama".as_ptr(),
+            c"cpu".as_ptr(),
+            &mut model,
+            &mut err,
+        )
+    };
+    assert_eq!(status, inpaint_status::Unsupported);
+    assert!(model.is_null());
+    let message = take_message(err);
+    assert!(
+        message.contains("ONNX models are not in this build yet"),
+        "{message}"
+    );
+    assert!(message.contains("telea"), "{message}");
+    // SAFETY: a NULL device.
+    let status = unsafe {
+        inpaint_model::inpaint_model_load_onnx(
+            c"lama.onnx".as_ptr(),
+            c"lama".as_ptr(),
+            ptr::null(),
+            &mut model,
+            ptr::null_mut(),
+        )
+    };
+    assert_eq!(status, inpaint_status::NullParameter);
+}
+
+#[test]
+fn names_and_device() {
+    let count = inpaint_model::inpaint_model_name_count();
+    assert_eq!(count, inpaint_models::MODEL_NAMES.len());
+    for (i, name) in inpaint_models::MODEL_NAMES.iter().enumerate() {
+        assert_eq!(str_of(inpaint_model::inpaint_model_name_at(i)), *name);
+    }
+    assert!(inpaint_model::inpaint_model_name_at(count).is_null());
+    let model = load(c"navier-stokes");
+    // SAFETY: a live model.
+    unsafe {
+        assert_eq!(
+            str_of(inpaint_model::inpaint_model_name(model)),
+            "navier-stokes"
+        );
+        assert_eq!(str_of(inpaint_model::inpaint_model_device(model)), "cpu");
+    }
+    free(model);
+}
+
+#[test]
+fn a_run_matches_the_rust_pipeline_byte_for_byte() {
+    for name in inpaint_models::MODEL_NAMES {
+        let image = photo();
+        let mask = hole();
+        let want = expected(name, Image::from_rgb(image.clone()).unwrap());
+        let model = load(&std::ffi::CString::new(name).unwrap());
+        let iv = view(
+            image.as_raw(),
+            W,
+            H,
+            W as usize * 3,
+            INPAINT_PIXEL_FORMAT_RGB8,
+        );
+        let mv = view(mask.as_raw(), W, H, W as usize, INPAINT_PIXEL_FORMAT_GRAY8);
+        let mut out = vec![0u8; image.len()];
+        let n = out.len();
+        assert_eq!(
+            run(model, &iv, &mv, &mut out, n),
+            (inpaint_status::Ok, None)
+        );
+        assert_eq!(out, *want.rgb().as_raw(), "{name}");
+        assert_ne!(out, *image.as_raw(), "{name} changed nothing");
+        free(model);
+    }
+}
+
+#[test]
+fn padded_strides_are_read_row_by_row() {
+    let image = photo();
+    let mask = hole();
+    let (istride, mstride) = (W as usize * 3 + 5, W as usize + 3);
+    let mut padded = vec![0xAB; istride * (H as usize - 1) + W as usize * 3];
+    for (y, row) in image.as_raw().chunks(W as usize * 3).enumerate() {
+        padded[y * istride..][..row.len()].copy_from_slice(row);
+    }
+    let mut padded_mask = vec![0xFF; mstride * H as usize];
+    for (y, row) in mask.as_raw().chunks(W as usize).enumerate() {
+        padded_mask[y * mstride..][..row.len()].copy_from_slice(row);
+    }
+    let model = load(c"telea");
+    let iv = view(&padded, W, H, istride, INPAINT_PIXEL_FORMAT_RGB8);
+    let mv = view(&padded_mask, W, H, mstride, INPAINT_PIXEL_FORMAT_GRAY8);
+    let mut out = vec![0u8; image.len()];
+    let n = out.len();
+    assert_eq!(run(model, &iv, &mv, &mut out, n).0, inpaint_status::Ok);
+    assert_eq!(
+        out,
+        *expected("telea", Image::from_rgb(image).unwrap())
+            .rgb()
+            .as_raw()
+    );
+    free(model);
+}
+
+#[test]
+fn rgba_keeps_its_alpha() {
+    let rgba = RgbaImage::from_fn(W, H, |x, y| {
+        let Rgb([r, g, b]) = *photo().get_pixel(x, y);
+        inpaint_core::image::Rgba([r, g, b, (x * 7 + y) as u8])
+    });
+    let want = expected("telea", Image::from_rgba(rgba.clone()).unwrap())
+        .into_dynamic()
+        .into_rgba8();
+    let mask = hole();
+    let model = load(c"telea");
+    let iv = view(
+        rgba.as_raw(),
+        W,
+        H,
+        W as usize * 4,
+        INPAINT_PIXEL_FORMAT_RGBA8,
+    );
+    let mv = view(mask.as_raw(), W, H, W as usize, INPAINT_PIXEL_FORMAT_GRAY8);
+    let mut out = vec![0u8; rgba.len()];
+    let n = out.len();
+    assert_eq!(run(model, &iv, &mv, &mut out, n).0, inpaint_status::Ok);
+    assert_eq!(out, *want.as_raw());
+    let alpha = |b: &[u8]| b.chunks(4).map(|p| p[3]).collect::<Vec<_>>();
+    assert_eq!(alpha(&out), alpha(rgba.as_raw()));
+    free(model);
+}
+
+#[test]
+fn bad_sizes_are_refused_and_nothing_is_written() {
+    let image = photo();
+    let mask = hole();
+    let model = load(c"telea");
+    let row = W as usize * 3;
+    let good = view(image.as_raw(), W, H, row, INPAINT_PIXEL_FORMAT_RGB8);
+    let mv = view(mask.as_raw(), W, H, W as usize, INPAINT_PIXEL_FORMAT_GRAY8);
+    let mut out = vec![0x5Au8; image.len() + 16];
+    let n = image.len();
+    let cases = [
+        (
+            inpaint_image_view {
+                stride: row - 1,
+                ..good
+            },
+            "stride",
+        ),
+        (
+            inpaint_image_view {
+                len: image.len() - 1,
+                ..good
+            },
+            "len",
+        ),
+        (inpaint_image_view { width: 0, ..good }, "empty"),
+        (inpaint_image_view { format: 0, ..good }, "pixel format"),
+        (inpaint_image_view { format: 77, ..good }, "pixel format"),
+        (
+            inpaint_image_view {
+                stride: usize::MAX,
+                ..good
+            },
+            "overflows",
+        ),
+    ];
+    for (bad, what) in cases {
+        let (status, message) = run(model, &bad, &mv, &mut out, n);
+        assert_eq!(status, inpaint_status::InvalidInput, "{what}");
+        assert!(message.unwrap().contains(what), "{what}");
+    }
+    // A mask of another size, and a mask that is not GRAY8.
+    let small = GrayImage::new(W - 1, H);
+    let small = view(
+        small.as_raw(),
+        W - 1,
+        H,
+        W as usize - 1,
+        INPAINT_PIXEL_FORMAT_GRAY8,
+    );
+    let (status, message) = run(model, &good, &small, &mut out, n);
+    assert_eq!(status, inpaint_status::InvalidInput);
+    assert!(message.unwrap().contains("same size"));
+    assert_eq!(
+        run(model, &good, &good, &mut out, n).0,
+        inpaint_status::InvalidInput
+    );
+    // Too large for the limits.
+    let huge = inpaint_image_view {
+        width: 100_000,
+        ..good
+    };
+    assert_eq!(
+        run(model, &huge, &mv, &mut out, n).0,
+        inpaint_status::LimitsExceeded
+    );
+    // A short output buffer: refused, nothing written, not even inside `out_len`.
+    let (status, message) = run(model, &good, &mv, &mut out, n - 1);
+    assert_eq!(status, inpaint_status::InsufficientSize);
+    assert!(message.unwrap().contains(&n.to_string()));
+    assert!(out.iter().all(|&b| b == 0x5A));
+    // The right size writes exactly `n` bytes.
+    assert_eq!(run(model, &good, &mv, &mut out, n).0, inpaint_status::Ok);
+    assert!(out[n..].iter().all(|&b| b == 0x5A));
+    free(model);
+}
+
+#[test]
+fn options_objects() {
+    // Model options: the radius is checked when loading.
+    let opts = inpaint_model_options::inpaint_model_options_new();
+    let mut model = ptr::null_mut();
+    // SAFETY: live options and valid outputs.
+    unsafe {
+        assert_eq!(
+            inpaint_model_options::inpaint_model_options_set_radius(opts, 7.0),
+            inpaint_status::Ok
+        );
+        assert_eq!(
+            inpaint_model::inpaint_model_load(c"telea".as_ptr(), opts, &mut model, ptr::null_mut()),
+            inpaint_status::Ok
+        );
+        inpaint_model::inpaint_model_free(model);
+        assert_eq!(
+            inpaint_model_options::inpaint_model_options_set_radius(opts, -1.0),
+            inpaint_status::Ok
+        );
+        let mut err = ptr::null_mut();
+        let status =
+            inpaint_model::inpaint_model_load(c"telea".as_ptr(), opts, &mut model, &mut err);
+        assert_eq!(
+            status,
+            inpaint_status::InvalidInput,
+            "{}",
+            take_message(err)
+        );
+        assert!(model.is_null());
+        inpaint_model_options::inpaint_model_options_free(opts);
+    }
+
+    // Run options: a bad strategy is refused with the known ones; a good one runs.
+    let opts = inpaint_run_options::inpaint_run_options_new();
+    let model = load(c"telea");
+    let image = photo();
+    let mask = hole();
+    let iv = view(
+        image.as_raw(),
+        W,
+        H,
+        W as usize * 3,
+        INPAINT_PIXEL_FORMAT_RGB8,
+    );
+    let mv = view(mask.as_raw(), W, H, W as usize, INPAINT_PIXEL_FORMAT_GRAY8);
+    let mut out = vec![0u8; image.len()];
+    // SAFETY: live options, model and views; `out` is writable.
+    unsafe {
+        use inpaint_run_options as r;
+        let mut err = ptr::null_mut();
+        assert_eq!(
+            r::inpaint_run_options_set_hd_strategy(opts, c"bogus".as_ptr(), &mut err),
+            inpaint_status::InvalidInput
+        );
+        assert!(take_message(err).contains("original, resize, crop"));
+        assert_eq!(
+            r::inpaint_run_options_set_hd_strategy(opts, c"resize".as_ptr(), &mut err),
+            inpaint_status::Ok
+        );
+        assert!(err.is_null());
+        assert_eq!(
+            r::inpaint_run_options_set_resize_limit(opts, 10),
+            inpaint_status::Ok
+        );
+        assert_eq!(
+            r::inpaint_run_options_set_crop_trigger_size(opts, 10),
+            inpaint_status::Ok
+        );
+        assert_eq!(
+            r::inpaint_run_options_set_crop_margin(opts, 4),
+            inpaint_status::Ok
+        );
+        let status = inpaint_model::inpaint_model_run_with_options(
+            model,
+            &iv,
+            &mv,
+            opts,
+            out.as_mut_ptr(),
+            out.len(),
+            ptr::null_mut(),
+        );
+        assert_eq!(status, inpaint_status::Ok);
+        assert_eq!(
+            r::inpaint_run_options_set_resize_limit(opts, 0),
+            inpaint_status::Ok
+        );
+        let status = inpaint_model::inpaint_model_run_with_options(
+            model,
+            &iv,
+            &mv,
+            opts,
+            out.as_mut_ptr(),
+            out.len(),
+            ptr::null_mut(),
+        );
+        assert_eq!(status, inpaint_status::InvalidInput);
+        r::inpaint_run_options_free(opts);
+    }
+    free(model);
+}
+
+#[test]
+fn gray_images_are_inpainted_as_grey() {
+    let gray = GrayImage::from_fn(W, H, |x, y| Luma([(x * 9 + y * 3) as u8]));
+    let rgb = RgbImage::from_fn(W, H, |x, y| {
+        let v = gray.get_pixel(x, y).0[0];
+        Rgb([v, v, v])
+    });
+    let want = expected("telea", Image::from_rgb(rgb).unwrap());
+    let mask = hole();
+    let model = load(c"telea");
+    let iv = view(gray.as_raw(), W, H, W as usize, INPAINT_PIXEL_FORMAT_GRAY8);
+    let mv = view(mask.as_raw(), W, H, W as usize, INPAINT_PIXEL_FORMAT_GRAY8);
+    let mut out = vec![0u8; gray.len()];
+    let n = out.len();
+    assert_eq!(run(model, &iv, &mv, &mut out, n).0, inpaint_status::Ok);
+    let want: Vec<u8> = want.rgb().pixels().map(|p| p.0[0]).collect();
+    assert_eq!(out, want);
+    free(model);
+}

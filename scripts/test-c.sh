@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Everything C-side of inpaint-ffi: the header is up to date, the C tests pass under
+# AddressSanitizer + UBSan and under valgrind, the header compiles as C++ (included twice),
+# pkg-config works, and the C example inpaints the sample photo.
+#
+# Installs what it needs when missing: valgrind, libstb-dev and pkg-config (apt-get, as root),
+# and the pinned cbindgen (inpaint-ffi/cbindgen.version) into .tools/ (ignored by git).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+root="$PWD"
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "system packages (valgrind, libstb-dev, pkg-config, gcc, g++, make)"
+missing=()
+command -v valgrind >/dev/null || missing+=(valgrind)
+command -v pkg-config >/dev/null || missing+=(pkg-config)
+[[ -f /usr/include/stb/stb_image.h ]] || missing+=(libstb-dev)
+command -v gcc >/dev/null || missing+=(gcc)
+command -v g++ >/dev/null || missing+=(g++)
+command -v make >/dev/null || missing+=(make)
+if ((${#missing[@]})); then
+    echo "installing: ${missing[*]}"
+    apt-get update
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
+else
+    echo "all present"
+fi
+
+step "cbindgen $(cat inpaint-ffi/cbindgen.version) (pinned, in .tools/)"
+version="$(cat inpaint-ffi/cbindgen.version)"
+if [[ "$(.tools/bin/cbindgen --version 2>/dev/null)" != "cbindgen $version" ]]; then
+    cargo install cbindgen --version "$version" --locked --root .tools
+fi
+.tools/bin/cbindgen --version
+
+step "build the library (release: cdylib + staticlib)"
+cargo build --release --locked -p inpaint-ffi
+lib="$root/target/release"
+out="$root/target/c"
+rm -rf "$out" && mkdir -p "$out"
+
+step "the committed header is what cbindgen generates"
+inpaint-ffi/generate-header.sh "$out/inpaint.h"
+if ! diff -u inpaint-ffi/include/inpaint.h "$out/inpaint.h"; then
+    echo "inpaint-ffi/include/inpaint.h is stale: run inpaint-ffi/generate-header.sh" >&2
+    exit 1
+fi
+
+cflags=(-std=c11 -Wall -Wextra -Wpedantic -Werror -g -I inpaint-ffi/include)
+link=(-L "$lib" -linpaint_ffi -Wl,-rpath,"$lib")
+
+step "C tests under AddressSanitizer + UBSan (leak detection on)"
+gcc "${cflags[@]}" -fsanitize=address,undefined -fno-omit-frame-pointer \
+    -fno-sanitize-recover=undefined inpaint-ffi/tests/c/test_inpaint.c "${link[@]}" \
+    -o "$out/test_inpaint_asan"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+    "$out/test_inpaint_asan" | tee "$out/asan.log"
+grep -Eq '^[0-9]+ passed, 0 failed$' "$out/asan.log"
+
+step "C tests under valgrind (no errors, no definite or indirect leaks)"
+gcc "${cflags[@]}" inpaint-ffi/tests/c/test_inpaint.c "${link[@]}" -o "$out/test_inpaint"
+valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=1 \
+    "$out/test_inpaint" | tee "$out/valgrind.log"
+grep -Eq '^[0-9]+ passed, 0 failed$' "$out/valgrind.log"
+
+step "the header as C++17, included twice"
+g++ -std=c++17 -Wall -Wextra -Werror -I inpaint-ffi/include inpaint-ffi/tests/c/double_include.cc \
+    -o "$out/double_include"
+"$out/double_include"
+
+step "pkg-config"
+crate_version="$(cargo pkgid -p inpaint-ffi)"
+crate_version="${crate_version##*[#@]}"
+mkdir -p "$out/pkgconfig"
+sed -e "s|@LIBDIR@|$lib|" -e "s|@INCLUDEDIR@|$root/inpaint-ffi/include|" \
+    -e "s|@VERSION@|$crate_version|" inpaint-ffi/inpaint.pc.in >"$out/pkgconfig/inpaint.pc"
+export PKG_CONFIG_PATH="$out/pkgconfig"
+pkg-config --modversion inpaint
+pkg-config --cflags --libs inpaint
+test "$(pkg-config --modversion inpaint)" = "$crate_version"
+printf '#include <inpaint.h>\n#include <stdio.h>\nint main(void) { puts(inpaint_version()); return 0; }\n' \
+    >"$out/pc_check.c"
+# shellcheck disable=SC2046 # pkg-config's output is meant to be split
+gcc -std=c11 -Wall -Werror "$out/pc_check.c" $(pkg-config --cflags --libs inpaint) \
+    -Wl,-rpath,"$(pkg-config --variable=libdir inpaint)" -o "$out/pc_check"
+test "$("$out/pc_check")" = "$crate_version"
+# And the static library, with Libs.private.
+# shellcheck disable=SC2046
+gcc -std=c11 -Wall -Werror "$out/pc_check.c" $(pkg-config --cflags inpaint) \
+    "$lib/libinpaint_ffi.a" $(pkg-config --libs-only-l --static inpaint | sed 's/-linpaint_ffi//') \
+    -o "$out/pc_check_static"
+test "$("$out/pc_check_static")" = "$crate_version"
+
+step "the C example, on the sample photo"
+make -C examples/c --no-print-directory clean inpaint
+examples/c/inpaint --image examples/data/photo.jpg --mask examples/data/mask.png \
+    --output "$out/sample-out.png"
+test -s "$out/sample-out.png"
+if examples/c/inpaint --image examples/data/photo.jpg --mask examples/data/mask.png \
+    --output "$out/x.png" --model lama 2>"$out/unknown.err"; then
+    echo "an unknown model must fail" >&2
+    exit 1
+fi
+grep -q 'known models' "$out/unknown.err"
+
+step "C side: all green"
