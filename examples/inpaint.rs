@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! cargo run --release --example inpaint -- --image IN --mask MASK --output OUT \
-//!     [--model telea|navier-stokes] [--radius N] [--hd-strategy original|resize|crop]
+//!     [--model telea|navier-stokes|patchmatch] [--radius N] [--patch-size N] [--seed N] \
+//!     [--hd-strategy original|resize|crop]
 //! ```
 //!
 //! Reads PNG, JPEG (EXIF orientation applied), WebP, GIF (first frame) and BMP; writes by the
@@ -19,7 +20,8 @@ use inpaint_models::{
 };
 
 const USAGE: &str = "usage: inpaint --image IN --mask MASK --output OUT \
-[--model telea|navier-stokes] [--radius N] [--hd-strategy original|resize|crop]";
+[--model telea|navier-stokes|patchmatch] [--radius N] [--patch-size N] [--seed N] \
+[--hd-strategy original|resize|crop]";
 
 struct Args {
     image: PathBuf,
@@ -51,6 +53,20 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
                     .parse()
                     .map_err(|_| format!("--radius: `{v}` is not a number"))?;
                 options = options.with_radius(radius);
+            }
+            "--patch-size" => {
+                let v = value()?;
+                let size = v
+                    .parse()
+                    .map_err(|_| format!("--patch-size: `{v}` is not a positive integer"))?;
+                options = options.with_patch_size(size);
+            }
+            "--seed" => {
+                let v = value()?;
+                let seed = v
+                    .parse()
+                    .map_err(|_| format!("--seed: `{v}` is not a non-negative integer"))?;
+                options = options.with_seed(seed);
             }
             "--hd-strategy" => hd_strategy = value()?.parse().map_err(|e| format!("{e}"))?,
             other => return Err(format!("unknown argument `{other}`")),
@@ -116,6 +132,14 @@ fn describe(model: &str, options: &ModelOptions) -> String {
     match model {
         "telea" | "navier-stokes" => {
             format!("radius {}", options.radius.unwrap_or(DEFAULT_RADIUS))
+        }
+        "patchmatch" => {
+            let defaults = inpaint_models::patchmatch::PatchMatchOptions::default();
+            format!(
+                "patch size {}, seed {}",
+                options.patch_size.unwrap_or(defaults.patch_size),
+                options.seed.unwrap_or(defaults.seed)
+            )
         }
         _ => "defaults".into(),
     }

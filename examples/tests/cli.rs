@@ -186,7 +186,7 @@ fn an_unknown_model_lists_the_known_ones_and_runs_nothing() {
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         stderr_line(&out),
-        "error: unsupported: unknown model `lama`; known models: telea, navier-stokes"
+        "error: unsupported: unknown model `lama`; known models: telea, navier-stokes, patchmatch"
     );
     assert!(!Path::new(&output).exists(), "no fallback to another model");
 }

@@ -8,6 +8,7 @@
 //! |---|---|---|---|
 //! | `telea` (default) | [`classical::Telea`] | Telea's fast-marching method, as OpenCV's `INPAINT_TELEA` | nothing |
 //! | `navier-stokes` | [`classical::NavierStokes`] | as OpenCV's `INPAINT_NS` | nothing |
+//! | `patchmatch` | [`patchmatch::PatchMatch`] | multi-scale PatchMatch with patch voting: fills with texture copied from the image | nothing |
 //!
 //! Neural models (LaMa, MI-GAN, MAT, FcF) on ONNX Runtime will come behind cargo features; this
 //! release has none, and builds without ONNX Runtime.
@@ -27,11 +28,12 @@
 #![warn(missing_docs)]
 
 pub mod classical;
+pub mod patchmatch;
 
 use inpaint_core::{Error, InpaintModel, Result};
 
 /// The models this build can construct by name, the default first.
-pub const MODEL_NAMES: [&str; 2] = ["telea", "navier-stokes"];
+pub const MODEL_NAMES: [&str; 3] = ["telea", "navier-stokes", "patchmatch"];
 
 /// The model used when the caller names none: it needs no weights.
 pub const DEFAULT_MODEL: &str = MODEL_NAMES[0];
@@ -44,6 +46,11 @@ pub struct ModelOptions {
     /// `telea`, `navier-stokes`: pixels around each hole pixel that it draws from
     /// (default [`classical::DEFAULT_RADIUS`], IOPaint's).
     pub radius: Option<f64>,
+    /// `patchmatch`: the side of the compared patches, odd (default
+    /// [`PatchMatchOptions::default`](patchmatch::PatchMatchOptions)'s).
+    pub patch_size: Option<u32>,
+    /// `patchmatch`: the seed of its random search; the same seed gives the same bytes.
+    pub seed: Option<u64>,
 }
 
 impl ModelOptions {
@@ -56,6 +63,36 @@ impl ModelOptions {
     pub fn with_radius(mut self, radius: f64) -> Self {
         self.radius = Some(radius);
         self
+    }
+
+    /// Sets [`patch_size`](Self::patch_size).
+    pub fn with_patch_size(mut self, patch_size: u32) -> Self {
+        self.patch_size = Some(patch_size);
+        self
+    }
+
+    /// Sets [`seed`](Self::seed).
+    pub fn with_seed(mut self, seed: u64) -> Self {
+        self.seed = Some(seed);
+        self
+    }
+
+    /// Refuses an option that `model` does not take.
+    fn only(&self, model: &str, takes: &[&str]) -> Result<()> {
+        let given = [
+            ("radius", self.radius.is_some()),
+            ("patch size", self.patch_size.is_some()),
+            ("seed", self.seed.is_some()),
+        ];
+        match given
+            .iter()
+            .find(|(name, set)| *set && !takes.contains(name))
+        {
+            Some((name, _)) => Err(Error::invalid_input(format!(
+                "the {name} option does not apply to `{model}`"
+            ))),
+            None => Ok(()),
+        }
     }
 }
 
@@ -72,15 +109,30 @@ impl ModelOptions {
 /// let Err(err) = by_name("tela", &ModelOptions::new()) else { unreachable!() };
 /// assert_eq!(
 ///     err.to_string(),
-///     "unsupported: unknown model `tela`; known models: telea, navier-stokes (did you mean `telea`?)"
+///     "unsupported: unknown model `tela`; known models: telea, navier-stokes, patchmatch (did you mean `telea`?)"
 /// );
 /// # Ok::<(), inpaint_core::Error>(())
 /// ```
 pub fn by_name(name: &str, options: &ModelOptions) -> Result<Box<dyn InpaintModel + Send>> {
     let radius = || options.radius.unwrap_or(classical::DEFAULT_RADIUS);
     match name {
+        "telea" | "navier-stokes" => options.only(name, &["radius"])?,
+        "patchmatch" => options.only(name, &["patch size", "seed"])?,
+        _ => {}
+    }
+    match name {
         "telea" => Ok(Box::new(classical::Telea::with_radius(radius())?)),
         "navier-stokes" => Ok(Box::new(classical::NavierStokes::with_radius(radius())?)),
+        "patchmatch" => {
+            let mut pm = patchmatch::PatchMatchOptions::default();
+            if let Some(size) = options.patch_size {
+                pm = pm.with_patch_size(size);
+            }
+            if let Some(seed) = options.seed {
+                pm = pm.with_seed(seed);
+            }
+            Ok(Box::new(patchmatch::PatchMatch::with_options(pm)?))
+        }
         unknown => {
             let mut message = format!(
                 "unknown model `{unknown}`; known models: {}",
@@ -146,13 +198,31 @@ mod tests {
         assert!(matches!(err, Error::Unsupported { .. }));
         assert_eq!(
             err.to_string(),
-            "unsupported: unknown model `lama`; known models: telea, navier-stokes"
+            "unsupported: unknown model `lama`; known models: telea, navier-stokes, patchmatch"
         );
         let err = error_of("navier_stokes");
         assert!(
             err.to_string().ends_with("(did you mean `navier-stokes`?)"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn an_option_the_model_does_not_take_is_an_error() {
+        let err = match by_name("patchmatch", &ModelOptions::new().with_radius(3.0)) {
+            Ok(_) => panic!("radius accepted by patchmatch"),
+            Err(err) => err,
+        };
+        assert_eq!(
+            err.to_string(),
+            "invalid input: the radius option does not apply to `patchmatch`"
+        );
+        assert!(by_name("telea", &ModelOptions::new().with_seed(1)).is_err());
+        let model = by_name(
+            "patchmatch",
+            &ModelOptions::new().with_patch_size(7).with_seed(3),
+        );
+        assert_eq!(model.unwrap().spec().name, "patchmatch");
     }
 
     #[test]

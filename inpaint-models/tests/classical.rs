@@ -3,7 +3,10 @@
 
 use inpaint_core::image::{GrayImage, Luma, Rgb, RgbImage, RgbaImage};
 use inpaint_core::{HdStrategy, Image, InpaintOptions, Mask, inpaint};
-use inpaint_models::{MODEL_NAMES, ModelOptions, by_name};
+use inpaint_models::{ModelOptions, by_name};
+
+/// The models that take a radius.
+const CLASSICAL: [&str; 2] = ["telea", "navier-stokes"];
 use proptest::prelude::*;
 
 fn noise(w: u32, h: u32, seed: u32) -> RgbImage {
@@ -24,7 +27,7 @@ prop_compose! {
         mask in proptest::collection::vec(any::<u8>(), (w * h) as usize),
         seed in 1u32..u32::MAX,
         alpha in any::<bool>(),
-        model in 0..MODEL_NAMES.len(),
+        model in 0..CLASSICAL.len(),
         radius in prop_oneof![Just(4.0), 0.5f64..12.0],
         strategy in prop_oneof![Just(HdStrategy::Original), Just(HdStrategy::Resize), Just(HdStrategy::Crop)],
         trigger in 0u32..60,
@@ -55,7 +58,7 @@ proptest! {
     fn outside_mask_is_byte_identical_and_runs_are_deterministic(
         (image, mask, model, radius, options) in case()
     ) {
-        let mut m = by_name(MODEL_NAMES[model], &ModelOptions::new().with_radius(radius)).unwrap();
+        let mut m = by_name(CLASSICAL[model], &ModelOptions::new().with_radius(radius)).unwrap();
         let out = inpaint(&mut m, &image, &mask, &options).unwrap();
         prop_assert_eq!(out.dimensions(), image.dimensions());
         prop_assert_eq!(out.alpha(), image.alpha());
@@ -84,7 +87,7 @@ fn fills_a_smooth_ramp_closely() {
         }])
     }))
     .unwrap();
-    for name in MODEL_NAMES {
+    for name in CLASSICAL {
         let out = inpaint(
             &mut by_name(name, &ModelOptions::new()).unwrap(),
             &image,
@@ -104,5 +107,30 @@ fn fills_a_smooth_ramp_closely() {
         }
         // The ramp changes by 4 per pixel; a fill from one side only would be off by ~16.
         assert!(worst <= 10, "{name}: worst error {worst}");
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(40))]
+
+    /// PatchMatch through the pipeline: the same invariants, with a small patch so that the
+    /// debug build stays quick.
+    #[test]
+    fn patchmatch_keeps_outside_pixels_and_is_deterministic(
+        (image, mask, _, _, options) in case(),
+        seed in 0u64..4,
+    ) {
+        let model_options = ModelOptions::new().with_patch_size(3).with_seed(seed);
+        let mut m = by_name("patchmatch", &model_options).unwrap();
+        let out = inpaint(&mut m, &image, &mask, &options).unwrap();
+        prop_assert_eq!(out.dimensions(), image.dimensions());
+        prop_assert_eq!(out.alpha(), image.alpha());
+        for (x, y, p) in image.rgb().enumerate_pixels() {
+            if mask.is_fill(x, y) == Some(false) {
+                prop_assert_eq!(out.rgb().get_pixel(x, y), p, "({}, {}) changed", x, y);
+            }
+        }
+        let again = inpaint(&mut by_name("patchmatch", &model_options).unwrap(), &image, &mask, &options).unwrap();
+        prop_assert_eq!(out, again);
     }
 }

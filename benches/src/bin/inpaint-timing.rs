@@ -2,7 +2,7 @@
 //! `benches/compare_opencv.py`.
 //!
 //! ```text
-//! inpaint-timing --image P --mask P --model telea|navier-stokes [--radius R] [--repeat N]
+//! inpaint-timing --image P --mask P --model NAME [--radius R] [--patch-size N] [--seed N] [--repeat N]
 //!                [--output P] [--hd-strategy original|resize|crop] [--in-place]
 //! ```
 //!
@@ -21,7 +21,7 @@ use inpaint_core::io::{load_image, load_mask, save_image};
 use inpaint_core::{HdStrategy, InpaintOptions, Limits, inpaint, inpaint_in_place};
 use inpaint_models::ModelOptions;
 
-const USAGE: &str = "usage: inpaint-timing --image P --mask P --model telea|navier-stokes \
+const USAGE: &str = "usage: inpaint-timing --image P --mask P --model NAME [--patch-size N] [--seed N] \
                      [--radius R] [--repeat N] [--output P] [--hd-strategy original|resize|crop] [--in-place]";
 
 /// The parsed command line.
@@ -130,6 +130,18 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
                     .ok()
                     .filter(|&n: &usize| n > 0)
                     .ok_or_else(|| format!("--repeat: `{value}` is not a positive integer"))?;
+            }
+            "--patch-size" => {
+                let size = value
+                    .parse()
+                    .map_err(|_| format!("--patch-size: `{value}` is not a positive integer"))?;
+                options = options.with_patch_size(size);
+            }
+            "--seed" => {
+                let seed = value
+                    .parse()
+                    .map_err(|_| format!("--seed: `{value}` is not a non-negative integer"))?;
+                options = options.with_seed(seed);
             }
             "--hd-strategy" => hd_strategy = value.parse().map_err(|e| format!("{e}"))?,
             other => return Err(format!("unknown option `{other}`; {USAGE}")),

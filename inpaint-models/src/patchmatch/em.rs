@@ -1,0 +1,409 @@
+//! The coarse-to-fine expectation–maximisation of Wexler et al., as PyPatchMatch runs it.
+
+use rayon::prelude::*;
+
+use super::PatchMatchOptions;
+use super::masked::{Features, MaskedImage, PIXEL_SCALE};
+use super::nnf::{Link, Nnf, Search};
+
+/// Output rows one voting task owns.
+const VOTE_ROWS: usize = 16;
+
+/// Fills the hole of `image`; returns the RGB of the whole image, known pixels unchanged.
+/// `image` must have at least one known pixel.
+pub(super) fn inpaint(image: MaskedImage, options: &PatchMatchOptions) -> Vec<u8> {
+    let radius = (options.patch_size / 2) as usize;
+    let side = 2 * radius + 1;
+    let max_distance = (side * side) as u64 * u64::from(PIXEL_SCALE);
+    let pyramid = pyramid(image, radius, options.pyramid_levels);
+    let levels = pyramid.len();
+
+    let mut target = initial_target(&pyramid[levels - 1]);
+    let mut fields: Option<(Nnf, Nnf)> = None;
+    for level in (0..levels).rev() {
+        let source = &pyramid[level];
+        let (w, h) = (source.width, source.height);
+        let source_features = Features::new(source, radius);
+        let active = active_patches(source, radius);
+        let inactive_cover = (level > 1).then(|| InactiveCover::new(&active, w, h, radius));
+        let key = |field: u64, iteration: u64| [options.seed, level as u64, field, iteration];
+
+        let em_iterations = 1 + options.em_iterations_per_level as usize * level;
+        let passes = options.max_nnf_passes.min(1 + level as u32);
+        // Where every patch of the estimate has more than 11 % of its pixels outside the
+        // comparable area (an image hardly larger than a patch), every distance maps to a
+        // vote weight of exactly 0: searching would change nothing but the fields, so the
+        // level only passes its estimate on, and the next level starts from random fields.
+        let hopeless = 100 * u64::from(Features::new(&target, radius).min_patch_invalid())
+            >= 11 * (side * side) as u64;
+        if hopeless {
+            fields = None;
+            if level >= 1 {
+                let finer = &pyramid[level - 1];
+                let mut base = target.upsample(finer.width, finer.height);
+                if level - 1 <= 1 {
+                    for (p, (px, &hole)) in
+                        base.rgb.chunks_exact_mut(3).zip(&finer.hole).enumerate()
+                    {
+                        if !hole {
+                            px.copy_from_slice(&finer.rgb[p * 3..p * 3 + 3]);
+                        }
+                    }
+                }
+                target = base;
+            }
+            continue;
+        }
+        for iteration in 0..em_iterations {
+            let target_features = Features::new(&target, radius);
+            let s2t = Search {
+                from: &source_features,
+                into: &target_features,
+                active: &active,
+                max_distance,
+                key: key(0, iteration as u64),
+            };
+            let t2s = Search {
+                from: &target_features,
+                into: &source_features,
+                active: &active,
+                max_distance,
+                key: key(1, iteration as u64),
+            };
+            let (mut forward, mut backward) = match fields.take() {
+                None => rayon::join(|| Nnf::random(w, h, &s2t), || Nnf::random(w, h, &t2s)),
+                Some((f, b)) if f.width != w || f.height != h => {
+                    rayon::join(|| f.upscaled(w, h, &s2t), || b.upscaled(w, h, &t2s))
+                }
+                Some((mut f, mut b)) => {
+                    rayon::join(|| f.remeasure(&s2t), || b.remeasure(&t2s));
+                    (f, b)
+                }
+            };
+            rayon::join(
+                || forward.minimize(&s2t, passes),
+                || backward.minimize(&t2s, passes),
+            );
+
+            let last = iteration + 1 == em_iterations;
+            let upscaled = level >= 1 && last;
+            let (new_source, base) = if upscaled {
+                let finer = &pyramid[level - 1];
+                (finer, target.upsample(finer.width, finer.height))
+            } else {
+                (source, target.clone())
+            };
+            let new_level = if upscaled { level - 1 } else { level };
+            let vote = Vote {
+                radius,
+                level_width: w,
+                level_height: h,
+                scale: if upscaled { 2 } else { 1 },
+                source: new_source,
+                keep_known: new_level <= 1,
+                best_only: level == 0 && last,
+                inactive_cover: if new_level <= 1 {
+                    None
+                } else {
+                    inactive_cover.as_ref()
+                },
+            };
+            let votes = [
+                weighted_links(&forward, &active, max_distance, false),
+                weighted_links(&backward, &active, max_distance, true),
+            ];
+            target = vote.apply(base, &votes);
+            fields = Some((forward, backward));
+        }
+    }
+    target.rgb
+}
+
+/// The pyramid, finest first: halved while both sides exceed the patch radius (as
+/// `_initialize_pyramid`), or to `levels` levels, and never to a level with nothing known.
+fn pyramid(image: MaskedImage, radius: usize, levels: Option<u32>) -> Vec<MaskedImage> {
+    let mut pyramid = vec![image];
+    loop {
+        let top = &pyramid[pyramid.len() - 1];
+        let wanted = match levels {
+            Some(n) => pyramid.len() < n as usize,
+            None => top.width > radius && top.height > radius,
+        };
+        if !wanted || top.width < 2 || top.height < 2 {
+            break;
+        }
+        let next = top.downsample();
+        if next.known_count() == 0 {
+            break;
+        }
+        pyramid.push(next);
+    }
+    pyramid
+}
+
+/// The first estimate at the coarsest level: the image with its hole pixels set to the mean
+/// of its known pixels. (PyPatchMatch leaves them black.)
+fn initial_target(coarsest: &MaskedImage) -> MaskedImage {
+    let mut sum = [0u64; 3];
+    let mut count = 0u64;
+    for (px, &hole) in coarsest.rgb.chunks_exact(3).zip(&coarsest.hole) {
+        if !hole {
+            for (s, &v) in sum.iter_mut().zip(px) {
+                *s += u64::from(v);
+            }
+            count += 1;
+        }
+    }
+    let mean = sum.map(|s| (s + count / 2).checked_div(count).unwrap_or(0) as u8);
+    let mut target = coarsest.clone();
+    for (px, hole) in target.rgb.chunks_exact_mut(3).zip(&mut target.hole) {
+        if *hole {
+            px.copy_from_slice(&mean);
+            *hole = false;
+        }
+    }
+    target
+}
+
+/// Whether each patch overlaps the hole (`contains_mask`), from a summed-area table.
+fn active_patches(image: &MaskedImage, radius: usize) -> Vec<bool> {
+    let holes: Vec<bool> = image.hole.clone();
+    let table = SummedArea::new(&holes, image.width, image.height);
+    (0..image.height)
+        .flat_map(|y| (0..image.width).map(move |x| (y, x)))
+        .map(|(y, x)| table.window(y, x, radius) > 0)
+        .collect()
+}
+
+/// A summed-area table of a boolean image.
+struct SummedArea {
+    width: usize,
+    height: usize,
+    sums: Vec<u32>,
+}
+
+impl SummedArea {
+    fn new(bits: &[bool], width: usize, height: usize) -> SummedArea {
+        let mut sums = vec![0u32; (width + 1) * (height + 1)];
+        for y in 0..height {
+            let mut row = 0;
+            for x in 0..width {
+                row += u32::from(bits[y * width + x]);
+                sums[(y + 1) * (width + 1) + x + 1] = sums[y * (width + 1) + x + 1] + row;
+            }
+        }
+        SummedArea {
+            width,
+            height,
+            sums,
+        }
+    }
+
+    /// The count within the square of this radius around `(y, x)`, clipped to the image.
+    fn window(&self, y: usize, x: usize, radius: usize) -> u32 {
+        let (y0, x0) = (y.saturating_sub(radius), x.saturating_sub(radius));
+        let (y1, x1) = (
+            (y + radius + 1).min(self.height),
+            (x + radius + 1).min(self.width),
+        );
+        let s = |y: usize, x: usize| self.sums[y * (self.width + 1) + x];
+        s(y1, x1) + s(y0, x0) - s(y0, x1) - s(y1, x0)
+    }
+}
+
+/// For each pixel, how many inactive patches cover it: each votes for the pixel itself,
+/// once per field, with weight 1.
+struct InactiveCover(SummedArea, usize);
+
+impl InactiveCover {
+    fn new(active: &[bool], width: usize, height: usize, radius: usize) -> InactiveCover {
+        let inactive: Vec<bool> = active.iter().map(|&a| !a).collect();
+        InactiveCover(SummedArea::new(&inactive, width, height), radius)
+    }
+
+    fn at(&self, y: usize, x: usize) -> u32 {
+        self.0.window(y, x, self.1)
+    }
+}
+
+/// PyPatchMatch's `kDistance2Similarity` for a raw distance: the normalised distance on
+/// `0..=65535`, mapped by a piecewise-linear falloff that reaches 0 at a tenth of the maximum.
+fn similarity(d: u64, max_distance: u64) -> f64 {
+    const BASE: [f64; 11] = [
+        1.0, 0.99, 0.96, 0.83, 0.38, 0.11, 0.02, 0.005, 0.0006, 0.0001, 0.0,
+    ];
+    let scaled = (65535 * u128::from(d) / u128::from(max_distance)).min(65535) as f64;
+    let t = scaled / 65536.0;
+    let j = (100.0 * t) as usize;
+    let at = |i: usize| BASE.get(i).copied().unwrap_or(0.0);
+    at(j) + (100.0 * t - j as f64) * (at(j + 1) - at(j))
+}
+
+/// A vote: the patch at `from` (in the image with the hole) lends its pixels to the patch at
+/// `to` (in the estimate), with this weight.
+#[derive(Debug, Clone, Copy)]
+struct Weighted {
+    from: (usize, usize),
+    to: (usize, usize),
+    weight: f64,
+}
+
+/// The active links of a field with a non-zero weight, in scan order. `reverse`: the field
+/// maps the estimate into the image with the hole (coherence), so its votes go the other way.
+fn weighted_links(nnf: &Nnf, active: &[bool], max_distance: u64, reverse: bool) -> Vec<Weighted> {
+    let w = nnf.width;
+    nnf.links
+        .iter()
+        .enumerate()
+        .filter(|&(p, _)| active[p])
+        .filter_map(|(p, &Link { y, x, d })| {
+            let weight = similarity(d, max_distance);
+            let here = (p / w, p % w);
+            let there = (y as usize, x as usize);
+            (weight > 0.0).then_some(if reverse {
+                Weighted {
+                    from: there,
+                    to: here,
+                    weight,
+                }
+            } else {
+                Weighted {
+                    from: here,
+                    to: there,
+                    weight,
+                }
+            })
+        })
+        .collect()
+}
+
+/// One expectation and maximisation step (`_expectation_step` twice, `_maximization_step`).
+struct Vote<'a> {
+    radius: usize,
+    level_width: usize,
+    level_height: usize,
+    /// 2 when the votes build the next finer level (each pixel votes for its 2×2 block).
+    scale: usize,
+    /// The image with the hole, at the output's size.
+    source: &'a MaskedImage,
+    /// Known pixels keep their value (the two finest levels).
+    keep_known: bool,
+    /// Each pixel takes its heaviest vote rather than the mean (the very last step).
+    best_only: bool,
+    /// Votes of the inactive patches, where they matter (coarse levels).
+    inactive_cover: Option<&'a InactiveCover>,
+}
+
+impl Vote<'_> {
+    fn apply(&self, mut base: MaskedImage, votes: &[Vec<Weighted>; 2]) -> MaskedImage {
+        let (ow, oh) = (base.width, base.height);
+        debug_assert_eq!((ow, oh), (self.source.width, self.source.height));
+        let source = self.source;
+        base.rgb
+            .par_chunks_mut(VOTE_ROWS * ow * 3)
+            .enumerate()
+            .for_each(|(band, out)| {
+                let y0 = band * VOTE_ROWS;
+                let rows = out.len() / (ow * 3);
+                let holes = &source.hole[y0 * ow..(y0 + rows) * ow];
+                if self.keep_known && !holes.contains(&true) {
+                    out.copy_from_slice(&source.rgb[y0 * ow * 3..(y0 + rows) * ow * 3]);
+                    return;
+                }
+                let mut acc = vec![[0f64; 4]; rows * ow];
+                for list in votes {
+                    for v in list {
+                        self.cast(v, y0, rows, &mut acc);
+                    }
+                }
+                if let Some(cover) = self.inactive_cover {
+                    for (r, acc_row) in acc.chunks_exact_mut(ow).enumerate() {
+                        let qy = (y0 + r) / self.scale;
+                        if qy >= self.level_height {
+                            continue;
+                        }
+                        for (x, a) in acc_row.iter_mut().enumerate() {
+                            let qx = x / self.scale;
+                            let p = (y0 + r) * ow + x;
+                            if qx >= self.level_width || source.hole[p] {
+                                continue;
+                            }
+                            let n = f64::from(2 * cover.at(qy, qx));
+                            for (a, &v) in a.iter_mut().zip(&source.rgb[p * 3..p * 3 + 3]) {
+                                *a += f64::from(v) * n;
+                            }
+                            a[3] += n;
+                        }
+                    }
+                }
+                for (i, (px, a)) in out.chunks_exact_mut(3).zip(&acc).enumerate() {
+                    let p = y0 * ow + i;
+                    if self.keep_known && !source.hole[p] {
+                        px.copy_from_slice(&source.rgb[p * 3..p * 3 + 3]);
+                    } else if a[3] > 0.0 {
+                        for c in 0..3 {
+                            px[c] = (a[c] / a[3]).round_ties_even().clamp(0.0, 255.0) as u8;
+                        }
+                    }
+                }
+            });
+        base.hole.fill(false);
+        base
+    }
+
+    /// Adds the part of vote `v` that lands on output rows `y0..y0 + rows` to `acc`.
+    #[inline]
+    fn cast(&self, v: &Weighted, y0: usize, rows: usize, acc: &mut [[f64; 4]]) {
+        let (r, s) = (self.radius as i64, self.scale);
+        let (lw, lh) = (self.level_width as i64, self.level_height as i64);
+        let ow = self.source.width;
+        let ((fy, fx), (ty, tx)) = (v.from, v.to);
+        let (fy, fx, ty, tx) = (fy as i64, fx as i64, ty as i64, tx as i64);
+        // Level rows the band covers.
+        let band_lo = (y0 / s) as i64;
+        let band_hi = ((y0 + rows - 1) / s) as i64;
+        let dy_lo = (-r).max(-fy).max(-ty).max(band_lo - ty);
+        let dy_hi = r.min(lh - 1 - fy).min(lh - 1 - ty).min(band_hi - ty);
+        let dx_lo = (-r).max(-fx).max(-tx);
+        let dx_hi = r.min(lw - 1 - fx).min(lw - 1 - tx);
+        if dy_lo > dy_hi || dx_lo > dx_hi {
+            return;
+        }
+        let source = self.source;
+        for dy in dy_lo..=dy_hi {
+            let (sy, ty) = ((fy + dy) as usize, (ty + dy) as usize);
+            for uy in 0..s {
+                let oy = ty * s + uy;
+                if oy < y0 || oy >= y0 + rows {
+                    continue;
+                }
+                let iy = sy * s + uy;
+                for dx in dx_lo..=dx_hi {
+                    let (sx, tx) = ((fx + dx) as usize, (tx + dx) as usize);
+                    for ux in 0..s {
+                        let (ix, ox) = (sx * s + ux, tx * s + ux);
+                        let (src, dst) = (iy * ow + ix, oy * ow + ox);
+                        if source.hole[src] || (self.keep_known && !source.hole[dst]) {
+                            continue;
+                        }
+                        let a = &mut acc[(oy - y0) * ow + ox];
+                        let px = &source.rgb[src * 3..src * 3 + 3];
+                        if self.best_only {
+                            if v.weight > a[3] {
+                                for c in 0..3 {
+                                    a[c] = f64::from(px[c]) * v.weight;
+                                }
+                                a[3] = v.weight;
+                            }
+                        } else {
+                            for c in 0..3 {
+                                a[c] += f64::from(px[c]) * v.weight;
+                            }
+                            a[3] += v.weight;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,339 @@
+//! PatchMatch inpainting, in pure Rust: texture-preserving fill with no model weights.
+//!
+//! The hole is filled with pieces of the rest of the image, found and blended patch by patch,
+//! as [PyPatchMatch](https://github.com/mauwii/PyPatchMatch) does (Xavier Philippeau's
+//! algorithm, used by InvokeAI for infill). Unlike the [classical](crate::classical) methods,
+//! which diffuse colour inwards and leave a smooth blur, it copies texture.
+//!
+//! # The algorithm
+//!
+//! * **Nearest-neighbour fields** (C. Barnes, E. Shechtman, A. Finkelstein, D. B. Goldman,
+//!   "PatchMatch: A Randomized Correspondence Algorithm for Structural Image Editing",
+//!   SIGGRAPH 2009). For every patch of one image, the most similar patch of another is found
+//!   by scanning the image, trying the matches of the already-scanned neighbours shifted by one
+//!   (propagation), then random candidates around the best so far in windows that halve in size
+//!   (random search). Two fields are kept: from the image with the hole to the current estimate
+//!   (completeness) and back (coherence).
+//! * **Expectation–maximisation** (Y. Wexler, E. Shechtman, M. Irani, "Space-Time Completion
+//!   of Video", PAMI 2007). Every patch votes its matched pixels into the estimate, weighted by
+//!   its similarity; each hole pixel becomes the weighted mean of its votes; the fields are
+//!   searched again on the new estimate, and so on.
+//! * **Coarse to fine.** This runs on an image pyramid, from the coarsest level (the estimate
+//!   starts there) to the full size; the last iteration of each level votes directly at the
+//!   next finer level's resolution, from its pixels, so the result is not an upscaled blur.
+//!
+//! # What follows PyPatchMatch
+//!
+//! * The pyramid: halved (rounded down) with the kernel `[1, 5, 10, 10, 5, 1]²` over the known
+//!   pixels only, until a side is at most the patch radius.
+//! * The distance: squared differences of the colour and of its halved central differences
+//!   along x and y (9 bytes a pixel), summed over the patch; a pixel in the hole, on the
+//!   image's outermost ring or outside it counts as the largest difference. It is normalised
+//!   to `0..=65535` and mapped to a vote weight by PyPatchMatch's similarity table (zero
+//!   beyond a tenth of the maximum).
+//! * The fields: random initialisation (20 tries for a comparable patch), initialisation from
+//!   the coarser level's field keeping sub-pixel offsets, patches away from the hole fixed to
+//!   themselves, `min(7, 1 + level)` passes of a forward and a backward scan per EM
+//!   iteration, random search from half the shorter side down.
+//! * The EM loop: `1 + 2 × level` iterations per level (level 0 is the finest), both fields
+//!   voting, nearest-neighbour upsampling of the estimate, known pixels kept on the two
+//!   finest levels only, and in the very last iteration each pixel taking its heaviest vote
+//!   instead of the mean (less blur).
+//!
+//! # What differs
+//!
+//! * **Only a region around the hole is used**: the bounding box of the hole grown by its
+//!   longer side (at least twice the patch size) on each side, clamped to the image.
+//!   PyPatchMatch searches the whole image; here the cost follows the hole, not the photo, and
+//!   sources are taken from the hole's surroundings.
+//! * **Parallel and deterministic.** The two fields are searched at the same time, each in
+//!   bands of rows scanned in parallel (a band propagates across its edge from the row as it
+//!   was before the scan); the votes are gathered per band of output rows. Random numbers come
+//!   from a generator keyed by the seed, level, iteration, field, pass and band. Band layout
+//!   depends only on the sizes, so the same input and seed give the same bytes on any number
+//!   of threads. PyPatchMatch scans serially with `mt19937`, so results are not identical.
+//! * Distances are measured again after each EM iteration (PyPatchMatch 1.x kept the stale
+//!   ones) and compared with early termination against the best so far.
+//! * The first estimate of the hole at the coarsest level is the mean colour of the known
+//!   pixels there, not black; pixels that receive no vote (for instance in an image smaller
+//!   than a patch) keep the estimate, so tiny images come back filled with a flat colour.
+//! * No global mask and no regularity guide.
+//!
+//! # Options
+//!
+//! See [`PatchMatchOptions`]. The patch is given by its side: PyPatchMatch's `patch_size`
+//! argument is a **radius**. The default here, a side of 7, is PyPatchMatch's `patch_size=3`,
+//! which is how InvokeAI calls it for infill; PyPatchMatch's own default (radius 15, a side of
+//! 31) follows larger structures at about 20× the cost.
+//!
+//! ```
+//! use inpaint_core::image::{GrayImage, Luma, Rgb, RgbImage};
+//! use inpaint_core::{InpaintModel, Mask};
+//! use inpaint_models::patchmatch::{PatchMatch, PatchMatchOptions};
+//!
+//! // A checkerboard with a hole in it.
+//! let image = RgbImage::from_fn(48, 48, |x, y| {
+//!     if (x / 4 + y / 4) % 2 == 0 { Rgb([220, 60, 30]) } else { Rgb([20, 40, 90]) }
+//! });
+//! let mask = Mask::from_gray(GrayImage::from_fn(48, 48, |x, y| {
+//!     Luma([if (20..28).contains(&x) && (20..28).contains(&y) { 255 } else { 0 }])
+//! }))?;
+//! let mut model = PatchMatch::with_options(PatchMatchOptions::default().with_patch_size(7))?;
+//! let out = model.forward(&image, &mask)?;
+//! // Every filled pixel is one of the two colours: texture, not blur.
+//! assert!(out.pixels().all(|p| *p == Rgb([220, 60, 30]) || *p == Rgb([20, 40, 90])));
+//! # Ok::<(), inpaint_core::Error>(())
+//! ```
+
+use image::RgbImage;
+use inpaint_core::{Error, InpaintModel, Mask, ModelSpec, Result};
+
+mod em;
+mod masked;
+mod nnf;
+
+use self::masked::MaskedImage;
+
+/// The default patch side: PyPatchMatch's default radius 15.
+pub const DEFAULT_PATCH_SIZE: u32 = 7;
+
+/// The largest patch side accepted.
+pub const MAX_PATCH_SIZE: u32 = 101;
+
+/// Options of [`PatchMatch`]. The defaults are PyPatchMatch's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PatchMatchOptions {
+    /// Side of the square patches compared, in pixels: odd, from 3 to [`MAX_PATCH_SIZE`].
+    /// Larger patches follow larger structures and cost more (quadratically). Default 7
+    /// (PyPatchMatch's `patch_size=3`, as InvokeAI uses it; its `patch_size` is a radius).
+    pub patch_size: u32,
+    /// EM iterations at pyramid level `l` (0 = full size) are `1 + em_iterations_per_level × l`.
+    /// Default 2, as PyPatchMatch.
+    pub em_iterations_per_level: u32,
+    /// Nearest-neighbour search passes per EM iteration at level `l` are
+    /// `min(max_nnf_passes, 1 + l)`; each is a forward and a backward scan. At least 1.
+    /// Default 7, as PyPatchMatch.
+    pub max_nnf_passes: u32,
+    /// Number of pyramid levels, including the full size; `None` (the default) halves until a
+    /// side is at most the patch radius, as PyPatchMatch. At least 1.
+    pub pyramid_levels: Option<u32>,
+    /// Seed of the random search. The same input and seed give the same output. Default 0.
+    pub seed: u64,
+}
+
+impl Default for PatchMatchOptions {
+    fn default() -> Self {
+        PatchMatchOptions {
+            patch_size: DEFAULT_PATCH_SIZE,
+            em_iterations_per_level: 2,
+            max_nnf_passes: 7,
+            pyramid_levels: None,
+            seed: 0,
+        }
+    }
+}
+
+impl PatchMatchOptions {
+    /// Sets [`patch_size`](Self::patch_size).
+    pub fn with_patch_size(mut self, patch_size: u32) -> Self {
+        self.patch_size = patch_size;
+        self
+    }
+
+    /// Sets [`em_iterations_per_level`](Self::em_iterations_per_level).
+    pub fn with_em_iterations_per_level(mut self, iterations: u32) -> Self {
+        self.em_iterations_per_level = iterations;
+        self
+    }
+
+    /// Sets [`max_nnf_passes`](Self::max_nnf_passes).
+    pub fn with_max_nnf_passes(mut self, passes: u32) -> Self {
+        self.max_nnf_passes = passes;
+        self
+    }
+
+    /// Sets [`pyramid_levels`](Self::pyramid_levels).
+    pub fn with_pyramid_levels(mut self, levels: Option<u32>) -> Self {
+        self.pyramid_levels = levels;
+        self
+    }
+
+    /// Sets [`seed`](Self::seed).
+    pub fn with_seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    fn validate(&self) -> Result<()> {
+        let size = self.patch_size;
+        if !(3..=MAX_PATCH_SIZE).contains(&size) || size % 2 == 0 {
+            return Err(Error::invalid_input(format!(
+                "patch size must be odd and in 3..={MAX_PATCH_SIZE}, got {size}"
+            )));
+        }
+        if self.max_nnf_passes == 0 {
+            return Err(Error::invalid_input("max_nnf_passes must be at least 1"));
+        }
+        if self.pyramid_levels == Some(0) {
+            return Err(Error::invalid_input("pyramid_levels must be at least 1"));
+        }
+        Ok(())
+    }
+}
+
+/// PatchMatch inpainting, after PyPatchMatch: see the [module documentation](self).
+///
+/// Its spec asks for no padding, honours the HD strategy, and fills where the mask is above
+/// 127 (the pipeline hands [`forward`](InpaintModel::forward) a 0/255 mask).
+#[derive(Debug, Clone)]
+pub struct PatchMatch {
+    spec: ModelSpec,
+    options: PatchMatchOptions,
+}
+
+impl PatchMatch {
+    /// PatchMatch with the default options (patch side 7: PyPatchMatch's radius 3).
+    pub fn new() -> Self {
+        PatchMatch {
+            spec: ModelSpec::new("patchmatch"),
+            options: PatchMatchOptions::default(),
+        }
+    }
+
+    /// PatchMatch with these options; fails with
+    /// [`Error::InvalidInput`](inpaint_core::Error) for an even, too small or too large patch
+    /// size, zero passes or zero pyramid levels.
+    pub fn with_options(options: PatchMatchOptions) -> Result<Self> {
+        options.validate()?;
+        Ok(PatchMatch {
+            options,
+            ..PatchMatch::new()
+        })
+    }
+
+    /// The options in use.
+    pub fn options(&self) -> &PatchMatchOptions {
+        &self.options
+    }
+}
+
+impl Default for PatchMatch {
+    fn default() -> Self {
+        PatchMatch::new()
+    }
+}
+
+impl InpaintModel for PatchMatch {
+    fn spec(&self) -> &ModelSpec {
+        &self.spec
+    }
+
+    /// Fills the pixels where `mask` is above 127. Pixels outside the hole come back unchanged.
+    /// A mask with nothing to fill, or nothing known, returns the image unchanged.
+    fn forward(&mut self, image: &RgbImage, mask: &Mask) -> Result<RgbImage> {
+        if image.dimensions() != mask.dimensions() {
+            return Err(Error::invalid_input(format!(
+                "mask is {}×{} but the image is {}×{}",
+                mask.width(),
+                mask.height(),
+                image.width(),
+                image.height()
+            )));
+        }
+        let threshold = self.spec.mask_threshold;
+        let (width, height) = (image.width() as usize, image.height() as usize);
+        let hole: Vec<bool> = mask
+            .as_gray()
+            .as_raw()
+            .iter()
+            .map(|&v| v > threshold)
+            .collect();
+        let Some(roi) = region(&hole, width, height, self.options.patch_size as usize) else {
+            return Ok(image.clone());
+        };
+
+        let rgb = image.as_raw();
+        let (rw, rh) = (roi.x1 - roi.x0, roi.y1 - roi.y0);
+        // The region is part of an image that already exists, so its size is trusted.
+        let mut crop = MaskedImage {
+            width: rw,
+            height: rh,
+            rgb: Vec::new(),
+            hole: Vec::new(),
+        };
+        for y in roi.y0..roi.y1 {
+            crop.rgb
+                .extend_from_slice(&rgb[(y * width + roi.x0) * 3..(y * width + roi.x1) * 3]);
+            crop.hole
+                .extend_from_slice(&hole[y * width + roi.x0..y * width + roi.x1]);
+        }
+        let filled = em::inpaint(crop, &self.options);
+
+        let mut out = image.clone();
+        let out_raw: &mut [u8] = &mut out;
+        for y in roi.y0..roi.y1 {
+            for x in roi.x0..roi.x1 {
+                if hole[y * width + x] {
+                    let (p, q) = (y * width + x, (y - roi.y0) * rw + (x - roi.x0));
+                    out_raw[p * 3..p * 3 + 3].copy_from_slice(&filled[q * 3..q * 3 + 3]);
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The part of the image worked on: columns `x0..x1`, rows `y0..y1`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Region {
+    x0: usize,
+    y0: usize,
+    x1: usize,
+    y1: usize,
+}
+
+/// The hole's bounding box grown by its longer side, at least twice the patch size, clamped
+/// to the image; `None` when there is no hole or nothing known.
+fn region(hole: &[bool], width: usize, height: usize, patch_size: usize) -> Option<Region> {
+    let mut bbox: Option<Region> = None;
+    let mut known = false;
+    for (y, row) in hole.chunks_exact(width).enumerate() {
+        let (Some(first), Some(last)) = (row.iter().position(|&h| h), row.iter().rposition(|&h| h))
+        else {
+            known = true;
+            continue;
+        };
+        known |= row.contains(&false);
+        bbox = Some(match bbox {
+            None => Region {
+                x0: first,
+                y0: y,
+                x1: last + 1,
+                y1: y + 1,
+            },
+            Some(b) => Region {
+                x0: b.x0.min(first),
+                y0: b.y0,
+                x1: b.x1.max(last + 1),
+                y1: y + 1,
+            },
+        });
+    }
+    let bbox = bbox?;
+    if !known {
+        return None;
+    }
+    let margin = (bbox.x1 - bbox.x0)
+        .max(bbox.y1 - bbox.y0)
+        .max(2 * patch_size);
+    Some(Region {
+        x0: bbox.x0.saturating_sub(margin),
+        y0: bbox.y0.saturating_sub(margin),
+        x1: (bbox.x1 + margin).min(width),
+        y1: (bbox.y1 + margin).min(height),
+    })
+}
+
+#[cfg(test)]
+mod tests;
