@@ -374,6 +374,27 @@ inpaint_model_options *inpaint_model_options_new(void);
 inpaint_status inpaint_model_options_set_radius(inpaint_model_options *opts, double radius);
 
 /*
+ Sets the side, in pixels, of the patches "patchmatch" compares (odd, default 7).
+ Checked when a model is loaded with these options.
+
+ # Safety
+
+ `opts` is NULL or live options that no other call is using.
+ */
+inpaint_status inpaint_model_options_set_patch_size(inpaint_model_options *opts,
+                                                    uint32_t patch_size);
+
+/*
+ Sets the seed of "patchmatch"'s random search (default 0); the same seed gives the same
+ bytes.
+
+ # Safety
+
+ `opts` is NULL or live options that no other call is using.
+ */
+inpaint_status inpaint_model_options_set_seed(inpaint_model_options *opts, uint64_t seed);
+
+/*
  Frees model options. NULL is a no-op; freeing twice is forbidden.
 
  # Safety

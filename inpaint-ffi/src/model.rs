@@ -378,6 +378,48 @@ impl inpaint_model_options {
         unsafe { call(ptr::null_mut(), body) }
     }
 
+    /// Sets the side, in pixels, of the patches "patchmatch" compares (odd, default 7).
+    /// Checked when a model is loaded with these options.
+    ///
+    /// # Safety
+    ///
+    /// `opts` is NULL or live options that no other call is using.
+    #[unsafe(no_mangle)]
+    pub unsafe extern "C" fn inpaint_model_options_set_patch_size(
+        opts: *mut inpaint_model_options,
+        patch_size: u32,
+    ) -> inpaint_status {
+        let body = || {
+            // SAFETY: NULL or live, by the caller's guarantee.
+            let opts = unsafe { try_mut(opts, "opts") }?;
+            opts.options = opts.options.clone().with_patch_size(patch_size);
+            Ok(())
+        };
+        // SAFETY: a NULL `err_out` is allowed.
+        unsafe { call(ptr::null_mut(), body) }
+    }
+
+    /// Sets the seed of "patchmatch"'s random search (default 0); the same seed gives the same
+    /// bytes.
+    ///
+    /// # Safety
+    ///
+    /// `opts` is NULL or live options that no other call is using.
+    #[unsafe(no_mangle)]
+    pub unsafe extern "C" fn inpaint_model_options_set_seed(
+        opts: *mut inpaint_model_options,
+        seed: u64,
+    ) -> inpaint_status {
+        let body = || {
+            // SAFETY: NULL or live, by the caller's guarantee.
+            let opts = unsafe { try_mut(opts, "opts") }?;
+            opts.options = opts.options.clone().with_seed(seed);
+            Ok(())
+        };
+        // SAFETY: a NULL `err_out` is allowed.
+        unsafe { call(ptr::null_mut(), body) }
+    }
+
     /// Frees model options. NULL is a no-op; freeing twice is forbidden.
     ///
     /// # Safety

@@ -492,6 +492,55 @@ fn options_objects() {
         inpaint_model_options::inpaint_model_options_free(opts);
     }
 
+    // PatchMatch's options load patchmatch; a radius given to it is refused, not ignored.
+    let opts = inpaint_model_options::inpaint_model_options_new();
+    // SAFETY: live options and valid outputs.
+    unsafe {
+        assert_eq!(
+            inpaint_model_options::inpaint_model_options_set_patch_size(opts, 5),
+            inpaint_status::Ok
+        );
+        assert_eq!(
+            inpaint_model_options::inpaint_model_options_set_seed(opts, 42),
+            inpaint_status::Ok
+        );
+        assert_eq!(
+            inpaint_model::inpaint_model_load(
+                c"patchmatch".as_ptr(),
+                opts,
+                &mut model,
+                ptr::null_mut()
+            ),
+            inpaint_status::Ok
+        );
+        inpaint_model::inpaint_model_free(model);
+        model = ptr::null_mut();
+        assert_eq!(
+            inpaint_model_options::inpaint_model_options_set_patch_size(opts, 4),
+            inpaint_status::Ok
+        );
+        let mut err = ptr::null_mut();
+        let status =
+            inpaint_model::inpaint_model_load(c"patchmatch".as_ptr(), opts, &mut model, &mut err);
+        assert_eq!(
+            status,
+            inpaint_status::InvalidInput,
+            "{}",
+            take_message(err)
+        );
+        assert!(model.is_null());
+        assert_eq!(
+            inpaint_model_options::inpaint_model_options_set_radius(opts, 4.0),
+            inpaint_status::Ok
+        );
+        let mut err = ptr::null_mut();
+        let status =
+            inpaint_model::inpaint_model_load(c"patchmatch".as_ptr(), opts, &mut model, &mut err);
+        assert_eq!(status, inpaint_status::InvalidInput);
+        assert!(take_message(err).contains("radius option does not apply"));
+        inpaint_model_options::inpaint_model_options_free(opts);
+    }
+
     // Run options: a bad strategy is refused with the known ones; a good one runs.
     let opts = inpaint_run_options::inpaint_run_options_new();
     let model = load(c"telea");
