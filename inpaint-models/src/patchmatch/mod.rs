@@ -87,6 +87,7 @@
 
 use image::RgbImage;
 use inpaint_core::{Error, InpaintModel, Mask, ModelSpec, Result};
+use rayon::prelude::*;
 
 mod em;
 mod masked;
@@ -249,34 +250,49 @@ impl InpaintModel for PatchMatch {
             .iter()
             .map(|&v| v > threshold)
             .collect();
-        let Some(roi) = region(&hole, width, height, self.options.patch_size as usize) else {
-            return Ok(image.clone());
-        };
-
+        let regions = regions(&hole, width, height, self.options.patch_size as usize);
         let rgb = image.as_raw();
-        let (rw, rh) = (roi.x1 - roi.x0, roi.y1 - roi.y0);
-        // The region is part of an image that already exists, so its size is trusted.
-        let mut crop = MaskedImage {
-            width: rw,
-            height: rh,
-            rgb: Vec::new(),
-            hole: Vec::new(),
-        };
-        for y in roi.y0..roi.y1 {
-            crop.rgb
-                .extend_from_slice(&rgb[(y * width + roi.x0) * 3..(y * width + roi.x1) * 3]);
-            crop.hole
-                .extend_from_slice(&hole[y * width + roi.x0..y * width + roi.x1]);
-        }
-        let filled = em::inpaint(crop, &self.options);
+        // Each region is filled on its own, in parallel; its random numbers are keyed by its
+        // first hole pixel, so neither the order nor the other regions change its fill.
+        let fills: Vec<Option<Vec<u8>>> = regions
+            .par_iter()
+            .map(|&(roi, first)| {
+                let (rw, rh) = (roi.x1 - roi.x0, roi.y1 - roi.y0);
+                // The region is part of an image that already exists, so its size is trusted.
+                let mut crop = MaskedImage {
+                    width: rw,
+                    height: rh,
+                    rgb: Vec::with_capacity(rw * rh * 3),
+                    hole: Vec::with_capacity(rw * rh),
+                };
+                for y in roi.y0..roi.y1 {
+                    crop.rgb
+                        .extend_from_slice(&rgb[(y * width + roi.x0) * 3..(y * width + roi.x1) * 3]);
+                    crop.hole
+                        .extend_from_slice(&hole[y * width + roi.x0..y * width + roi.x1]);
+                }
+                if !crop.hole.contains(&false) {
+                    return None;
+                }
+                let options = PatchMatchOptions {
+                    seed: region_seed(self.options.seed, first as u64),
+                    ..self.options.clone()
+                };
+                Some(em::inpaint(crop, &options))
+            })
+            .collect();
 
         let mut out = image.clone();
         let out_raw: &mut [u8] = &mut out;
-        for y in roi.y0..roi.y1 {
-            for x in roi.x0..roi.x1 {
-                if hole[y * width + x] {
-                    let (p, q) = (y * width + x, (y - roi.y0) * rw + (x - roi.x0));
-                    out_raw[p * 3..p * 3 + 3].copy_from_slice(&filled[q * 3..q * 3 + 3]);
+        for (&(roi, _), filled) in regions.iter().zip(&fills) {
+            let Some(filled) = filled else { continue };
+            let rw = roi.x1 - roi.x0;
+            for y in roi.y0..roi.y1 {
+                for x in roi.x0..roi.x1 {
+                    if hole[y * width + x] {
+                        let (p, q) = (y * width + x, (y - roi.y0) * rw + (x - roi.x0));
+                        out_raw[p * 3..p * 3 + 3].copy_from_slice(&filled[q * 3..q * 3 + 3]);
+                    }
                 }
             }
         }
@@ -293,46 +309,90 @@ struct Region {
     y1: usize,
 }
 
-/// The hole's bounding box grown by its longer side, at least twice the patch size, clamped
-/// to the image; `None` when there is no hole or nothing known.
-fn region(hole: &[bool], width: usize, height: usize, patch_size: usize) -> Option<Region> {
-    let mut bbox: Option<Region> = None;
-    let mut known = false;
-    for (y, row) in hole.chunks_exact(width).enumerate() {
-        let (Some(first), Some(last)) = (row.iter().position(|&h| h), row.iter().rposition(|&h| h))
-        else {
-            known = true;
+impl Region {
+    fn overlaps(&self, other: &Region) -> bool {
+        self.x0 < other.x1 && other.x0 < self.x1 && self.y0 < other.y1 && other.y0 < self.y1
+    }
+
+    fn union(&self, other: &Region) -> Region {
+        Region {
+            x0: self.x0.min(other.x0),
+            y0: self.y0.min(other.y0),
+            x1: self.x1.max(other.x1),
+            y1: self.y1.max(other.y1),
+        }
+    }
+}
+
+/// The seed of the region whose first hole pixel (in raster order) is `first`.
+fn region_seed(seed: u64, first: u64) -> u64 {
+    nnf::Rng::new(&[seed, first]).below(usize::MAX) as u64
+}
+
+/// The regions worked on, each with the index of its first hole pixel, in raster order of that
+/// pixel. Each 8-connected hole gets its bounding box grown by its longer side (at least twice
+/// the patch size), clamped to the image; holes whose regions overlap share the bounding box
+/// of their regions, until no two overlap. So every region holds only its own holes, and a
+/// hole's region does not depend on holes far from it.
+fn regions(hole: &[bool], width: usize, height: usize, patch_size: usize) -> Vec<(Region, usize)> {
+    if hole.iter().all(|&h| h) {
+        return Vec::new();
+    }
+    let mut seen = vec![false; hole.len()];
+    let mut stack = Vec::new();
+    let mut groups: Vec<(Region, usize)> = Vec::new();
+    for start in 0..hole.len() {
+        if !hole[start] || seen[start] {
             continue;
+        }
+        seen[start] = true;
+        stack.push(start);
+        let (sx, sy) = (start % width, start / width);
+        let mut bbox = Region {
+            x0: sx,
+            y0: sy,
+            x1: sx + 1,
+            y1: sy + 1,
         };
-        known |= row.contains(&false);
-        bbox = Some(match bbox {
-            None => Region {
-                x0: first,
+        while let Some(p) = stack.pop() {
+            let (x, y) = (p % width, p / width);
+            bbox = bbox.union(&Region {
+                x0: x,
                 y0: y,
-                x1: last + 1,
+                x1: x + 1,
                 y1: y + 1,
-            },
-            Some(b) => Region {
-                x0: b.x0.min(first),
-                y0: b.y0,
-                x1: b.x1.max(last + 1),
-                y1: y + 1,
-            },
-        });
+            });
+            for ny in y.saturating_sub(1)..(y + 2).min(height) {
+                for nx in x.saturating_sub(1)..(x + 2).min(width) {
+                    let q = ny * width + nx;
+                    if hole[q] && !seen[q] {
+                        seen[q] = true;
+                        stack.push(q);
+                    }
+                }
+            }
+        }
+        let margin = (bbox.x1 - bbox.x0)
+            .max(bbox.y1 - bbox.y0)
+            .max(2 * patch_size);
+        let mut region = Region {
+            x0: bbox.x0.saturating_sub(margin),
+            y0: bbox.y0.saturating_sub(margin),
+            x1: (bbox.x1 + margin).min(width),
+            y1: (bbox.y1 + margin).min(height),
+        };
+        let mut first = start;
+        // The groups kept are pairwise disjoint; absorb every one this region meets, again
+        // while the union grows.
+        while let Some(i) = groups.iter().position(|(g, _)| g.overlaps(&region)) {
+            let (g, f) = groups.swap_remove(i);
+            region = region.union(&g);
+            first = first.min(f);
+        }
+        groups.push((region, first));
     }
-    let bbox = bbox?;
-    if !known {
-        return None;
-    }
-    let margin = (bbox.x1 - bbox.x0)
-        .max(bbox.y1 - bbox.y0)
-        .max(2 * patch_size);
-    Some(Region {
-        x0: bbox.x0.saturating_sub(margin),
-        y0: bbox.y0.saturating_sub(margin),
-        x1: (bbox.x1 + margin).min(width),
-        y1: (bbox.y1 + margin).min(height),
-    })
+    groups.sort_by_key(|&(_, first)| first);
+    groups
 }
 
 #[cfg(test)]
