@@ -29,7 +29,9 @@ pub(super) fn inpaint(image: MaskedImage, options: &PatchMatchOptions) -> Vec<u8
         let key = |field: u64, iteration: u64| [options.seed, level as u64, field, iteration];
 
         let em_iterations = 1 + options.em_iterations_per_level as usize * level;
-        let passes = options.max_nnf_passes.min(1 + level as u32);
+        // Half PyPatchMatch's `1 + level`: the fields carry over between iterations, and
+        // the coarse levels' passes were most of the time for little gain.
+        let passes = options.max_nnf_passes.min(1 + level as u32 / 2);
         // Where every patch of the estimate has more than 11 % of its pixels outside the
         // comparable area (an image hardly larger than a patch), every distance maps to a
         // vote weight of exactly 0: searching would change nothing but the fields, so the
@@ -101,7 +103,9 @@ pub(super) fn inpaint(image: MaskedImage, options: &PatchMatchOptions) -> Vec<u8
                 scale: if upscaled { 2 } else { 1 },
                 source: new_source,
                 keep_known: new_level <= 1,
-                best_only: level == 0 && last,
+                // Also when building the full size (PyPatchMatch: the very last step only), so
+                // the full size starts sharp and matches textured patches, not smooth ones.
+                best_only: level <= 1 && last,
                 inactive_cover: if new_level <= 1 {
                     None
                 } else {
@@ -288,7 +292,8 @@ struct Vote<'a> {
     source: &'a MaskedImage,
     /// Known pixels keep their value (the two finest levels).
     keep_known: bool,
-    /// Each pixel takes its heaviest vote rather than the mean (the very last step).
+    /// Each pixel takes its heaviest vote rather than the mean (the last step of the two
+    /// finest levels).
     best_only: bool,
     /// Votes of the inactive patches, where they matter (coarse levels).
     inactive_cover: Option<&'a InactiveCover>,

@@ -33,25 +33,36 @@
 //!   beyond a tenth of the maximum).
 //! * The fields: random initialisation (20 tries for a comparable patch), initialisation from
 //!   the coarser level's field keeping sub-pixel offsets, patches away from the hole fixed to
-//!   themselves, `min(7, 1 + level)` passes of a forward and a backward scan per EM
-//!   iteration, random search from half the shorter side down.
+//!   themselves, a forward and a backward scan per pass, random search from half the shorter
+//!   side down.
 //! * The EM loop: `1 + 2 × level` iterations per level (level 0 is the finest), both fields
 //!   voting, nearest-neighbour upsampling of the estimate, known pixels kept on the two
-//!   finest levels only, and in the very last iteration each pixel taking its heaviest vote
-//!   instead of the mean (less blur).
+//!   finest levels only.
 //!
 //! # What differs
 //!
-//! * **Only a region around the hole is used**: the bounding box of the hole grown by its
-//!   longer side (at least twice the patch size) on each side, clamped to the image.
-//!   PyPatchMatch searches the whole image; here the cost follows the hole, not the photo, and
-//!   sources are taken from the hole's surroundings.
+//! * **Each hole is filled on its own, from its surroundings.** The mask is split into
+//!   8-connected holes; each gets a region, its bounding box grown by its longer side (at
+//!   least twice the patch size) on each side, clamped to the image, and holes whose regions
+//!   overlap share one region (the bounding box of theirs) until no two overlap. Each region
+//!   runs the whole algorithm (pyramid, fields, EM) alone, in parallel with the others, and
+//!   its fill is pasted back. PyPatchMatch searches the whole image; here the cost follows the
+//!   holes, not the photo, and scattered small holes cost little.
+//! * **Fewer passes on coarse levels**: `min(7, 1 + level / 2)` passes per EM iteration
+//!   (PyPatchMatch: `1 + level`); the fields carry over from one iteration to the next, so the
+//!   extra passes bought little, and the coarse levels were most of the time.
+//! * **Less blur**: in the last iteration of the two finest levels (the one that builds the
+//!   full-size estimate, and the final one), each pixel takes its heaviest vote instead of the
+//!   mean. PyPatchMatch does so only in the very last one; averaging the votes that build the
+//!   full-size estimate left it smooth, and the full size then matched it with smooth
+//!   patches.
 //! * **Parallel and deterministic.** The two fields are searched at the same time, each in
 //!   bands of rows scanned in parallel (a band propagates across its edge from the row as it
 //!   was before the scan); the votes are gathered per band of output rows. Random numbers come
-//!   from a generator keyed by the seed, level, iteration, field, pass and band. Band layout
-//!   depends only on the sizes, so the same input and seed give the same bytes on any number
-//!   of threads. PyPatchMatch scans serially with `mt19937`, so results are not identical.
+//!   from a generator keyed by the seed, the region's first hole pixel (in raster order),
+//!   level, iteration, field, pass and band. Band layout depends only on the sizes, so the
+//!   same input and seed give the same bytes on any number of threads, and a hole far from
+//!   the others is filled exactly as it would be alone. PyPatchMatch scans serially with `mt19937`, so results are not identical.
 //! * Distances are measured again after each EM iteration (PyPatchMatch 1.x kept the stale
 //!   ones) and compared with early termination against the best so far.
 //! * The first estimate of the hole at the coarsest level is the mean colour of the known
@@ -113,8 +124,8 @@ pub struct PatchMatchOptions {
     /// Default 2, as PyPatchMatch.
     pub em_iterations_per_level: u32,
     /// Nearest-neighbour search passes per EM iteration at level `l` are
-    /// `min(max_nnf_passes, 1 + l)`; each is a forward and a backward scan. At least 1.
-    /// Default 7, as PyPatchMatch.
+    /// `min(max_nnf_passes, 1 + l / 2)` (PyPatchMatch: `1 + l`); each is a forward and a
+    /// backward scan. At least 1. Default 7, as PyPatchMatch.
     pub max_nnf_passes: u32,
     /// Number of pyramid levels, including the full size; `None` (the default) halves until a
     /// side is at most the patch radius, as PyPatchMatch. At least 1.
@@ -262,12 +273,13 @@ impl InpaintModel for PatchMatch {
                 let mut crop = MaskedImage {
                     width: rw,
                     height: rh,
-                    rgb: Vec::with_capacity(rw * rh * 3),
-                    hole: Vec::with_capacity(rw * rh),
+                    rgb: Vec::new(),
+                    hole: Vec::new(),
                 };
                 for y in roi.y0..roi.y1 {
-                    crop.rgb
-                        .extend_from_slice(&rgb[(y * width + roi.x0) * 3..(y * width + roi.x1) * 3]);
+                    crop.rgb.extend_from_slice(
+                        &rgb[(y * width + roi.x0) * 3..(y * width + roi.x1) * 3],
+                    );
                     crop.hole
                         .extend_from_slice(&hole[y * width + roi.x0..y * width + roi.x1]);
                 }
@@ -326,7 +338,7 @@ impl Region {
 
 /// The seed of the region whose first hole pixel (in raster order) is `first`.
 fn region_seed(seed: u64, first: u64) -> u64 {
-    nnf::Rng::new(&[seed, first]).below(usize::MAX) as u64
+    nnf::Rng::new(&[seed, first]).next()
 }
 
 /// The regions worked on, each with the index of its first hole pixel, in raster order of that

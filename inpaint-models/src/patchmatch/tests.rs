@@ -314,3 +314,53 @@ fn the_field_links_to_measured_comparable_patches() {
         }
     }
 }
+
+#[test]
+fn far_apart_holes_are_filled_as_if_alone_on_any_number_of_threads() {
+    let image = noise(96, 40);
+    let left = |x: u32, y: u32| (6..11).contains(&x) && (10..16).contains(&y);
+    let right = |x: u32, y: u32| (80..86).contains(&x) && (20..25).contains(&y);
+    let both = mask_of(96, 40, |x, y| left(x, y) || right(x, y));
+    let run = |threads: usize, mask: &Mask| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+            .install(|| model(7, 2).forward(&image, mask).unwrap())
+    };
+    let out = run(1, &both);
+    assert_eq!(out, run(2, &both), "the thread count should not matter");
+    assert_outside_unchanged(&image, &both, &out);
+    for alone in [mask_of(96, 40, left), mask_of(96, 40, right)] {
+        let single = run(2, &alone);
+        assert_ne!(single, image, "the hole should be filled");
+        for (x, y, p) in single.enumerate_pixels() {
+            if alone.as_gray().get_pixel(x, y).0[0] > 127 {
+                assert_eq!(
+                    out.get_pixel(x, y),
+                    p,
+                    "({x}, {y}) differs from its hole alone"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn holes_whose_regions_overlap_share_one_region() {
+    let regions = |holes: &[(usize, usize)]| {
+        let (w, h) = (200, 100);
+        let mut hole = vec![false; w * h];
+        for &(x, y) in holes {
+            hole[y * w + x] = true;
+        }
+        super::regions(&hole, w, h, 7)
+    };
+    // Diagonal neighbours are one hole; 14 px margins (twice the patch) meet at 20 apart.
+    assert_eq!(regions(&[(50, 50), (51, 51)]).len(), 1);
+    assert_eq!(regions(&[(50, 50), (70, 50)]).len(), 1);
+    let apart = regions(&[(150, 80), (20, 10)]);
+    assert_eq!(apart.len(), 2);
+    assert_eq!(apart[0].1, 10 * 200 + 20, "regions come in raster order");
+    assert!(!apart[0].0.overlaps(&apart[1].0));
+}
