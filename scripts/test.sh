@@ -35,3 +35,7 @@ scripts/test-c.sh
 step "quality against OpenCV (PSNR inside the mask, within 0.3 dB)"
 scripts/python-env.sh >/dev/null
 .venv/bin/python benches/compare_opencv.py --quick --check-psnr 0.3 --out target/compare-quick
+
+step "patchmatch against PyPatchMatch (mean PSNR inside the mask within 0.3 dB, texture kept)"
+.venv/bin/python benches/compare_pypatchmatch.py --quick --only quality --check-psnr 0.3 \
+    --check-texture --out target/compare-pypatchmatch-quick
