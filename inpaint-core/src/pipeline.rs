@@ -170,11 +170,8 @@ pub fn inpaint<M: InpaintModel + ?Sized>(
     mask: &Mask,
     options: &InpaintOptions,
 ) -> Result<Image> {
-    let (binary, pastes) = run(model, image, mask, options)?;
     let mut out = image.clone();
-    if let Some(binary) = binary {
-        binary.paste(out.rgb_mut(), &pastes);
-    }
+    inpaint_in_place(model, &mut out, mask, options)?;
     Ok(out)
 }
 
