@@ -83,21 +83,6 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
     }))
 }
 
-/// The error and its causes on one line.
-fn one_line(error: &dyn std::error::Error) -> String {
-    let mut line = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !line.contains(&text) {
-            line.push_str(": ");
-            line.push_str(&text);
-        }
-        source = cause.source();
-    }
-    line
-}
-
 fn run(args: Args) -> Result<(), inpaint_core::Error> {
     // The model first: an unknown name fails before any decoding.
     let mut model = by_name(&args.model, &args.options)?;
@@ -163,7 +148,7 @@ fn main() -> ExitCode {
     match run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {}", one_line(&error));
+            eprintln!("error: {}", error.full_message());
             ExitCode::FAILURE
         }
     }

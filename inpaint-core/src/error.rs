@@ -71,6 +71,22 @@ pub enum Error {
 }
 
 impl Error {
+    /// This error and its causes on one line (`what: why: deeper why`), each cause once: for
+    /// command lines, logs and the C ABI's messages.
+    pub fn full_message(&self) -> String {
+        let mut line = self.to_string();
+        let mut source = std::error::Error::source(self);
+        while let Some(cause) = source {
+            let text = cause.to_string();
+            if !line.contains(&text) {
+                line.push_str(": ");
+                line.push_str(&text);
+            }
+            source = cause.source();
+        }
+        line
+    }
+
     /// An [`Error::InvalidInput`] with this message.
     pub fn invalid_input(message: impl Into<String>) -> Self {
         Error::InvalidInput {
@@ -92,5 +108,30 @@ impl Error {
             message: message.into(),
             source: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn full_message_adds_each_cause_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+        let error = Error::Io {
+            path: "a.png".into(),
+            source: io,
+        };
+        // The display already holds the cause, so it is not repeated.
+        assert_eq!(error.full_message(), "a.png: no such file");
+        let error = Error::Model {
+            model: "m".into(),
+            message: "failed".into(),
+            source: Some("the runtime said no".into()),
+        };
+        assert_eq!(
+            error.full_message(),
+            "model `m`: failed: the runtime said no"
+        );
     }
 }

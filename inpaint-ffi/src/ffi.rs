@@ -51,23 +51,8 @@ impl Failure {
 
 impl From<inpaint_core::Error> for Failure {
     fn from(error: inpaint_core::Error) -> Self {
-        Failure::new(status_of(&error), one_line(&error))
+        Failure::new(status_of(&error), error.full_message())
     }
-}
-
-/// The error and its causes on one line, each cause once.
-fn one_line(error: &dyn std::error::Error) -> String {
-    let mut line = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !line.contains(&text) {
-            line.push_str(": ");
-            line.push_str(&text);
-        }
-        source = cause.source();
-    }
-    line
 }
 
 /// Runs the body of a fallible extern function: a panic becomes [`inpaint_status::Panic`], and

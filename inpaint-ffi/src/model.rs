@@ -345,6 +345,25 @@ impl inpaint_model {
     }
 }
 
+/// Applies `change` to live model options: the body of every `inpaint_model_options_set_*`.
+///
+/// # Safety
+///
+/// `opts` is NULL or live options that no other call is using.
+unsafe fn update_model_options(
+    opts: *mut inpaint_model_options,
+    change: impl FnOnce(ModelOptions) -> ModelOptions,
+) -> inpaint_status {
+    let body = || {
+        // SAFETY: NULL or live, by the caller's guarantee.
+        let opts = unsafe { try_mut(opts, "opts") }?;
+        opts.options = change(opts.options.clone());
+        Ok(())
+    };
+    // SAFETY: a NULL `err_out` is allowed.
+    unsafe { call(ptr::null_mut(), body) }
+}
+
 impl inpaint_model_options {
     /// New model options, every parameter at the model's default; free with
     /// `inpaint_model_options_free`. NULL only if memory ran out.
@@ -368,14 +387,8 @@ impl inpaint_model_options {
         opts: *mut inpaint_model_options,
         radius: f64,
     ) -> inpaint_status {
-        let body = || {
-            // SAFETY: NULL or live, by the caller's guarantee.
-            let opts = unsafe { try_mut(opts, "opts") }?;
-            opts.options = opts.options.clone().with_radius(radius);
-            Ok(())
-        };
-        // SAFETY: a NULL `err_out` is allowed.
-        unsafe { call(ptr::null_mut(), body) }
+        // SAFETY: forwarded from the caller.
+        unsafe { update_model_options(opts, |o| o.with_radius(radius)) }
     }
 
     /// Sets the side, in pixels, of the patches "patchmatch" compares (odd, default 7).
@@ -389,14 +402,8 @@ impl inpaint_model_options {
         opts: *mut inpaint_model_options,
         patch_size: u32,
     ) -> inpaint_status {
-        let body = || {
-            // SAFETY: NULL or live, by the caller's guarantee.
-            let opts = unsafe { try_mut(opts, "opts") }?;
-            opts.options = opts.options.clone().with_patch_size(patch_size);
-            Ok(())
-        };
-        // SAFETY: a NULL `err_out` is allowed.
-        unsafe { call(ptr::null_mut(), body) }
+        // SAFETY: forwarded from the caller.
+        unsafe { update_model_options(opts, |o| o.with_patch_size(patch_size)) }
     }
 
     /// Sets the seed of "patchmatch"'s random search (default 0); the same seed gives the same
@@ -410,14 +417,8 @@ impl inpaint_model_options {
         opts: *mut inpaint_model_options,
         seed: u64,
     ) -> inpaint_status {
-        let body = || {
-            // SAFETY: NULL or live, by the caller's guarantee.
-            let opts = unsafe { try_mut(opts, "opts") }?;
-            opts.options = opts.options.clone().with_seed(seed);
-            Ok(())
-        };
-        // SAFETY: a NULL `err_out` is allowed.
-        unsafe { call(ptr::null_mut(), body) }
+        // SAFETY: forwarded from the caller.
+        unsafe { update_model_options(opts, |o| o.with_seed(seed)) }
     }
 
     /// Frees model options. NULL is a no-op; freeing twice is forbidden.
