@@ -2,8 +2,9 @@
 # The whole test suite, exactly as CI runs it (.ci/run calls this script).
 #
 # Needs only what a fresh machine of ours has (a Rust toolchain with rustfmt and clippy, python3
-# with venv and pip); everything else it installs itself: the Python tools for the OpenCV
-# quality gate go into .venv (ignored by git) at pinned versions.
+# with venv and pip); everything else it installs itself: ONNX Runtime's library into .runtime,
+# the Python tools for the quality gates and the ONNX fixtures into .venv (both ignored by git),
+# at pinned versions.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -22,6 +23,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "docs (warnings are errors)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
 
+step "ONNX Runtime 1.31.1 for the neural-model tests (from the PyPI wheel, sha256-checked)"
+scripts/fetch-onnxruntime.sh
+
 step "tests"
 cargo test --workspace --locked
 
@@ -32,8 +36,11 @@ cargo run --release --locked --example inpaint -- \
 step "the C ABI: header, C tests (ASan+UBSan, valgrind), C example, pkg-config"
 scripts/test-c.sh
 
-step "quality against OpenCV (PSNR inside the mask, within 0.3 dB)"
+step "the ONNX test graphs are exactly what scripts/make-onnx-fixtures.py makes, and compute its formulas"
 scripts/python-env.sh >/dev/null
+.venv/bin/python scripts/make-onnx-fixtures.py --check >/dev/null
+
+step "quality against OpenCV (PSNR inside the mask, within 0.3 dB)"
 .venv/bin/python benches/compare_opencv.py --quick --check-psnr 0.3 --out target/compare-quick
 
 step "patchmatch against PyPatchMatch (mean PSNR inside the mask within 0.3 dB, texture kept)"

@@ -12,7 +12,9 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// * [`LimitsExceeded`](Error::LimitsExceeded): the input is larger than the configured
 ///   [`Limits`](crate::Limits); refused before any pixel buffer is allocated.
 /// * [`Unsupported`](Error::Unsupported): a format, model or feature this build does not offer.
-/// * [`Model`](Error::Model): the model broke its contract or its runtime failed.
+/// * [`Model`](Error::Model): the model broke its contract or failed while running.
+/// * [`Runtime`](Error::Runtime): the inference runtime (ONNX Runtime) is missing, too old, or
+///   cannot use the device asked for.
 /// * [`Decode`](Error::Decode) / [`Io`](Error::Io): a file could not be read, decoded or written.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -47,6 +49,15 @@ pub enum Error {
         /// What went wrong.
         message: String,
         /// The underlying error, when there is one (a runtime error, say).
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
+    /// The inference runtime is missing, too old, or cannot use the device asked for.
+    #[error("runtime: {message}")]
+    Runtime {
+        /// What is missing or refused, where it was looked for, and what would fix it.
+        message: String,
+        /// The runtime's own error, when there is one.
         #[source]
         source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
@@ -98,6 +109,38 @@ impl Error {
     pub fn unsupported(message: impl Into<String>) -> Self {
         Error::Unsupported {
             message: message.into(),
+        }
+    }
+
+    /// An [`Error::Runtime`] without an underlying source.
+    pub fn runtime(message: impl Into<String>) -> Self {
+        Error::Runtime {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// An [`Error::Runtime`] caused by `source`.
+    pub fn runtime_with(
+        message: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Error::Runtime {
+            message: message.into(),
+            source: Some(Box::new(source)),
+        }
+    }
+
+    /// An [`Error::Model`] caused by `source`.
+    pub fn model_with(
+        model: impl Into<String>,
+        message: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Error::Model {
+            model: model.into(),
+            message: message.into(),
+            source: Some(Box::new(source)),
         }
     }
 

@@ -28,6 +28,8 @@
 #![warn(missing_docs)]
 
 pub mod classical;
+#[cfg(feature = "onnx")]
+pub mod onnx;
 pub mod patchmatch;
 
 use inpaint_core::{Error, InpaintModel, Result};
@@ -147,7 +149,7 @@ pub fn by_name(name: &str, options: &ModelOptions) -> Result<Box<dyn InpaintMode
 }
 
 /// The known name within a third of its length in edits of `name`, if any.
-fn closest_name<'a>(name: &str, known: &[&'a str]) -> Option<&'a str> {
+pub(crate) fn closest_name<'a>(name: &str, known: &[&'a str]) -> Option<&'a str> {
     known
         .iter()
         .map(|&k| (edit_distance(name, k), k))

@@ -5,3 +5,5 @@
 )]
 
 mod classical;
+#[cfg(feature = "onnx")]
+mod onnx;

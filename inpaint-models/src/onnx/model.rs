@@ -1,0 +1,728 @@
+//! The neural architectures, each an I/O contract on one ONNX graph, and [`OnnxModel`], the
+//! [`InpaintModel`] that runs them.
+
+use std::fmt;
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use half::f16;
+use image::RgbImage;
+use inpaint_core::{Error, InpaintModel, Mask, ModelSpec, Result};
+use ort::session::Session;
+use ort::value::{DynValue, Tensor, TensorElementType};
+
+use super::contract::{self, Checked, Dim, Elements, Port, Spatial};
+use super::device::{DevicePolicy, ExecutionReport, ModelSource, SessionOptions, build_session};
+use super::runtime::{Runtime, RuntimeSearch};
+use crate::closest_name;
+
+/// A neural inpainting architecture: how its graph is fed and read. Contracts follow IOPaint's
+/// pre- and post-processing and the public ONNX exports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Architecture {
+    /// LaMa fixed at 512×512, the `Carve/LaMa-ONNX` `lama_fp32.onnx` contract: `image` RGB
+    /// 0–1 and `mask` (1 = hole) in, `output` 0–255 out, already composited.
+    Lama,
+    /// LaMa with symbolic height and width (padded to a multiple of 8): the AnimeLaMa / manga
+    /// exports, float32 or float16. Output 0–1 or 0–255, as declared (see [`OutputRange`]).
+    LamaDynamic,
+    /// The raw MI-GAN generator, 512×512: `input` = cat(known − 0.5, image·known) with the
+    /// image in −1…1; `output` −1…1.
+    Migan,
+    /// MI-GAN's `migan_pipeline_v2` graph: uint8 `image` and `mask` (255 = known) of any size
+    /// in, the whole uint8 `result` out. It crops and blends inside the graph.
+    MiganPipeline,
+    /// MAT, 512×512: `image` −1…1, `mask` 1 = known, and a `noise` vector when the graph has
+    /// one (fixed by the seed).
+    Mat,
+    /// FcF, 512×512, with MI-GAN's input contract.
+    Fcf,
+}
+
+impl Architecture {
+    /// Every architecture, in [`NAMES`](Self::NAMES) order.
+    pub const ALL: [Architecture; 6] = [
+        Architecture::Lama,
+        Architecture::LamaDynamic,
+        Architecture::Migan,
+        Architecture::MiganPipeline,
+        Architecture::Mat,
+        Architecture::Fcf,
+    ];
+
+    /// The names [`FromStr`] takes.
+    pub const NAMES: [&'static str; 6] = [
+        "lama",
+        "lama-dynamic",
+        "migan",
+        "migan-pipeline",
+        "mat",
+        "fcf",
+    ];
+
+    /// This architecture's name.
+    pub fn name(self) -> &'static str {
+        Self::NAMES[Self::ALL
+            .iter()
+            .position(|&a| a == self)
+            .expect("every architecture is in ALL")]
+    }
+
+    /// The graph's inputs, outputs and spatial rule.
+    fn contract(self) -> Contract {
+        const IMAGE: &[Dim] = &[Dim::Batch, Dim::Fixed(3), Dim::Spatial, Dim::Spatial];
+        const MASK: &[Dim] = &[Dim::Batch, Dim::Fixed(1), Dim::Spatial, Dim::Spatial];
+        const STACKED: &[Dim] = &[Dim::Batch, Dim::Fixed(4), Dim::Spatial, Dim::Spatial];
+        const LAMA_IN: &[Port] = &[
+            Port::new("image", Elements::Float, IMAGE),
+            Port::new("mask", Elements::Float, MASK),
+        ];
+        const FLOAT_OUT: &[Port] = &[Port::new("output", Elements::Float, IMAGE)];
+        const STACKED_IN: &[Port] = &[Port::new("input", Elements::Float, STACKED)];
+        const BYTE_IN: &[Port] = &[
+            Port::new("image", Elements::Byte, IMAGE),
+            Port::new("mask", Elements::Byte, MASK),
+        ];
+        const BYTE_OUT: &[Port] = &[Port::new("result", Elements::Byte, IMAGE)];
+        const NOISE: Port = Port::new("noise", Elements::Float, &[Dim::Batch, Dim::Spatial]);
+        match self {
+            Architecture::Lama => Contract {
+                inputs: LAMA_IN,
+                optional: None,
+                outputs: FLOAT_OUT,
+                spatial: Spatial::Fixed(512),
+            },
+            Architecture::LamaDynamic => Contract {
+                inputs: LAMA_IN,
+                optional: None,
+                outputs: FLOAT_OUT,
+                spatial: Spatial::DynamicOrSquare,
+            },
+            Architecture::Migan | Architecture::Fcf => Contract {
+                inputs: STACKED_IN,
+                optional: None,
+                outputs: FLOAT_OUT,
+                spatial: Spatial::Fixed(512),
+            },
+            Architecture::MiganPipeline => Contract {
+                inputs: BYTE_IN,
+                optional: None,
+                outputs: BYTE_OUT,
+                spatial: Spatial::Dynamic,
+            },
+            Architecture::Mat => Contract {
+                inputs: LAMA_IN,
+                optional: Some(NOISE),
+                outputs: FLOAT_OUT,
+                spatial: Spatial::Fixed(512),
+            },
+        }
+    }
+
+    /// The pipeline spec for a graph of this architecture; `fixed_side` from the graph.
+    fn spec(self, fixed_side: Option<u32>) -> ModelSpec {
+        let spec = ModelSpec::new(self.name());
+        let spec = match fixed_side {
+            // IOPaint's MI-GAN/FcF path: crop around each hole, fit, pad to a square.
+            Some(side) => spec
+                .with_pad_multiple(side)
+                .with_min_size(Some(side))
+                .with_pad_to_square(true)
+                .with_fixed_size(Some(side)),
+            None if self == Architecture::MiganPipeline => spec,
+            None => spec.with_pad_multiple(8),
+        };
+        spec.with_mask_threshold(match self {
+            Architecture::Lama | Architecture::LamaDynamic => 0,
+            Architecture::Migan | Architecture::Fcf => 120,
+            Architecture::Mat | Architecture::MiganPipeline => 127,
+        })
+    }
+}
+
+struct Contract {
+    inputs: &'static [Port],
+    optional: Option<Port>,
+    outputs: &'static [Port],
+    spatial: Spatial,
+}
+
+impl fmt::Display for Architecture {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Architecture {
+    type Err = Error;
+
+    fn from_str(name: &str) -> Result<Architecture> {
+        match Self::NAMES.iter().position(|&n| n == name) {
+            Some(index) => Ok(Self::ALL[index]),
+            None => {
+                let mut message = format!(
+                    "unknown architecture `{name}`; known architectures: {}",
+                    Self::NAMES.join(", ")
+                );
+                if let Some(close) = closest_name(name, &Self::NAMES) {
+                    message.push_str(&format!(" (did you mean `{close}`?)"));
+                }
+                Err(Error::invalid_input(message))
+            }
+        }
+    }
+}
+
+/// The range of a LaMa graph's output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputRange {
+    /// 0–1 (the manga / AnimeLaMa exports).
+    Unit,
+    /// 0–255 (Carve's export, RapidRAW's fp16 export).
+    Byte,
+}
+
+impl OutputRange {
+    /// The key in an ONNX file's metadata that declares the range: `0-1` or `0-255`.
+    pub const METADATA_KEY: &'static str = "inpaint.output_range";
+
+    fn scale(self) -> f32 {
+        match self {
+            OutputRange::Unit => 255.0,
+            OutputRange::Byte => 1.0,
+        }
+    }
+}
+
+impl FromStr for OutputRange {
+    type Err = Error;
+
+    fn from_str(text: &str) -> Result<OutputRange> {
+        match text {
+            "0-1" => Ok(OutputRange::Unit),
+            "0-255" => Ok(OutputRange::Byte),
+            _ => Err(Error::invalid_input(format!(
+                "unknown output range `{text}`; expected `0-1` or `0-255`"
+            ))),
+        }
+    }
+}
+
+/// How to load an ONNX model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct OnnxOptions {
+    /// Where to find ONNX Runtime (used when none is loaded yet in this process).
+    pub runtime: RuntimeSearch,
+    /// Which device to run on.
+    pub device: DevicePolicy,
+    /// Threads and graph optimisation.
+    pub session: SessionOptions,
+    /// `lama-dynamic`: the output range, when the file does not declare it in its metadata
+    /// (key [`OutputRange::METADATA_KEY`]). Without either, 0–1 is assumed and a run whose
+    /// output leaves 0–1 is an error asking for this option.
+    pub output_range: Option<OutputRange>,
+    /// `mat`: the seed of its noise input (IOPaint seeds 240).
+    pub seed: u64,
+}
+
+impl Default for OnnxOptions {
+    fn default() -> Self {
+        OnnxOptions {
+            runtime: RuntimeSearch::from_env(),
+            device: DevicePolicy::default(),
+            session: SessionOptions::default(),
+            output_range: None,
+            seed: 240,
+        }
+    }
+}
+
+impl OnnxOptions {
+    /// Sets [`device`](Self::device).
+    pub fn with_device(mut self, device: DevicePolicy) -> Self {
+        self.device = device;
+        self
+    }
+
+    /// Sets [`runtime`](Self::runtime).
+    pub fn with_runtime(mut self, runtime: RuntimeSearch) -> Self {
+        self.runtime = runtime;
+        self
+    }
+
+    /// Sets [`session`](Self::session).
+    pub fn with_session(mut self, session: SessionOptions) -> Self {
+        self.session = session;
+        self
+    }
+
+    /// Sets [`output_range`](Self::output_range).
+    pub fn with_output_range(mut self, range: OutputRange) -> Self {
+        self.output_range = Some(range);
+        self
+    }
+
+    /// Sets [`seed`](Self::seed).
+    pub fn with_seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+}
+
+/// A neural model on ONNX Runtime: one loaded graph of one [`Architecture`].
+///
+/// Its [`ModelSpec`] comes from the architecture and the graph (fixed 512 models crop, fit and
+/// pad; dynamic ones pad to a multiple of 8), so it runs through
+/// [`inpaint`](inpaint_core::inpaint) like every model. One instance runs one image at a time
+/// (`forward` takes `&mut self`); load one per thread to run in parallel.
+pub struct OnnxModel {
+    architecture: Architecture,
+    spec: ModelSpec,
+    session: Session,
+    report: ExecutionReport,
+    runtime: Arc<Runtime>,
+    reading: OutputReading,
+    noise: Option<Vec<f32>>,
+}
+
+/// How a graph's output becomes RGB bytes.
+#[derive(Debug, Clone, Copy)]
+struct OutputReading {
+    architecture: Architecture,
+    float: TensorElementType,
+    range: OutputRange,
+    /// Whether the range was only assumed (then every run checks it).
+    range_assumed: bool,
+}
+
+impl fmt::Debug for OnnxModel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OnnxModel")
+            .field("architecture", &self.architecture)
+            .field("spec", &self.spec)
+            .field("device", &self.report)
+            .field("float", &self.reading.float)
+            .finish_non_exhaustive()
+    }
+}
+
+impl OnnxModel {
+    /// Loads the graph at `path` as `architecture`, checking it against the contract.
+    pub fn load(
+        path: impl AsRef<Path>,
+        architecture: Architecture,
+        options: &OnnxOptions,
+    ) -> Result<Self> {
+        let path = path.as_ref();
+        if !path.is_file() {
+            return Err(Error::Io {
+                path: path.to_path_buf(),
+                source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such model file"),
+            });
+        }
+        Self::build(ModelSource::File(path), architecture, options)
+    }
+
+    /// Loads a graph from memory as `architecture`, checking it against the contract.
+    pub fn from_bytes(
+        bytes: &[u8],
+        architecture: Architecture,
+        options: &OnnxOptions,
+    ) -> Result<Self> {
+        Self::build(ModelSource::Bytes(bytes), architecture, options)
+    }
+
+    fn build(
+        source: ModelSource<'_>,
+        architecture: Architecture,
+        options: &OnnxOptions,
+    ) -> Result<Self> {
+        let runtime = Runtime::load(&options.runtime)?;
+        let contract = architecture.contract();
+        let variable_size = contract.spatial != Spatial::Fixed(512);
+        let (session, report) = build_session(
+            &runtime,
+            source,
+            &options.device,
+            &options.session,
+            variable_size,
+        )?;
+        let Checked {
+            float,
+            fixed_side,
+            has_optional,
+        } = contract::check(
+            &session,
+            contract.inputs,
+            contract.optional.as_ref(),
+            contract.outputs,
+            contract.spatial,
+        )
+        .map_err(|problems| {
+            Error::model(
+                architecture.name(),
+                format!("{source} does not have the `{architecture}` contract: {problems}"),
+            )
+        })?;
+
+        let declared = session
+            .metadata()
+            .ok()
+            .and_then(|metadata| metadata.custom(OutputRange::METADATA_KEY))
+            .map(|text| text.parse::<OutputRange>())
+            .transpose()
+            .map_err(|err| {
+                Error::model(
+                    architecture.name(),
+                    format!("{source}: metadata {}: {err}", OutputRange::METADATA_KEY),
+                )
+            })?;
+        let (output_range, range_assumed) = match architecture {
+            Architecture::Lama => (OutputRange::Byte, false),
+            _ => match options.output_range.or(declared) {
+                Some(range) => (range, false),
+                None => (OutputRange::Unit, true),
+            },
+        };
+        let noise = has_optional.then(|| {
+            let length = noise_length(&session);
+            normal_noise(options.seed, length)
+        });
+        Ok(OnnxModel {
+            architecture,
+            spec: architecture.spec(fixed_side),
+            session,
+            report,
+            runtime,
+            reading: OutputReading {
+                architecture,
+                float,
+                range: output_range,
+                range_assumed: range_assumed && architecture == Architecture::LamaDynamic,
+            },
+            noise,
+        })
+    }
+
+    /// The architecture this model was loaded as.
+    pub fn architecture(&self) -> Architecture {
+        self.architecture
+    }
+
+    /// The device the model runs on, and why others were refused.
+    pub fn execution(&self) -> &ExecutionReport {
+        &self.report
+    }
+
+    /// The ONNX Runtime this model runs on.
+    pub fn runtime(&self) -> &Runtime {
+        &self.runtime
+    }
+
+    /// Whether the graph's float ports are float16.
+    pub fn is_f16(&self) -> bool {
+        self.reading.float == TensorElementType::Float16
+    }
+
+    /// Runs the bare session on tensors already prepared from `image` and `mask` (whose sizes
+    /// match the spec): for benchmarks that separate the runtime from the rest.
+    pub fn run_prepared(&mut self, inputs: &PreparedInputs) -> Result<()> {
+        self.session
+            .run(named(&inputs.values))
+            .map(drop)
+            .map_err(|err| Error::model_with(self.architecture.name(), "ONNX Runtime failed", err))
+    }
+
+    /// The tensors `forward` would feed for this image and mask (sizes as the spec says).
+    pub fn prepare(&self, image: &RgbImage, mask: &Mask) -> Result<PreparedInputs> {
+        self.inputs(image, mask)
+            .map(|values| PreparedInputs { values })
+    }
+
+    /// The named input tensors for this image and mask.
+    fn inputs(&self, image: &RgbImage, mask: &Mask) -> Result<Vec<(&'static str, DynValue)>> {
+        let (width, height) = image.dimensions();
+        let (w, h) = (width as usize, height as usize);
+        let plane = w * h;
+        let hole: Vec<bool> = mask.as_gray().as_raw().iter().map(|&m| m > 0).collect();
+        let rgb = image.as_raw();
+        // Planar CHW from interleaved RGB, through `value` per channel byte.
+        let planar = |value: &dyn Fn(u8, bool) -> f32| -> Vec<f32> {
+            let mut out = vec![0.0f32; 3 * plane];
+            for (i, pixel) in rgb.chunks_exact(3).enumerate() {
+                for c in 0..3 {
+                    out[c * plane + i] = value(pixel[c], hole[i]);
+                }
+            }
+            out
+        };
+        let shape = |channels: usize| [1usize, channels, h, w];
+        let values = match self.architecture {
+            Architecture::Lama | Architecture::LamaDynamic => {
+                let image = planar(&|v, _| f32::from(v) / 255.0);
+                let mask: Vec<f32> = hole.iter().map(|&h| if h { 1.0 } else { 0.0 }).collect();
+                vec![
+                    ("image", self.float_tensor(shape(3), image)?),
+                    ("mask", self.float_tensor(shape(1), mask)?),
+                ]
+            }
+            Architecture::Migan | Architecture::Fcf => {
+                let mut input: Vec<f32> =
+                    hole.iter().map(|&h| if h { -0.5 } else { 0.5 }).collect();
+                input.extend(planar(&|v, h| {
+                    if h { 0.0 } else { f32::from(v) / 127.5 - 1.0 }
+                }));
+                vec![("input", self.float_tensor(shape(4), input)?)]
+            }
+            Architecture::Mat => {
+                let image = planar(&|v, _| f32::from(v) / 127.5 - 1.0);
+                let known: Vec<f32> = hole.iter().map(|&h| if h { 0.0 } else { 1.0 }).collect();
+                let mut values = vec![
+                    ("image", self.float_tensor(shape(3), image)?),
+                    ("mask", self.float_tensor(shape(1), known)?),
+                ];
+                if let Some(noise) = &self.noise {
+                    values.push(("noise", self.float_tensor([1, noise.len()], noise.clone())?));
+                }
+                values
+            }
+            Architecture::MiganPipeline => {
+                let mut image = vec![0u8; 3 * plane];
+                for (i, pixel) in rgb.chunks_exact(3).enumerate() {
+                    for c in 0..3 {
+                        image[c * plane + i] = pixel[c];
+                    }
+                }
+                let known: Vec<u8> = hole.iter().map(|&h| if h { 0 } else { 255 }).collect();
+                vec![
+                    ("image", tensor(shape(3), image)?),
+                    ("mask", tensor(shape(1), known)?),
+                ]
+            }
+        };
+        Ok(values)
+    }
+
+    fn float_tensor<const N: usize>(&self, shape: [usize; N], data: Vec<f32>) -> Result<DynValue> {
+        if self.reading.float == TensorElementType::Float16 {
+            tensor(shape, data.into_iter().map(f16::from_f32).collect())
+        } else {
+            tensor(shape, data)
+        }
+    }
+}
+
+impl OutputReading {
+    /// The graph's output as RGB bytes, converted as the architecture says.
+    fn output(
+        &self,
+        outputs: &ort::session::SessionOutputs<'_>,
+        width: u32,
+        height: u32,
+    ) -> Result<RgbImage> {
+        let name = self.architecture.contract().outputs[0].name;
+        let value = &outputs[name];
+        let plane = width as usize * height as usize;
+        let expected = [1, 3, i64::from(height), i64::from(width)];
+        let fail = |what: String| Error::model(self.architecture.name(), what);
+        let check_shape = |shape: &ort::value::Shape| {
+            if shape.iter().eq(expected.iter()) {
+                Ok(())
+            } else {
+                Err(fail(format!(
+                    "output `{name}` has shape {shape}, expected {expected:?}"
+                )))
+            }
+        };
+        let to_byte: Box<dyn Fn(f32) -> u8> = match self.architecture {
+            Architecture::MiganPipeline => Box::new(|v| v as u8),
+            // IOPaint clips then truncates LaMa's output (`astype(uint8)`).
+            Architecture::Lama | Architecture::LamaDynamic => {
+                let scale = self.range.scale();
+                Box::new(move |v| (v * scale).clamp(0.0, 255.0) as u8)
+            }
+            // …and rounds the −1…1 models' output.
+            Architecture::Migan | Architecture::Fcf | Architecture::Mat => {
+                Box::new(|v| (v * 127.5 + 127.5).round().clamp(0.0, 255.0) as u8)
+            }
+        };
+        let planar: Vec<f32> = match self.architecture {
+            Architecture::MiganPipeline => {
+                let (shape, data) = value
+                    .try_extract_tensor::<u8>()
+                    .map_err(|e| fail(e.to_string()))?;
+                check_shape(shape)?;
+                data.iter().map(|&v| f32::from(v)).collect()
+            }
+            _ if self.float == TensorElementType::Float16 => {
+                let (shape, data) = value
+                    .try_extract_tensor::<f16>()
+                    .map_err(|e| fail(e.to_string()))?;
+                check_shape(shape)?;
+                data.iter().map(|v| v.to_f32()).collect()
+            }
+            _ => {
+                let (shape, data) = value
+                    .try_extract_tensor::<f32>()
+                    .map_err(|e| fail(e.to_string()))?;
+                check_shape(shape)?;
+                data.to_vec()
+            }
+        };
+        if let Some(bad) = planar.iter().find(|v| !v.is_finite()) {
+            return Err(fail(format!("output `{name}` holds {bad}")));
+        }
+        if self.range_assumed {
+            let max = planar.iter().copied().fold(f32::MIN, f32::max);
+            if max > 1.5 {
+                return Err(fail(format!(
+                    "output reaches {max}, outside the assumed 0–1 range; the file does not \
+                     declare its range ({}), so set the output range to 0-255",
+                    OutputRange::METADATA_KEY
+                )));
+            }
+        }
+        let mut rgb = vec![0u8; 3 * plane];
+        for (i, pixel) in rgb.chunks_exact_mut(3).enumerate() {
+            for c in 0..3 {
+                pixel[c] = to_byte(planar[c * plane + i]);
+            }
+        }
+        RgbImage::from_raw(width, height, rgb).ok_or_else(|| fail("output buffer size".into()))
+    }
+}
+
+/// Tensors prepared for [`OnnxModel::run_prepared`].
+pub struct PreparedInputs {
+    values: Vec<(&'static str, DynValue)>,
+}
+
+/// Inputs by name, since a graph may list them in another order.
+fn named<'v>(values: &'v [(&'static str, DynValue)]) -> Vec<(&'static str, &'v DynValue)> {
+    values.iter().map(|(name, value)| (*name, value)).collect()
+}
+
+impl fmt::Debug for PreparedInputs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PreparedInputs")
+            .field("count", &self.values.len())
+            .finish()
+    }
+}
+
+fn tensor<T, const N: usize>(shape: [usize; N], data: Vec<T>) -> Result<DynValue>
+where
+    T: ort::value::PrimitiveTensorElementType + Clone + fmt::Debug + 'static,
+{
+    Tensor::from_array((shape, data))
+        .map(|t| t.into_dyn())
+        .map_err(|err| Error::runtime_with("cannot create an input tensor", err))
+}
+
+impl InpaintModel for OnnxModel {
+    fn spec(&self) -> &ModelSpec {
+        &self.spec
+    }
+
+    fn forward(&mut self, image: &RgbImage, mask: &Mask) -> Result<RgbImage> {
+        let inputs = self.inputs(image, mask)?;
+        let (width, height) = image.dimensions();
+        let name = self.architecture.name();
+        let outputs = self.session.run(named(&inputs)).map_err(|err| {
+            Error::model_with(
+                name,
+                format!("ONNX Runtime failed on a {width}×{height} input"),
+                err,
+            )
+        })?;
+        self.reading.output(&outputs, width, height)
+    }
+}
+
+/// The length of the graph's `noise` input ([1, N]); 512 (MAT's) when it is symbolic.
+fn noise_length(session: &Session) -> usize {
+    session
+        .inputs()
+        .iter()
+        .find(|o| o.name() == "noise")
+        .and_then(|o| o.dtype().tensor_shape().and_then(|s| s.get(1).copied()))
+        .and_then(|n| usize::try_from(n).ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(512)
+}
+
+/// `length` standard-normal samples from `seed` (xorshift64* and Box–Muller): deterministic,
+/// not numpy's stream.
+fn normal_noise(seed: u64, length: usize) -> Vec<f32> {
+    let mut state = seed ^ 0x9E37_79B9_7F4A_7C15;
+    let mut uniform = || {
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        let bits = state.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11;
+        (bits as f64 + 0.5) / (1u64 << 53) as f64
+    };
+    (0..length)
+        .map(|_| {
+            let (u, v) = (uniform(), uniform());
+            ((-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()) as f32
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn architecture_names_round_trip() {
+        for arch in Architecture::ALL {
+            assert_eq!(arch.name().parse::<Architecture>().unwrap(), arch);
+        }
+        let err = "lamma".parse::<Architecture>().unwrap_err().to_string();
+        assert!(err.contains("did you mean `lama`"), "{err}");
+    }
+
+    #[test]
+    fn specs_follow_iopaint() {
+        let lama = Architecture::Lama.spec(Some(512));
+        assert_eq!(
+            (
+                lama.fixed_size,
+                lama.mask_threshold,
+                lama.honours_hd_strategy
+            ),
+            (Some(512), 0, false)
+        );
+        let dynamic = Architecture::LamaDynamic.spec(None);
+        assert_eq!(
+            (
+                dynamic.pad_multiple,
+                dynamic.fixed_size,
+                dynamic.honours_hd_strategy
+            ),
+            (8, None, true)
+        );
+        assert_eq!(Architecture::Migan.spec(Some(512)).mask_threshold, 120);
+        assert_eq!(Architecture::Fcf.spec(Some(512)).mask_threshold, 120);
+        assert_eq!(Architecture::Mat.spec(Some(512)).mask_threshold, 127);
+        assert_eq!(Architecture::MiganPipeline.spec(None).pad_multiple, 1);
+        for arch in Architecture::ALL {
+            arch.spec(Some(512)).validate().unwrap();
+            arch.spec(None).validate().unwrap();
+        }
+    }
+
+    #[test]
+    fn noise_is_deterministic_and_roughly_normal() {
+        let a = normal_noise(240, 4096);
+        assert_eq!(a, normal_noise(240, 4096));
+        assert_ne!(a, normal_noise(241, 4096));
+        let mean = a.iter().sum::<f32>() / a.len() as f32;
+        let var = a.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / a.len() as f32;
+        assert!(mean.abs() < 0.05 && (var - 1.0).abs() < 0.1, "{mean} {var}");
+    }
+}
