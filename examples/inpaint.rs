@@ -4,7 +4,17 @@
 //! cargo run --release --example inpaint -- --image IN --mask MASK --output OUT \
 //!     [--model telea|navier-stokes|patchmatch] [--radius N] [--patch-size N] [--seed N] \
 //!     [--hd-strategy original|resize|crop]
+//!
+//! cargo run --release --example inpaint -- --model-file PATH.onnx \
+//!     --arch lama|lama-dynamic|migan|migan-pipeline|mat|fcf \
+//!     [--device cpu|cuda|tensorrt|coreml|directml|openvino|rocm|auto] [--ort-lib PATH] \
+//!     [--output-range 0-1|0-255] [--seed N] --image IN --mask MASK --output OUT
 //! ```
+//!
+//! A neural model runs on ONNX Runtime, found through `--ort-lib`, `ORT_DYLIB_PATH`, the
+//! project's `.runtime/onnxruntime` folder (`scripts/fetch-onnxruntime.sh`), or the system
+//! loader, in that order. `--device auto` tries this machine's accelerators, then the CPU; any
+//! other device is required. The device that actually ran is printed.
 //!
 //! Reads PNG, JPEG (EXIF orientation applied), WebP, GIF (first frame) and BMP; writes by the
 //! output's extension. The mask is white (> 127) where the image is to be filled.
@@ -14,14 +24,20 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use inpaint_core::io::{load_image, load_mask, save_image};
-use inpaint_core::{HdStrategy, InpaintOptions, Limits, inpaint};
+use inpaint_core::{HdStrategy, InpaintModel, InpaintOptions, Limits, inpaint};
+use inpaint_models::onnx::{
+    Architecture, Device, DevicePolicy, OnnxModel, OnnxOptions, OutputRange, RuntimeSearch,
+};
 use inpaint_models::{
     DEFAULT_MODEL, MODEL_NAMES, ModelOptions, by_name, classical::DEFAULT_RADIUS,
 };
 
 const USAGE: &str = "usage: inpaint --image IN --mask MASK --output OUT \
 [--model telea|navier-stokes|patchmatch] [--radius N] [--patch-size N] [--seed N] \
-[--hd-strategy original|resize|crop]";
+[--hd-strategy original|resize|crop]
+       inpaint --model-file PATH.onnx --arch lama|lama-dynamic|migan|migan-pipeline|mat|fcf \
+[--device cpu|cuda|tensorrt|coreml|directml|openvino|rocm|auto] [--ort-lib PATH] \
+[--output-range 0-1|0-255] [--seed N] [--hd-strategy …] --image IN --mask MASK --output OUT";
 
 struct Args {
     image: PathBuf,
@@ -30,6 +46,15 @@ struct Args {
     model: String,
     options: ModelOptions,
     hd_strategy: HdStrategy,
+    /// Set when the model is an ONNX file.
+    onnx: Option<OnnxArgs>,
+}
+
+struct OnnxArgs {
+    file: PathBuf,
+    arch: Architecture,
+    device: Device,
+    options: OnnxOptions,
 }
 
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, String> {
@@ -37,6 +62,9 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
     let mut model = DEFAULT_MODEL.to_owned();
     let mut options = ModelOptions::new();
     let mut hd_strategy = HdStrategy::default();
+    let (mut model_file, mut arch, mut device, mut ort_lib, mut output_range) =
+        (None, None, None, None, None);
+    let mut model_named = false;
     while let Some(flag) = args.next() {
         if flag == "-h" || flag == "--help" {
             return Ok(None);
@@ -46,7 +74,23 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
             "--image" => image = Some(PathBuf::from(value()?)),
             "--mask" => mask = Some(PathBuf::from(value()?)),
             "--output" => output = Some(PathBuf::from(value()?)),
-            "--model" => model = value()?,
+            "--model" => {
+                model = value()?;
+                model_named = true;
+            }
+            "--model-file" => model_file = Some(PathBuf::from(value()?)),
+            "--arch" => {
+                arch = Some(
+                    value()?
+                        .parse::<Architecture>()
+                        .map_err(|e| e.to_string())?,
+                )
+            }
+            "--device" => device = Some(value()?.parse::<Device>().map_err(|e| e.to_string())?),
+            "--ort-lib" => ort_lib = Some(PathBuf::from(value()?)),
+            "--output-range" => {
+                output_range = Some(value()?.parse::<OutputRange>().map_err(|e| e.to_string())?)
+            }
             "--radius" => {
                 let v = value()?;
                 let radius = v
@@ -73,6 +117,46 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
         }
     }
     let missing = |name: &str| format!("{name} is required");
+    let onnx = match (model_file, arch) {
+        (Some(file), Some(arch)) => {
+            if model_named {
+                return Err("--model and --model-file exclude each other".into());
+            }
+            if options.radius.is_some() || options.patch_size.is_some() {
+                return Err("--radius and --patch-size apply to the classical models only".into());
+            }
+            let device = device.unwrap_or(Device::Cpu);
+            let mut runtime = RuntimeSearch::from_env();
+            if let Some(path) = ort_lib {
+                runtime = runtime.with_library(path);
+            }
+            let mut onnx = OnnxOptions::default()
+                .with_runtime(runtime)
+                .with_device(DevicePolicy::for_flag(device));
+            if let Some(range) = output_range {
+                onnx = onnx.with_output_range(range);
+            }
+            if let Some(seed) = options.seed.take() {
+                onnx = onnx.with_seed(seed);
+            }
+            Some(OnnxArgs {
+                file,
+                arch,
+                device,
+                options: onnx,
+            })
+        }
+        (Some(_), None) => return Err(missing("--arch (with --model-file)")),
+        (None, Some(_)) => return Err(missing("--model-file (with --arch)")),
+        (None, None) => {
+            if device.is_some() || ort_lib.is_some() || output_range.is_some() {
+                return Err(
+                    "--device, --ort-lib and --output-range apply to --model-file only".into(),
+                );
+            }
+            None
+        }
+    };
     Ok(Some(Args {
         image: image.ok_or_else(|| missing("--image"))?,
         mask: mask.ok_or_else(|| missing("--mask"))?,
@@ -80,12 +164,33 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
         model,
         options,
         hd_strategy,
+        onnx,
     }))
 }
 
 fn run(args: Args) -> Result<(), inpaint_core::Error> {
-    // The model first: an unknown name fails before any decoding.
-    let mut model = by_name(&args.model, &args.options)?;
+    // The model first: an unknown name or a wrong file fails before any decoding.
+    let (mut model, description, device): (Box<dyn InpaintModel>, String, Option<String>) =
+        match &args.onnx {
+            None => (
+                by_name(&args.model, &args.options)?,
+                format!("{} ({})", args.model, describe(&args.model, &args.options)),
+                None,
+            ),
+            Some(onnx) => {
+                let model = OnnxModel::load(&onnx.file, onnx.arch, &onnx.options)?;
+                let runtime = model.runtime();
+                let device = format!(
+                    "{} (asked: {}; ONNX Runtime {} from {})",
+                    model.execution(),
+                    onnx.device,
+                    runtime.version(),
+                    runtime.path().display()
+                );
+                let description = format!("{} ({})", onnx.arch, onnx.file.display());
+                (Box::new(model), description, Some(device))
+            }
+        };
     let limits = Limits::default();
     let image = load_image(&args.image, &limits)?;
     let mask = load_mask(&args.mask, &limits)?;
@@ -99,11 +204,10 @@ fn run(args: Args) -> Result<(), inpaint_core::Error> {
     let (width, height) = image.dimensions();
     let filled = mask.fill_count();
     let percent = 100.0 * filled as f64 / (f64::from(width) * f64::from(height));
-    println!(
-        "model:         {} ({})",
-        args.model,
-        describe(&args.model, &args.options)
-    );
+    println!("model:         {description}");
+    if let Some(device) = device {
+        println!("device:        {device}");
+    }
     println!("image:         {width}×{height}");
     println!("masked pixels: {filled} ({percent:.2}%)");
     println!("hd strategy:   {}", args.hd_strategy);
@@ -135,8 +239,10 @@ fn main() -> ExitCode {
         Ok(Some(args)) => args,
         Ok(None) => {
             println!(
-                "{USAGE}\nmodels: {} (default {DEFAULT_MODEL})",
-                MODEL_NAMES.join(", ")
+                "{USAGE}\nmodels: {} (default {DEFAULT_MODEL})\narchitectures: {}\ndevices: {}",
+                MODEL_NAMES.join(", "),
+                Architecture::NAMES.join(", "),
+                Device::NAMES.join(", ")
             );
             return ExitCode::SUCCESS;
         }

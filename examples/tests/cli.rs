@@ -213,3 +213,180 @@ fn bad_arguments_are_usage_errors() {
     assert_eq!(out.status.code(), Some(1), "radius is checked by the model");
     assert!(run(&["--help"]).status.success());
 }
+
+fn fixture(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../inpaint-models/tests/fixtures/onnx")
+        .join(name)
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[test]
+fn runs_an_onnx_model_and_says_which_device_ran_it() {
+    let files = Files::new("onnx");
+    let (image, mask, output) = (
+        files.photo("in.png", 40, 30),
+        files.mask("mask.png", 40, 30),
+        files.path("out.png"),
+    );
+    let lama = fixture("lama_dynamic.onnx");
+    let out = run(&[
+        "--model-file",
+        &lama,
+        "--arch",
+        "lama-dynamic",
+        "--device",
+        "auto",
+        "--image",
+        &image,
+        "--mask",
+        &mask,
+        "--output",
+        &output,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("model:         lama-dynamic ("), "{stdout}");
+    assert!(stdout.contains("device:        cpu"), "{stdout}");
+    assert!(
+        stdout.contains("asked: auto; ONNX Runtime 1.31"),
+        "{stdout}"
+    );
+    let result = image::open(&output).unwrap().into_rgb8();
+    let input = image::open(&image).unwrap().into_rgb8();
+    assert_eq!(result.get_pixel(0, 0), input.get_pixel(0, 0));
+    // The fixture fills with 255·C + m/4: red at least 153 whatever the known pixels' mean.
+    assert!(
+        result.get_pixel(15, 7)[0] >= 153,
+        "{:?}",
+        result.get_pixel(15, 7)
+    );
+}
+
+#[test]
+fn onnx_failures_are_one_line_and_a_failure() {
+    let files = Files::new("onnx-bad");
+    let (image, mask, output) = (
+        files.photo("in.png", 40, 30),
+        files.mask("mask.png", 40, 30),
+        files.path("out.png"),
+    );
+    let fake_lib = files.path("libonnxruntime.so");
+    std::fs::write(&fake_lib, b"not a shared library").unwrap();
+    let lama = fixture("lama_fixed512.onnx");
+    let wrong = fixture("wrong_size.onnx");
+    let absent = fixture("absent.onnx");
+    let common = ["--image", &image, "--mask", &mask, "--output", &output];
+    let cases: [(Vec<&str>, &str); 5] = [
+        (
+            vec!["--model-file", &wrong, "--arch", "lama"],
+            "does not have the `lama` contract: expected a fixed 512×512 input, found 256×256",
+        ),
+        (
+            vec![
+                "--model-file",
+                &lama,
+                "--arch",
+                "lama",
+                "--device",
+                "tensorrt",
+            ],
+            "cannot use tensorrt: this build has no tensorrt support",
+        ),
+        (
+            vec![
+                "--model-file",
+                &lama,
+                "--arch",
+                "lama",
+                "--ort-lib",
+                "/no/such/libonnxruntime.so",
+            ],
+            "the given library path /no/such/libonnxruntime.so is not a file",
+        ),
+        (
+            vec![
+                "--model-file",
+                &lama,
+                "--arch",
+                "lama",
+                "--ort-lib",
+                &fake_lib,
+            ],
+            "cannot load ONNX Runtime 1.31 from",
+        ),
+        (
+            vec!["--model-file", &absent, "--arch", "lama"],
+            "absent.onnx: no such model file",
+        ),
+    ];
+    for (args, needle) in cases {
+        let args: Vec<&str> = args.into_iter().chain(common).collect();
+        let out = run(&args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let line = stderr_line(&out);
+        assert!(
+            line.starts_with("error: ") && line.contains(needle),
+            "{args:?}: {line}"
+        );
+        assert!(!Path::new(&output).exists(), "{args:?} wrote an output");
+    }
+}
+
+#[test]
+fn onnx_flags_are_checked_as_usage() {
+    let lama = fixture("lama_fixed512.onnx");
+    for (args, needle) in [
+        (
+            vec!["--model-file", lama.as_str()],
+            "--arch (with --model-file) is required",
+        ),
+        (
+            vec!["--arch", "lama"],
+            "--model-file (with --arch) is required",
+        ),
+        (
+            vec!["--model-file", lama.as_str(), "--arch", "lamma"],
+            "did you mean `lama`",
+        ),
+        (vec!["--device", "cdua"], "did you mean `cuda`"),
+        (vec!["--device", "cpu"], "apply to --model-file only"),
+        (
+            vec![
+                "--model-file",
+                lama.as_str(),
+                "--arch",
+                "lama",
+                "--radius",
+                "3",
+            ],
+            "classical models only",
+        ),
+        (
+            vec![
+                "--model-file",
+                lama.as_str(),
+                "--arch",
+                "lama",
+                "--model",
+                "telea",
+            ],
+            "exclude each other",
+        ),
+    ] {
+        let args: Vec<&str> = args
+            .into_iter()
+            .chain(["--image", "a.png", "--mask", "m.png", "--output", "o.png"])
+            .collect();
+        let out = run(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let text = String::from_utf8_lossy(&out.stderr);
+        assert!(text.contains(needle), "{args:?}: {text}");
+    }
+}

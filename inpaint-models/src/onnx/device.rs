@@ -87,7 +87,7 @@ impl Device {
                     Device::Cuda { device_id: 0 },
                 ]);
             } else {
-                notes.push("no NVIDIA GPU (no /dev/nvidia0)".to_string());
+                notes.push("no NVIDIA GPU: no /dev/nvidia0".to_string());
             }
             if Path::new("/dev/kfd").exists() {
                 devices.push(Device::Rocm { device_id: 0 });

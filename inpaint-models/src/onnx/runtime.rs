@@ -68,8 +68,10 @@ impl Default for RuntimeSearch {
 /// The folder `scripts/fetch-onnxruntime.sh` installs into (`.runtime/onnxruntime` at the root
 /// of this source tree). It only exists in a checkout of the project; elsewhere it is skipped.
 pub fn project_runtime_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
+    let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest_dir
+        .parent()
+        .unwrap_or(manifest_dir)
         .join(".runtime")
         .join("onnxruntime")
 }
