@@ -502,14 +502,15 @@ def session(path: Path, threads: int):
     return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
 
 
+def run_once(sess, feeds: dict) -> tuple[np.ndarray, float]:
+    t0 = time.perf_counter()
+    out = sess.run(["output"], feeds)[0]
+    return out, time.perf_counter() - t0
+
+
 def timed(sess, feeds: dict, runs: int) -> tuple[np.ndarray, list[float]]:
-    out = sess.run(["output"], feeds)[0]  # warm-up
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        sess.run(["output"], feeds)
-        times.append(time.perf_counter() - t0)
-    return out, times
+    out, _ = run_once(sess, feeds)  # warm-up
+    return out, [run_once(sess, feeds)[1] for _ in range(runs)]
 
 
 def fmt(times: list[float]) -> str:
@@ -526,20 +527,22 @@ def compare(seed: int, runs: int, threads: int) -> None:
     t0 = time.perf_counter()
     ref = contract_numpy(NumpyNet(params), image[0], mask[0])[None]
     print(f"numpy reference (numpy.fft) in {time.perf_counter() - t0:.1f} s")
-    outs, medians = {}, {}
+    sessions, outs, times = {}, {}, {}
     for v, p in paths.items():
         t0 = time.perf_counter()
-        sess = session(p, threads)
-        load = time.perf_counter() - t0
-        outs[v], times = timed(sess, feeds, runs)
-        medians[v] = statistics.median(times)
-        hole = outs[v][np.broadcast_to(mask, outs[v].shape) > 0]
-        print(f"{v:>6}: session {load:.1f} s; run {fmt(times)}; output mean {outs[v].mean():.2f} std"
-              f" {outs[v].std():.2f}, in the hole mean {hole.mean():.2f} std {hole.std():.2f};"
-              f" max |onnx - numpy| {np.abs(outs[v] - ref).max():.2e}")
-        del sess
+        sessions[v] = session(p, threads)
+        print(f"{v:>6}: session created in {time.perf_counter() - t0:.1f} s")
+        outs[v], times[v] = run_once(sessions[v], feeds)[0], []  # warm-up
+    for _ in range(runs):  # interleaved, so that drift in the machine's speed hits both alike
+        for v, sess in sessions.items():
+            times[v].append(run_once(sess, feeds)[1])
+    for v, out in outs.items():
+        hole = out[np.broadcast_to(mask, out.shape) > 0]
+        print(f"{v:>6}: {fmt(times[v])}; output mean {out.mean():.2f} std {out.std():.2f}, in the hole"
+              f" mean {hole.mean():.2f} std {hole.std():.2f}; max |onnx - numpy| {np.abs(out - ref).max():.2e}")
     print(f"max |dft - matmul| of output (0..255): {np.abs(outs['dft'] - outs['matmul']).max():.3e}")
-    print(f"dft / matmul time: {medians['dft'] / medians['matmul']:.2f}x ({threads} intra-op threads)")
+    ratio = statistics.median(times["dft"]) / statistics.median(times["matmul"])
+    print(f"dft / matmul median time: {ratio:.2f}x ({threads} intra-op threads)")
 
 
 def time_one(path: Path, seed: int, runs: int, threads: int) -> None:

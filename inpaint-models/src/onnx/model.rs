@@ -5,6 +5,7 @@ use std::fmt;
 use std::path::Path;
 use std::str::FromStr;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use half::f16;
 use image::RgbImage;
@@ -286,6 +287,8 @@ pub struct OnnxModel {
     runtime: Arc<Runtime>,
     reading: OutputReading,
     noise: Option<Vec<f32>>,
+    /// Time spent inside ONNX Runtime's `run` since the model was loaded.
+    session_time: Duration,
 }
 
 /// How a graph's output becomes RGB bytes.
@@ -404,6 +407,7 @@ impl OnnxModel {
                 range_assumed: range_assumed && architecture == Architecture::LamaDynamic,
             },
             noise,
+            session_time: Duration::ZERO,
         })
     }
 
@@ -415,6 +419,13 @@ impl OnnxModel {
     /// The device the model runs on, and why others were refused.
     pub fn execution(&self) -> &ExecutionReport {
         &self.report
+    }
+
+    /// The time spent inside ONNX Runtime's `run` since the model was loaded: with the
+    /// wall-clock time of [`inpaint`](inpaint_core::inpaint), what the rest of the pipeline
+    /// costs.
+    pub fn session_time(&self) -> Duration {
+        self.session_time
     }
 
     /// The ONNX Runtime this model runs on.
@@ -631,7 +642,10 @@ impl InpaintModel for OnnxModel {
         let inputs = self.inputs(image, mask)?;
         let (width, height) = image.dimensions();
         let name = self.architecture.name();
-        let outputs = self.session.run(named(&inputs)).map_err(|err| {
+        let started = Instant::now();
+        let outputs = self.session.run(named(&inputs));
+        self.session_time += started.elapsed();
+        let outputs = outputs.map_err(|err| {
             Error::model_with(
                 name,
                 format!("ONNX Runtime failed on a {width}×{height} input"),
