@@ -4,7 +4,8 @@
 # pkg-config works, and the C example inpaints the sample photo.
 #
 # Installs what it needs when missing: valgrind, libstb-dev and pkg-config (apt-get, as root),
-# and the pinned cbindgen (inpaint-ffi/cbindgen.version) into .tools/ (ignored by git).
+# the pinned cbindgen (inpaint-ffi/cbindgen.version) into .tools/ (ignored by git), and ONNX
+# Runtime into .runtime/ (scripts/fetch-onnxruntime.sh), which the C tests' ONNX models run on.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 root="$PWD"
@@ -34,6 +35,9 @@ if [[ "$(.tools/bin/cbindgen --version 2>/dev/null)" != "cbindgen $version" ]]; 
 fi
 .tools/bin/cbindgen --version
 
+step "ONNX Runtime (scripts/fetch-onnxruntime.sh, into .runtime/)"
+scripts/fetch-onnxruntime.sh
+
 step "build the library (release: cdylib + staticlib)"
 cargo build --release --locked -p inpaint-ffi
 lib="$root/target/release"
@@ -49,19 +53,27 @@ fi
 
 cflags=(-std=c11 -Wall -Wextra -Wpedantic -Werror -g -I inpaint-ffi/include)
 link=(-L "$lib" -linpaint_ffi -Wl,-rpath,"$lib")
+# The C tests load inpaint-models' ONNX test graphs from here. They find ONNX Runtime the way a
+# program built in this tree does, through the runtime folder compiled into the library:
+# ORT_DYLIB_PATH is unset so that this is what they check.
+fixtures="$root/inpaint-models/tests/fixtures/onnx"
+run_test=(env -u ORT_DYLIB_PATH)
 
 step "C tests under AddressSanitizer + UBSan (leak detection on)"
 gcc "${cflags[@]}" -fsanitize=address,undefined -fno-omit-frame-pointer \
     -fno-sanitize-recover=undefined inpaint-ffi/tests/c/test_inpaint.c "${link[@]}" \
     -o "$out/test_inpaint_asan"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-    "$out/test_inpaint_asan" | tee "$out/asan.log"
+    "${run_test[@]}" "$out/test_inpaint_asan" "$fixtures" | tee "$out/asan.log"
 grep -Eq '^[0-9]+ passed, 0 failed$' "$out/asan.log"
 
 step "C tests under valgrind (no errors, no definite or indirect leaks)"
+# The suppressions cover two reports from outside this project when ONNX Runtime is loaded
+# (glibc's loader and libonnxruntime itself), each matched on its own frames: see the file.
 gcc "${cflags[@]}" inpaint-ffi/tests/c/test_inpaint.c "${link[@]}" -o "$out/test_inpaint"
-valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=1 \
-    "$out/test_inpaint" | tee "$out/valgrind.log"
+"${run_test[@]}" valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect \
+    --error-exitcode=1 --suppressions=inpaint-ffi/tests/c/valgrind.supp \
+    "$out/test_inpaint" "$fixtures" | tee "$out/valgrind.log"
 grep -Eq '^[0-9]+ passed, 0 failed$' "$out/valgrind.log"
 
 step "the header as C++17, included twice"

@@ -38,7 +38,8 @@
  What a fallible function returns: `INPAINT_STATUS_OK` (0) or why it failed.
 
  The numbers are grouped by source and never reused: 1xx the caller's input (100 invalid,
- 110 over the size limits, 120 unsupported), 2xx the model, 3xx files, 4xx downloads
+ 110 over the size limits, 120 unsupported), 2xx the model and its runtime (200 the model,
+ 210 ONNX Runtime), 3xx files, 4xx downloads
  (reserved), 9xx misuse of this C API. Functions return a plain `uint32_t` of these values,
  and new values may appear in later versions: `inpaint_status_str` describes any number.
  */
@@ -62,7 +63,8 @@ enum inpaint_status
    */
   INPAINT_STATUS_LIMITS_EXCEEDED = 110,
   /*
-   A model, format or feature this build does not offer (an unknown model name, ONNX).
+   A model, format or feature this build does not offer (an unknown model name; ONNX models
+   in a build without the `onnx` feature).
    */
   INPAINT_STATUS_UNSUPPORTED = 120,
   /*
@@ -70,9 +72,16 @@ enum inpaint_status
    */
   INPAINT_STATUS_OTHER = 199,
   /*
-   The model failed or broke its contract.
+   The model failed or broke its contract (e.g. an ONNX file whose inputs are not those of
+   the architecture it was loaded as).
    */
   INPAINT_STATUS_MODEL = 200,
+  /*
+   ONNX Runtime is missing or too old, the device asked for cannot be used (not in this
+   build, or refused by ONNX Runtime), or ONNX Runtime could not set up a session for the
+   file (one it cannot parse); the message says where the runtime was looked for, or why.
+   */
+  INPAINT_STATUS_RUNTIME = 210,
   /*
    An image could not be decoded or encoded.
    */
@@ -257,11 +266,26 @@ inpaint_status inpaint_model_load_classical(const char *name,
 
 /*
  Loads a neural model from an ONNX file: `path` to the file, `arch` its architecture
- (e.g. "lama"), `device` the execution provider to ask for (e.g. "cpu", "cuda").
+ ("lama", "lama-dynamic", "migan", "migan-pipeline", "mat", "fcf"), `device` the
+ execution provider to run on ("cpu", "cuda", "tensorrt", "coreml", "directml",
+ "openvino", "rocm", a GPU's ordinal after a colon as in "cuda:1", or "auto"); NULL means
+ "cpu". A named device is required: if it cannot be used, loading fails. "auto" tries
+ this platform's accelerators and falls back to the CPU; `inpaint_model_device` says
+ which one it got and why the others were refused.
 
- Not in this build yet: the arguments are checked (NULL, UTF-8), then the call returns
- `INPAINT_STATUS_UNSUPPORTED` with a message naming the models that are available, and
- `*model_out` is set to NULL. Once the neural models land, it will load the file.
+ The file is checked against the architecture's contract (input and output names,
+ element types, shapes). ONNX Runtime (a shared library, version 1.31 or later) is
+ loaded on first use from `ORT_DYLIB_PATH` when set, else from the source tree's
+ `.runtime/onnxruntime` (`scripts/fetch-onnxruntime.sh`; a path compiled into the
+ library), else through the system loader (`LD_LIBRARY_PATH`, …).
+
+ On success `*model_out` receives a new model, freed with `inpaint_model_free`. On
+ failure `*model_out` is set to NULL, and the status says why: an unknown architecture
+ or device is `INPAINT_STATUS_INVALID_INPUT` (the message lists the known names), a
+ missing file `INPAINT_STATUS_IO`, a graph that breaks the contract
+ `INPAINT_STATUS_MODEL`, ONNX Runtime missing or too old, the device refused or a file
+ ONNX Runtime cannot read `INPAINT_STATUS_RUNTIME`, and a build without the `onnx`
+ feature `INPAINT_STATUS_UNSUPPORTED`.
 
  # Safety
 
@@ -327,8 +351,12 @@ inpaint_status inpaint_model_run_with_options(inpaint_model *model,
 const char *inpaint_model_name(const inpaint_model *model);
 
 /*
- The execution provider the model actually runs on: "cpu" for every model of this
- build. Static; do not free. NULL if `model` is NULL.
+ Where the model actually runs: the execution provider it got, named as
+ `inpaint_model_load_onnx` takes it ("cpu", "cuda", "cuda:1", …), then, when "auto" was
+ asked for or devices were tried before it, in parentheses, what the platform checks
+ found and why the others were refused: e.g. "cpu (cuda refused: ...)". The text up to
+ the first space is the device. "cpu" for the models `inpaint_model_load` loads. Valid
+ until the model is freed; do not free it. NULL if `model` is NULL.
 
  # Safety
 

@@ -18,12 +18,9 @@ pub struct inpaint_error {
 impl inpaint_error {
     /// A new error object for C, owned by the caller.
     pub(crate) fn into_raw(failure: Failure) -> *mut inpaint_error {
-        // A NUL inside a message (say, from a file name) would cut it short: replace it.
-        let message = failure.message.replace('\0', "\u{FFFD}");
-        let message = CString::new(message).unwrap_or_default();
         ffi::into_raw(inpaint_error {
             status: failure.status,
-            message,
+            message: ffi::c_string(&failure.message),
         })
     }
 

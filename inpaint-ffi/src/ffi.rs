@@ -2,7 +2,7 @@
 //! statuses: the one place where the crate's pointer casting and panic catching live.
 
 use std::any::Any;
-use std::ffi::{CStr, c_char};
+use std::ffi::{CStr, CString, c_char};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr;
 
@@ -129,6 +129,12 @@ pub(crate) unsafe fn try_str<'a>(ptr: *const c_char, what: &str) -> Result<&'a s
             ),
         )
     })
+}
+
+/// `text` as a C string for C to read; a NUL inside it (say, from a file name) would cut it
+/// short, so it becomes U+FFFD.
+pub(crate) fn c_string(text: &str) -> CString {
+    CString::new(text.replace('\0', "\u{FFFD}")).unwrap_or_default()
 }
 
 /// Moves `value` to the heap and hands C the pointer; [`free`] takes it back.

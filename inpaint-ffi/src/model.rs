@@ -1,6 +1,6 @@
 //! Models, their options, and running them.
 
-use std::ffi::{CStr, CString, c_char};
+use std::ffi::{CString, c_char};
 use std::ptr;
 use std::sync::OnceLock;
 
@@ -21,8 +21,23 @@ use crate::status::inpaint_status;
 pub struct inpaint_model {
     model: Box<dyn InpaintModel + Send>,
     name: CString,
+    /// Where it runs, and why devices tried before were refused: `inpaint_model_device`.
+    device: CString,
     /// Set while a run is in progress: still set afterwards means that run panicked.
     poisoned: bool,
+}
+
+impl inpaint_model {
+    /// A handle for `model`, named by its spec, running where `device` says.
+    fn new(model: Box<dyn InpaintModel + Send>, device: &str) -> Self {
+        let name = ffi::c_string(&model.spec().name);
+        inpaint_model {
+            model,
+            name,
+            device: ffi::c_string(device),
+            poisoned: false,
+        }
+    }
 }
 
 /// Parameters for `inpaint_model_load`: each applies to some models only, and giving one to a
@@ -39,8 +54,8 @@ pub struct inpaint_run_options {
     options: InpaintOptions,
 }
 
-/// The device every model of this build runs on.
-const CPU: &CStr = c"cpu";
+/// The device the classical models run on.
+const CPU: &str = "cpu";
 
 /// The known model names, NUL-terminated, made once.
 fn model_names() -> &'static [CString] {
@@ -51,6 +66,34 @@ fn model_names() -> &'static [CString] {
             .map(|&name| CString::new(name).unwrap_or_default())
             .collect()
     })
+}
+
+/// The ONNX model at `path`, of architecture `arch`, on `device` (a name as
+/// `inpaint_model_load_onnx` takes it).
+#[cfg(feature = "onnx")]
+fn load_onnx(path: &str, arch: &str, device: &str) -> Result<inpaint_model, Failure> {
+    use inpaint_models::onnx::{Architecture, Device, DevicePolicy, OnnxModel, OnnxOptions};
+
+    let architecture: Architecture = arch.parse()?;
+    let device: Device = device.parse()?;
+    let options = OnnxOptions::default().with_device(DevicePolicy::for_flag(device));
+    let model = OnnxModel::load(path, architecture, &options)?;
+    let report = model.execution().to_string();
+    Ok(inpaint_model::new(Box::new(model), &report))
+}
+
+/// Without the `onnx` feature: `INPAINT_STATUS_UNSUPPORTED`, saying so.
+#[cfg(not(feature = "onnx"))]
+fn load_onnx(path: &str, arch: &str, device: &str) -> Result<inpaint_model, Failure> {
+    Err(Failure::new(
+        inpaint_status::Unsupported,
+        format!(
+            "cannot load `{path}` ({arch} on {device}): this build of the inpaint library has \
+             no ONNX support (build inpaint-ffi with its `onnx` feature, on by default); \
+             available models: {} (load them with inpaint_model_load)",
+            MODEL_NAMES.join(", ")
+        ),
+    ))
 }
 
 /// Loads `name` with `options` into `*model_out`.
@@ -81,13 +124,7 @@ unsafe fn load(
         if model_out.is_null() {
             return Err(Failure::null("model_out"));
         }
-        let model = by_name(name, options)?;
-        let name = CString::new(model.spec().name.as_str()).unwrap_or_default();
-        let model = ffi::into_raw(inpaint_model {
-            model,
-            name,
-            poisoned: false,
-        });
+        let model = ffi::into_raw(inpaint_model::new(by_name(name, options)?, CPU));
         // SAFETY: checked not NULL above; writable by the caller's guarantee.
         unsafe { model_out.write(model) };
         Ok(())
@@ -136,11 +173,26 @@ impl inpaint_model {
     }
 
     /// Loads a neural model from an ONNX file: `path` to the file, `arch` its architecture
-    /// (e.g. "lama"), `device` the execution provider to ask for (e.g. "cpu", "cuda").
+    /// ("lama", "lama-dynamic", "migan", "migan-pipeline", "mat", "fcf"), `device` the
+    /// execution provider to run on ("cpu", "cuda", "tensorrt", "coreml", "directml",
+    /// "openvino", "rocm", a GPU's ordinal after a colon as in "cuda:1", or "auto"); NULL means
+    /// "cpu". A named device is required: if it cannot be used, loading fails. "auto" tries
+    /// this platform's accelerators and falls back to the CPU; `inpaint_model_device` says
+    /// which one it got and why the others were refused.
     ///
-    /// Not in this build yet: the arguments are checked (NULL, UTF-8), then the call returns
-    /// `INPAINT_STATUS_UNSUPPORTED` with a message naming the models that are available, and
-    /// `*model_out` is set to NULL. Once the neural models land, it will load the file.
+    /// The file is checked against the architecture's contract (input and output names,
+    /// element types, shapes). ONNX Runtime (a shared library, version 1.31 or later) is
+    /// loaded on first use from `ORT_DYLIB_PATH` when set, else from the source tree's
+    /// `.runtime/onnxruntime` (`scripts/fetch-onnxruntime.sh`; a path compiled into the
+    /// library), else through the system loader (`LD_LIBRARY_PATH`, …).
+    ///
+    /// On success `*model_out` receives a new model, freed with `inpaint_model_free`. On
+    /// failure `*model_out` is set to NULL, and the status says why: an unknown architecture
+    /// or device is `INPAINT_STATUS_INVALID_INPUT` (the message lists the known names), a
+    /// missing file `INPAINT_STATUS_IO`, a graph that breaks the contract
+    /// `INPAINT_STATUS_MODEL`, ONNX Runtime missing or too old, the device refused or a file
+    /// ONNX Runtime cannot read `INPAINT_STATUS_RUNTIME`, and a build without the `onnx`
+    /// feature `INPAINT_STATUS_UNSUPPORTED`.
     ///
     /// # Safety
     ///
@@ -163,19 +215,19 @@ impl inpaint_model {
             let path = unsafe { try_str(path, "path") }?;
             // SAFETY: as above.
             let arch = unsafe { try_str(arch, "arch") }?;
-            // SAFETY: as above.
-            unsafe { try_str(device, "device") }?;
+            let device = if device.is_null() {
+                CPU
+            } else {
+                // SAFETY: not NULL, so NUL-terminated by the caller's guarantee.
+                unsafe { try_str(device, "device") }?
+            };
             if model_out.is_null() {
                 return Err(Failure::null("model_out"));
             }
-            Err(Failure::new(
-                inpaint_status::Unsupported,
-                format!(
-                    "cannot load `{path}` ({arch}): ONNX models are not in this build yet; \
-                     available models: {} (load them with inpaint_model_load)",
-                    MODEL_NAMES.join(", ")
-                ),
-            ))
+            let model = ffi::into_raw(load_onnx(path, arch, device)?);
+            // SAFETY: checked not NULL above; writable by the caller's guarantee.
+            unsafe { model_out.write(model) };
+            Ok(())
         };
         // SAFETY: the caller guarantees `err_out` is NULL or writable.
         unsafe { call(err_out, body) }
@@ -301,8 +353,12 @@ impl inpaint_model {
         })
     }
 
-    /// The execution provider the model actually runs on: "cpu" for every model of this
-    /// build. Static; do not free. NULL if `model` is NULL.
+    /// Where the model actually runs: the execution provider it got, named as
+    /// `inpaint_model_load_onnx` takes it ("cpu", "cuda", "cuda:1", …), then, when "auto" was
+    /// asked for or devices were tried before it, in parentheses, what the platform checks
+    /// found and why the others were refused: e.g. "cpu (cuda refused: ...)". The text up to
+    /// the first space is the device. "cpu" for the models `inpaint_model_load` loads. Valid
+    /// until the model is freed; do not free it. NULL if `model` is NULL.
     ///
     /// # Safety
     ///
@@ -311,7 +367,7 @@ impl inpaint_model {
     pub unsafe extern "C" fn inpaint_model_device(model: *const inpaint_model) -> *const c_char {
         ffi::guard(ptr::null(), || {
             // SAFETY: NULL or live, by the caller's guarantee.
-            unsafe { model.as_ref() }.map_or(ptr::null(), |_| CPU.as_ptr())
+            unsafe { model.as_ref() }.map_or(ptr::null(), |m| m.device.as_ptr())
         })
     }
 

@@ -7,7 +7,8 @@ use inpaint_core::Error;
 /// What a fallible function returns: `INPAINT_STATUS_OK` (0) or why it failed.
 ///
 /// The numbers are grouped by source and never reused: 1xx the caller's input (100 invalid,
-/// 110 over the size limits, 120 unsupported), 2xx the model, 3xx files, 4xx downloads
+/// 110 over the size limits, 120 unsupported), 2xx the model and its runtime (200 the model,
+/// 210 ONNX Runtime), 3xx files, 4xx downloads
 /// (reserved), 9xx misuse of this C API. Functions return a plain `uint32_t` of these values,
 /// and new values may appear in later versions: `inpaint_status_str` describes any number.
 #[repr(u32)]
@@ -21,12 +22,18 @@ pub enum inpaint_status {
     /// The image is larger than the size limits (16384 px a side, 128 Mpx); refused before
     /// any pixel buffer is allocated.
     LimitsExceeded = 110,
-    /// A model, format or feature this build does not offer (an unknown model name, ONNX).
+    /// A model, format or feature this build does not offer (an unknown model name; ONNX models
+    /// in a build without the `onnx` feature).
     Unsupported = 120,
     /// An error the library reports that this version of the C API has no code for yet.
     Other = 199,
-    /// The model failed or broke its contract.
+    /// The model failed or broke its contract (e.g. an ONNX file whose inputs are not those of
+    /// the architecture it was loaded as).
     Model = 200,
+    /// ONNX Runtime is missing or too old, the device asked for cannot be used (not in this
+    /// build, or refused by ONNX Runtime), or ONNX Runtime could not set up a session for the
+    /// file (one it cannot parse); the message says where the runtime was looked for, or why.
+    Runtime = 210,
     /// An image could not be decoded or encoded.
     Decode = 300,
     /// Reading or writing a file failed.
@@ -44,13 +51,14 @@ pub enum inpaint_status {
 
 impl inpaint_status {
     /// Every status, for looking one up by number.
-    pub const ALL: [inpaint_status; 12] = [
+    pub const ALL: [inpaint_status; 13] = [
         inpaint_status::Ok,
         inpaint_status::InvalidInput,
         inpaint_status::LimitsExceeded,
         inpaint_status::Unsupported,
         inpaint_status::Other,
         inpaint_status::Model,
+        inpaint_status::Runtime,
         inpaint_status::Decode,
         inpaint_status::Io,
         inpaint_status::NullParameter,
@@ -73,6 +81,7 @@ impl inpaint_status {
             inpaint_status::Unsupported => c"unsupported by this build",
             inpaint_status::Other => c"other error",
             inpaint_status::Model => c"model error",
+            inpaint_status::Runtime => c"ONNX Runtime missing, too old, or the device refused",
             inpaint_status::Decode => c"cannot decode or encode image",
             inpaint_status::Io => c"I/O error",
             inpaint_status::NullParameter => c"a required pointer was NULL",
@@ -90,6 +99,7 @@ pub(crate) fn status_of(error: &Error) -> inpaint_status {
         Error::LimitsExceeded { .. } => inpaint_status::LimitsExceeded,
         Error::Unsupported { .. } => inpaint_status::Unsupported,
         Error::Model { .. } => inpaint_status::Model,
+        Error::Runtime { .. } => inpaint_status::Runtime,
         Error::Decode { .. } => inpaint_status::Decode,
         Error::Io { .. } => inpaint_status::Io,
         _ => inpaint_status::Other,

@@ -117,6 +117,17 @@ fn status_str_describes_every_number() {
         assert_eq!(inpaint_status::from_u32(status as u32), Some(status));
         assert_ne!(str_of(inpaint_status_str(status as u32)), "unknown status");
     }
+    let numbers: Vec<u32> = inpaint_status::ALL.iter().map(|&s| s as u32).collect();
+    assert_eq!(
+        numbers,
+        [
+            0, 100, 110, 120, 199, 200, 210, 300, 310, 900, 901, 902, 999
+        ]
+    );
+    assert_eq!(
+        str_of(inpaint_status_str(210)),
+        "ONNX Runtime missing, too old, or the device refused"
+    );
     assert_eq!(str_of(inpaint_status_str(0)), "ok");
     for unknown in [1, 101, 998, 12345, u32::MAX] {
         assert_eq!(str_of(inpaint_status_str(unknown)), "unknown status");
@@ -244,39 +255,213 @@ fn unknown_names_list_the_known_ones() {
     }
 }
 
-#[test]
-fn onnx_is_unsupported_yet_but_checks_its_arguments() {
+/// `inpaint_model_load_onnx` with these arguments: the status, the model (NULL on failure) and
+/// the error message, if any.
+fn load_onnx(
+    path: *const c_char,
+    arch: *const c_char,
+    device: *const c_char,
+) -> (inpaint_status, Model, Option<String>) {
     let mut model = ptr::dangling_mut::<inpaint_model>();
     let mut err = ptr::null_mut();
-    // SAFETY: valid arguments.
-    let status = unsafe {
-        inpaint_model::inpaint_model_load_onnx(
-            c"lama.onnx".as_ptr(),
-            c"lama".as_ptr(),
-            c"cpu".as_ptr(),
-            &mut model,
-            &mut err,
-        )
-    };
-    assert_eq!(status, inpaint_status::Unsupported);
-    assert!(model.is_null());
-    let message = take_message(err);
-    assert!(
-        message.contains("ONNX models are not in this build yet"),
-        "{message}"
+    // SAFETY: NULL or NUL-terminated strings; valid outputs.
+    let status =
+        unsafe { inpaint_model::inpaint_model_load_onnx(path, arch, device, &mut model, &mut err) };
+    assert_eq!(status == inpaint_status::Ok, err.is_null());
+    assert_eq!(status == inpaint_status::Ok, !model.is_null());
+    (status, model, (!err.is_null()).then(|| take_message(err)))
+}
+
+/// The path of one of inpaint-models' ONNX test graphs (see their README), NUL-terminated.
+#[cfg(feature = "onnx")]
+fn fixture(name: &str) -> std::ffi::CString {
+    let path = format!(
+        "{}/../inpaint-models/tests/fixtures/onnx/{name}",
+        env!("CARGO_MANIFEST_DIR")
     );
-    assert!(message.contains("telea"), "{message}");
-    // SAFETY: a NULL device.
+    std::ffi::CString::new(path).unwrap()
+}
+
+#[test]
+fn onnx_checks_its_arguments() {
+    let (status, model, message) = load_onnx(ptr::null(), c"lama".as_ptr(), c"cpu".as_ptr());
+    assert_eq!(status, inpaint_status::NullParameter);
+    assert!(model.is_null(), "model_out must be NULL after a failure");
+    assert_eq!(message.unwrap(), "`path` must not be NULL");
+    let (status, _, message) = load_onnx(c"lama.onnx".as_ptr(), ptr::null(), c"cpu".as_ptr());
+    assert_eq!(status, inpaint_status::NullParameter);
+    assert_eq!(message.unwrap(), "`arch` must not be NULL");
+    let (status, _, _) = load_onnx(c"lama.onnx".as_ptr(), c"lama".as_ptr(), c"c\xffu".as_ptr());
+    assert_eq!(status, inpaint_status::InvalidUtf8);
+    // SAFETY: valid strings; NULL outputs are allowed to be passed.
     let status = unsafe {
         inpaint_model::inpaint_model_load_onnx(
             c"lama.onnx".as_ptr(),
             c"lama".as_ptr(),
             ptr::null(),
-            &mut model,
+            ptr::null_mut(),
             ptr::null_mut(),
         )
     };
     assert_eq!(status, inpaint_status::NullParameter);
+}
+
+#[cfg(not(feature = "onnx"))]
+#[test]
+fn onnx_is_unsupported_without_the_feature() {
+    let (status, model, message) =
+        load_onnx(c"lama.onnx".as_ptr(), c"lama".as_ptr(), c"cpu".as_ptr());
+    assert_eq!(status, inpaint_status::Unsupported);
+    assert!(model.is_null());
+    let message = message.unwrap();
+    assert!(message.contains("no ONNX support"), "{message}");
+    assert!(message.contains("`onnx` feature"), "{message}");
+    assert!(message.contains("telea"), "{message}");
+}
+
+#[cfg(feature = "onnx")]
+#[test]
+fn onnx_lama_dynamic_fills_the_hole() {
+    // A uniform image of colour P: the fixture fills the hole with 255·C + 0.25·P, with
+    // C = (0.6, 0.1, 0.3), and keeps every other pixel (see the fixtures' README).
+    const P: [u8; 3] = [42, 121, 201];
+    let fill: [f64; 3] =
+        std::array::from_fn(|c| 255.0 * [0.6, 0.1, 0.3][c] + 0.25 * f64::from(P[c]));
+    let image = RgbImage::from_pixel(W, H, Rgb(P));
+    let mask = hole();
+    let path = fixture("lama_dynamic.onnx");
+    for device in [c"cpu".as_ptr(), ptr::null()] {
+        let (status, model, message) = load_onnx(path.as_ptr(), c"lama-dynamic".as_ptr(), device);
+        assert_eq!(status, inpaint_status::Ok, "{message:?}");
+        // SAFETY: a live model.
+        unsafe {
+            assert_eq!(
+                str_of(inpaint_model::inpaint_model_name(model)),
+                "lama-dynamic"
+            );
+            assert_eq!(str_of(inpaint_model::inpaint_model_device(model)), "cpu");
+        }
+        let iv = view(
+            image.as_raw(),
+            W,
+            H,
+            W as usize * 3,
+            INPAINT_PIXEL_FORMAT_RGB8,
+        );
+        let mv = view(mask.as_raw(), W, H, W as usize, INPAINT_PIXEL_FORMAT_GRAY8);
+        let mut out = vec![0u8; image.len()];
+        let n = out.len();
+        assert_eq!(
+            run(model, &iv, &mv, &mut out, n),
+            (inpaint_status::Ok, None)
+        );
+        let mut holes = 0;
+        for (i, (got, pixel)) in out.chunks(3).zip(mask.pixels()).enumerate() {
+            let (x, y) = (i as u32 % W, i as u32 / W);
+            if pixel.0[0] == 0 {
+                assert_eq!(got, P, "outside the hole at ({x},{y})");
+                continue;
+            }
+            holes += 1;
+            for c in 0..3 {
+                let v = f64::from(got[c]);
+                assert!(
+                    (v - fill[c]).abs() <= 1.0,
+                    "channel {c} at ({x},{y}) is {v}, expected {:.2}",
+                    fill[c]
+                );
+            }
+        }
+        assert_eq!(holes, 6 * 5);
+        free(model);
+    }
+}
+
+#[cfg(feature = "onnx")]
+#[test]
+fn onnx_a_wrong_contract_is_a_model_error() {
+    let path = fixture("wrong_names.onnx");
+    let (status, model, message) = load_onnx(path.as_ptr(), c"lama".as_ptr(), c"cpu".as_ptr());
+    assert_eq!(status, inpaint_status::Model);
+    assert_eq!(status as u32, 200);
+    assert!(model.is_null());
+    let message = message.unwrap();
+    assert!(message.contains("no input named `image`"), "{message}");
+}
+
+#[cfg(feature = "onnx")]
+#[test]
+fn onnx_a_missing_file_is_an_io_error() {
+    let path = fixture("no_such_model.onnx");
+    let (status, model, message) = load_onnx(path.as_ptr(), c"lama".as_ptr(), c"cpu".as_ptr());
+    assert_eq!(status, inpaint_status::Io);
+    assert!(model.is_null());
+    assert!(message.unwrap().contains("no_such_model.onnx"));
+}
+
+#[cfg(feature = "onnx")]
+#[test]
+fn onnx_unknown_names_list_the_known_ones() {
+    let path = fixture("lama_dynamic.onnx");
+    let (status, model, message) = load_onnx(path.as_ptr(), c"lamma".as_ptr(), c"cpu".as_ptr());
+    assert_eq!(status, inpaint_status::InvalidInput);
+    assert!(model.is_null());
+    let message = message.unwrap();
+    for name in inpaint_models::onnx::Architecture::NAMES {
+        assert!(message.contains(name), "{message}");
+    }
+    assert!(message.contains("did you mean `lama`"), "{message}");
+
+    let (status, model, message) =
+        load_onnx(path.as_ptr(), c"lama-dynamic".as_ptr(), c"cdua".as_ptr());
+    assert_eq!(status, inpaint_status::InvalidInput);
+    assert!(model.is_null());
+    let message = message.unwrap();
+    for name in inpaint_models::onnx::Device::NAMES {
+        assert!(message.contains(name), "{message}");
+    }
+    let (status, _, _) = load_onnx(path.as_ptr(), c"lama-dynamic".as_ptr(), c"cpu:1".as_ptr());
+    assert_eq!(status, inpaint_status::InvalidInput);
+}
+
+#[cfg(all(feature = "onnx", not(feature = "cuda")))]
+#[test]
+fn onnx_a_device_this_build_lacks_is_a_runtime_error() {
+    let path = fixture("lama_dynamic.onnx");
+    let (status, model, message) =
+        load_onnx(path.as_ptr(), c"lama-dynamic".as_ptr(), c"cuda".as_ptr());
+    assert_eq!(status, inpaint_status::Runtime);
+    assert_eq!(status as u32, 210);
+    assert!(model.is_null());
+    let message = message.unwrap();
+    assert!(message.contains("`cuda` feature"), "{message}");
+}
+
+#[cfg(feature = "onnx")]
+#[test]
+fn onnx_auto_falls_back_and_says_why() {
+    let path = fixture("lama_dynamic.onnx");
+    let (status, model, message) =
+        load_onnx(path.as_ptr(), c"lama-dynamic".as_ptr(), c"auto".as_ptr());
+    assert_eq!(status, inpaint_status::Ok, "{message:?}");
+    // SAFETY: a live model.
+    let device = str_of(unsafe { inpaint_model::inpaint_model_device(model) });
+    // Whatever it got, the report names it first, as `inpaint_model_load_onnx` takes it.
+    let name = device.split(' ').next().unwrap();
+    assert!(
+        name.parse::<inpaint_models::onnx::Device>().is_ok(),
+        "{device}"
+    );
+    #[cfg(not(any(
+        feature = "cuda",
+        feature = "tensorrt",
+        feature = "coreml",
+        feature = "directml",
+        feature = "openvino",
+        feature = "rocm"
+    )))]
+    assert!(device.starts_with("cpu"), "{device}");
+    free(model);
 }
 
 #[test]
