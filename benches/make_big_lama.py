@@ -44,8 +44,10 @@ Contract (the Carve/LaMa-ONNX export, what the `lama` architecture consumes), op
 
 --fourier picks how the Fourier units are written (both compute the same function):
     dft     ONNX DFT ops: real-to-complex (onesided=1) along W then complex along H; the inverse
-            complex along H (inverse=1) then complex-to-real (inverse=1, onesided=1) along W,
-            scaled to norm "ortho". ONNX Runtime's CPU DFT kernel is slow and single-threaded.
+            complex along H (inverse=1) then complex-to-real (inverse=1, onesided=1, DFT-17's
+            IRFFT form) along W; scaled to norm "ortho". ONNX Runtime's CPU DFT kernel does not
+            use the intra-op threads (its time is the same with 1 and 2), so this is the slower
+            variant.
     matmul  the same transforms as MatMul with constant cos/sin matrices (the bottleneck is
             fixed at 64x64), as real exports such as Carve's do to avoid the DFT op.
 
@@ -54,6 +56,8 @@ gamma/beta random around 1/0 and running statistics calibrated: the script runs 
 numpy (numpy.fft for the Fourier units, an independent implementation of the graph) on a
 synthetic image and mask, and sets each layer's running mean/variance to the statistics of its
 input there, so activations stay normalised through the 18 blocks instead of growing or dying.
+Same seed, same weights; the calibrated statistics can differ in their last bits between BLAS
+builds or thread counts (float summation order), so files are byte-identical only on one setup.
 The script prints the parameter count (~51.0 M) and the MACs at 512x512 (~220 G in convolutions;
 the matmul variant adds ~11 G for the transforms).
 
@@ -102,10 +106,14 @@ class Params:
     def _rng(self, name: str) -> np.random.Generator:
         return np.random.default_rng([self.seed, zlib.crc32(name.encode())])
 
-    def conv(self, name: str, shape: tuple, fan_in: int, bias: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    def conv(
+        self, name: str, shape: tuple, fan_in: int, bias: bool
+    ) -> tuple[np.ndarray, np.ndarray | None]:
         if name + ".weight" not in self.t:
             rng = self._rng(name)
-            self.t[name + ".weight"] = (rng.standard_normal(shape) * math.sqrt(2.0 / fan_in)).astype(np.float32)
+            self.t[name + ".weight"] = (
+                rng.standard_normal(shape) * math.sqrt(2.0 / fan_in)
+            ).astype(np.float32)
             if bias:
                 self.t[name + ".bias"] = rng.uniform(-0.05, 0.05, shape[0]).astype(np.float32)
         return self.t[name + ".weight"], self.t.get(name + ".bias")
@@ -113,8 +121,10 @@ class Params:
     def conv_transpose(self, name: str, cin: int, cout: int) -> tuple[np.ndarray, np.ndarray]:
         if name + ".weight" not in self.t:
             rng = self._rng(name)
-            # Each output pixel of a stride-2 3x3 transposed conv sees cin * 9 / 4 inputs on average.
-            self.t[name + ".weight"] = (rng.standard_normal((cin, cout, 3, 3)) * math.sqrt(2.0 / (cin * 9 / 4))).astype(np.float32)
+            # An output pixel of this stride-2 3x3 transposed conv sees cin * 9 / 4 inputs.
+            self.t[name + ".weight"] = (
+                rng.standard_normal((cin, cout, 3, 3)) * math.sqrt(2.0 / (cin * 9 / 4))
+            ).astype(np.float32)
             self.t[name + ".bias"] = rng.uniform(-0.05, 0.05, cout).astype(np.float32)
         return self.t[name + ".weight"], self.t[name + ".bias"]
 
@@ -132,7 +142,9 @@ class Params:
 
     def count(self) -> int:
         """Trainable parameters, as torch counts them (BatchNorm running statistics excluded)."""
-        return sum(a.size for k, a in self.t.items() if not k.endswith(("running_mean", "running_var")))
+        return sum(
+            a.size for k, a in self.t.items() if not k.endswith(("running_mean", "running_var"))
+        )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -156,28 +168,37 @@ def ffc_bn_act(B, xl, xg, name: str, dim: int):
     cg = int(dim * RATIO_G)
     cl = dim - cg
     xlp, xgp = B.pad(xl, 1), B.pad(xg, 1)
-    out_l = B.add(B.conv(xlp, f"{name}.ffc.convl2l", cl, cl, 3), B.conv(xgp, f"{name}.ffc.convg2l", cg, cl, 3))
-    out_g = B.add(B.conv(xlp, f"{name}.ffc.convl2g", cl, cg, 3), spectral_transform(B, xg, f"{name}.ffc.convg2g", cg, cg))
+    out_l = B.add(
+        B.conv(xlp, f"{name}.ffc.convl2l", cl, cl, 3), B.conv(xgp, f"{name}.ffc.convg2l", cg, cl, 3)
+    )
+    out_g = B.add(
+        B.conv(xlp, f"{name}.ffc.convl2g", cl, cg, 3),
+        spectral_transform(B, xg, f"{name}.ffc.convg2g", cg, cg),
+    )
     return B.relu(B.bn(out_l, f"{name}.bn_l", cl)), B.relu(B.bn(out_g, f"{name}.bn_g", cg))
+
+
+def conv_bn_relu(B, x, name: str, bn: str, cin: int, cout: int, k: int, stride: int = 1):
+    return B.relu(B.bn(B.conv(x, name, cin, cout, k, stride), bn, cout))
 
 
 def generator(B, x):
     """FFCResNetGenerator with the big-lama config; `model.<i>` is its nn.Sequential index."""
     idx = 1
     x = B.pad(x, 3)  # model.0
-    x = B.relu(B.bn(B.conv(x, f"model.{idx}.ffc.convl2l", INPUT_NC, NGF, 7), f"model.{idx}.bn_l", NGF))
+    x = conv_bn_relu(B, x, f"model.{idx}.ffc.convl2l", f"model.{idx}.bn_l", INPUT_NC, NGF, 7)
     cin = NGF
     for i in range(N_DOWNSAMPLING):
         idx += 1
+        m = f"model.{idx}"
         cout = NGF * 2 ** (i + 1)
         xp = B.pad(x, 1)
         if i < N_DOWNSAMPLING - 1:  # ratio_gout 0: local branch only
-            x = B.relu(B.bn(B.conv(xp, f"model.{idx}.ffc.convl2l", cin, cout, 3, stride=2), f"model.{idx}.bn_l", cout))
+            x = conv_bn_relu(B, xp, f"{m}.ffc.convl2l", f"{m}.bn_l", cin, cout, 3, stride=2)
         else:  # ratio_gout = resnet ratio_gin: split into local and global
             cg = int(cout * RATIO_G)
-            cl = cout - cg
-            xl = B.relu(B.bn(B.conv(xp, f"model.{idx}.ffc.convl2l", cin, cl, 3, stride=2), f"model.{idx}.bn_l", cl))
-            xg = B.relu(B.bn(B.conv(xp, f"model.{idx}.ffc.convl2g", cin, cg, 3, stride=2), f"model.{idx}.bn_g", cg))
+            xl = conv_bn_relu(B, xp, f"{m}.ffc.convl2l", f"{m}.bn_l", cin, cout - cg, 3, stride=2)
+            xg = conv_bn_relu(B, xp, f"{m}.ffc.convl2g", f"{m}.bn_g", cin, cg, 3, stride=2)
         cin = cout
     for _ in range(N_BLOCKS):
         idx += 1
@@ -222,7 +243,9 @@ class NumpyNet:
         if k == 1:
             out = (wm @ x.reshape(cin, -1)).reshape(cout, ho, wo)
         else:
-            win = np.lib.stride_tricks.sliding_window_view(x, (k, k), axis=(1, 2))[:, ::stride, ::stride]
+            win = np.lib.stride_tricks.sliding_window_view(x, (k, k), axis=(1, 2))[
+                :, ::stride, ::stride
+            ]
             out = np.empty((cout, ho, wo), np.float32)
             rows = max(1, (1 << 25) // (cin * k * k * wo))  # im2col in blocks of <= 128 MB
             for r in range(0, ho, rows):
@@ -242,7 +265,9 @@ class NumpyNet:
         wt = np.ascontiguousarray(w.transpose(2, 3, 1, 0))  # [3, 3, cout, cin]: BLAS-friendly taps
         for i in range(3):
             for j in range(3):
-                full[:, i : i + 2 * h : 2, j : j + 2 * wd : 2] += (wt[i, j] @ xm).reshape(cout, h, wd)
+                full[:, i : i + 2 * h : 2, j : j + 2 * wd : 2] += (wt[i, j] @ xm).reshape(
+                    cout, h, wd
+                )
         return full[:, 1 : 1 + 2 * h, 1 : 1 + 2 * wd] + b[:, None, None]
 
     def bn(self, x, name, c):
@@ -318,8 +343,15 @@ def dft_matrices(n: int) -> dict[str, np.ndarray]:
     twice = np.full(m, 2.0)
     twice[0] = twice[-1] = 1
     irfft_w = np.concatenate([cos[:m] * twice[:, None], -sin[:m] * twice[:, None]], axis=0)
-    return {k: v.astype(np.float32) for k, v in
-            {"dft.rfft_w": rfft_w, "dft.fft_h": fft_h, "dft.ifft_h": ifft_h, "dft.irfft_w": irfft_w}.items()}
+    return {
+        k: v.astype(np.float32)
+        for k, v in {
+            "dft.rfft_w": rfft_w,
+            "dft.fft_h": fft_h,
+            "dft.ifft_h": ifft_h,
+            "dft.irfft_w": irfft_w,
+        }.items()
+    }
 
 
 class OnnxNet:
@@ -349,22 +381,34 @@ class OnnxNet:
         return name
 
     def pad(self, x, p):
-        return self.node("Pad", [x, self.const(f"pads.{p}", [0, 0, p, p, 0, 0, p, p], np.int64)], mode="reflect")
+        return self.node(
+            "Pad", [x, self.const(f"pads.{p}", [0, 0, p, p, 0, 0, p, p], np.int64)], mode="reflect"
+        )
 
     def conv(self, x, name, cin, cout, k, stride=1, bias=False):
         self.P.conv(name, (cout, cin, k, k), cin * k * k, bias)
         ins = [x, self.param(name + ".weight")] + ([self.param(name + ".bias")] if bias else [])
-        return self.node("Conv", ins, kernel_shape=[k, k], strides=[stride, stride], pads=[0, 0, 0, 0])
+        return self.node(
+            "Conv", ins, kernel_shape=[k, k], strides=[stride, stride], pads=[0, 0, 0, 0]
+        )
 
     def conv_transpose(self, x, name, cin, cout):
         self.P.conv_transpose(name, cin, cout)
-        return self.node("ConvTranspose", [x, self.param(name + ".weight"), self.param(name + ".bias")],
-                         kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1], output_padding=[1, 1])
+        return self.node(
+            "ConvTranspose",
+            [x, self.param(name + ".weight"), self.param(name + ".bias")],
+            kernel_shape=[3, 3],
+            strides=[2, 2],
+            pads=[1, 1, 1, 1],
+            output_padding=[1, 1],
+        )
 
     def bn(self, x, name, c):
         if self.P.bn_stats(name) is None:
             raise RuntimeError(f"{name}: BatchNorm statistics not calibrated")
-        ins = [x] + [self.param(f"{name}.{s}") for s in ("weight", "bias", "running_mean", "running_var")]
+        ins = [x] + [
+            self.param(f"{name}.{s}") for s in ("weight", "bias", "running_mean", "running_var")
+        ]
         return self.node("BatchNormalization", ins, epsilon=BN_EPS)
 
     def relu(self, x):
@@ -383,17 +427,23 @@ class OnnxNet:
         h = w = BOTTLENECK
         m = w // 2 + 1
         if self.fourier == "dft":
-            y = self.node("Unsqueeze", [x, self.const("axes.-1", [-1], np.int64)])  # [1,c,h,w,1] real
+            y = self.node(
+                "Unsqueeze", [x, self.const("axes.-1", [-1], np.int64)]
+            )  # [1,c,h,w,1] real
             y = self.node("DFT", [y], axis=3, onesided=1)  # [1,c,h,m,2]
             y = self.node("DFT", [y], axis=2)  # [1,c,h,m,2]
             y = self.node("Mul", [y, self.const("dft.ortho_fwd", 1 / math.sqrt(h * w))])
             y = self.node("Transpose", [y], perm=[0, 1, 4, 2, 3])  # [1,c,2,h,m]
         else:
-            y = self.node("MatMul", [x, self.const("dft.rfft_w", dft_matrices(w)["dft.rfft_w"])])  # [1,c,h,2m]
+            y = self.node(
+                "MatMul", [x, self.const("dft.rfft_w", dft_matrices(w)["dft.rfft_w"])]
+            )  # [1,c,h,2m]
             y = self.node("Reshape", [y, self.shape(1, c, h, 2, m)])
             y = self.node("Transpose", [y], perm=[0, 1, 4, 3, 2])  # [1,c,m,2,h]
             y = self.node("Reshape", [y, self.shape(1, c, m, 2 * h)])
-            y = self.node("MatMul", [y, self.const("dft.fft_h", dft_matrices(h)["dft.fft_h"])])  # [1,c,m,2h]
+            y = self.node(
+                "MatMul", [y, self.const("dft.fft_h", dft_matrices(h)["dft.fft_h"])]
+            )  # [1,c,m,2h]
             y = self.node("Reshape", [y, self.shape(1, c, m, 2, h)])
             y = self.node("Transpose", [y], perm=[0, 1, 3, 4, 2])  # [1,c,2,h,m]
         return self.node("Reshape", [y, self.shape(1, 2 * c, h, m)])  # channel 2k = Re, 2k+1 = Im
@@ -410,11 +460,15 @@ class OnnxNet:
             return self.node("Mul", [y, self.const("dft.ortho_inv", math.sqrt(h * w))])
         y = self.node("Transpose", [y], perm=[0, 1, 4, 2, 3])  # [1,c,m,2,h]
         y = self.node("Reshape", [y, self.shape(1, c, m, 2 * h)])
-        y = self.node("MatMul", [y, self.const("dft.ifft_h", dft_matrices(h)["dft.ifft_h"])])  # [1,c,m,2h]
+        y = self.node(
+            "MatMul", [y, self.const("dft.ifft_h", dft_matrices(h)["dft.ifft_h"])]
+        )  # [1,c,m,2h]
         y = self.node("Reshape", [y, self.shape(1, c, m, 2, h)])
         y = self.node("Transpose", [y], perm=[0, 1, 4, 3, 2])  # [1,c,h,2,m]
         y = self.node("Reshape", [y, self.shape(1, c, h, 2 * m)])
-        return self.node("MatMul", [y, self.const("dft.irfft_w", dft_matrices(w)["dft.irfft_w"])])  # [1,c,h,w]
+        return self.node(
+            "MatMul", [y, self.const("dft.irfft_w", dft_matrices(w)["dft.irfft_w"])]
+        )  # [1,c,h,w]
 
     def model(self) -> onnx.ModelProto:
         one = self.const("one", 1.0)
@@ -423,18 +477,27 @@ class OnnxNet:
         pred = generator(self, x)
         out = self.node("Add", [self.node("Mul", ["mask", pred]), self.node("Mul", [inv, "image"])])
         out = self.node("Mul", [out, self.const("u8_max", 255.0)])
-        self.nodes.append(helper.make_node("Clip", [out, self.const("zero", 0.0), "u8_max"], ["output"], name="Clip_out"))
+        self.nodes.append(
+            helper.make_node(
+                "Clip", [out, self.const("zero", 0.0), "u8_max"], ["output"], name="Clip_out"
+            )
+        )
         f32 = TensorProto.FLOAT
         graph = helper.make_graph(
             self.nodes,
             f"big-lama-{self.fourier}",
-            [helper.make_tensor_value_info("image", f32, [1, 3, SIZE, SIZE]),
-             helper.make_tensor_value_info("mask", f32, [1, 1, SIZE, SIZE])],
+            [
+                helper.make_tensor_value_info("image", f32, [1, 3, SIZE, SIZE]),
+                helper.make_tensor_value_info("mask", f32, [1, 1, SIZE, SIZE]),
+            ],
             [helper.make_tensor_value_info("output", f32, [1, 3, SIZE, SIZE])],
             [numpy_helper.from_array(v, k) for k, v in self.inits.items()],
         )
-        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
-                                  producer_name="inpaint benches/make_big_lama.py")
+        model = helper.make_model(
+            graph,
+            opset_imports=[helper.make_opsetid("", OPSET)],
+            producer_name="inpaint benches/make_big_lama.py",
+        )
         model.ir_version = 8  # opset 17's IR version; loads on any ONNX Runtime >= 1.12
         return model
 
@@ -482,13 +545,17 @@ def generate(fourier: str, out: Path, seed: int, params: Params | None = None) -
     if params is None:
         params, net = calibrated_params(seed)
         print(f"parameters: {params.count():,} ({params.count() / 1e6:.2f} M)")
-        print(f"MACs at {SIZE}x{SIZE}: {net.conv_macs / 1e9:.1f} G in convolutions"
-              f" (+ {net.fft_macs / 1e9:.1f} G for the Fourier transforms as matmuls)")
+        print(
+            f"MACs at {SIZE}x{SIZE}: {net.conv_macs / 1e9:.1f} G in convolutions"
+            f" (+ {net.fft_macs / 1e9:.1f} G for the Fourier transforms as matmuls)"
+        )
     model = build(fourier, params)
     out.parent.mkdir(parents=True, exist_ok=True)
     onnx.save_model(model, str(out))
-    print(f"wrote {out} ({fourier}, seed {seed}): {out.stat().st_size / 1e6:.1f} MB,"
-          f" {len(model.graph.node)} nodes, in {time.perf_counter() - t0:.1f} s")
+    print(
+        f"wrote {out} ({fourier}, seed {seed}): {out.stat().st_size / 1e6:.1f} MB,"
+        f" {len(model.graph.node)} nodes, in {time.perf_counter() - t0:.1f} s"
+    )
     return params
 
 
@@ -514,7 +581,8 @@ def timed(sess, feeds: dict, runs: int) -> tuple[np.ndarray, list[float]]:
 
 
 def fmt(times: list[float]) -> str:
-    return f"median {statistics.median(times):.3f} s (min {min(times):.3f}, max {max(times):.3f}, n={len(times)})"
+    lo, hi, n = min(times), max(times), len(times)
+    return f"median {statistics.median(times):.3f} s (min {lo:.3f}, max {hi:.3f}, n={n})"
 
 
 def compare(seed: int, runs: int, threads: int) -> None:
@@ -538,9 +606,14 @@ def compare(seed: int, runs: int, threads: int) -> None:
             times[v].append(run_once(sess, feeds)[1])
     for v, out in outs.items():
         hole = out[np.broadcast_to(mask, out.shape) > 0]
-        print(f"{v:>6}: {fmt(times[v])}; output mean {out.mean():.2f} std {out.std():.2f}, in the hole"
-              f" mean {hole.mean():.2f} std {hole.std():.2f}; max |onnx - numpy| {np.abs(out - ref).max():.2e}")
-    print(f"max |dft - matmul| of output (0..255): {np.abs(outs['dft'] - outs['matmul']).max():.3e}")
+        print(
+            f"{v:>6}: {fmt(times[v])}; output mean {out.mean():.2f} std {out.std():.2f},"
+            f" in the hole mean {hole.mean():.2f} std {hole.std():.2f};"
+            f" max |onnx - numpy| {np.abs(out - ref).max():.2e}"
+        )
+    print(
+        f"max |dft - matmul| of output (0..255): {np.abs(outs['dft'] - outs['matmul']).max():.3e}"
+    )
     ratio = statistics.median(times["dft"]) / statistics.median(times["matmul"])
     print(f"dft / matmul median time: {ratio:.2f}x ({threads} intra-op threads)")
 
@@ -551,20 +624,36 @@ def time_one(path: Path, seed: int, runs: int, threads: int) -> None:
     sess = session(path, threads)
     print(f"{path}: session {time.perf_counter() - t0:.1f} s")
     out, times = timed(sess, {"image": image, "mask": mask}, runs)
-    print(f"run {fmt(times)}; output mean {out.mean():.2f} std {out.std():.2f} ({threads} intra-op threads)")
+    print(
+        f"run {fmt(times)}; output mean {out.mean():.2f} std {out.std():.2f}"
+        f" ({threads} intra-op threads)"
+    )
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--fourier", choices=("dft", "matmul"), default="matmul",
-                    help="how the Fourier units are written (default matmul)")
-    ap.add_argument("--out", type=Path, help="output file (default benches/output/big-lama-<variant>.onnx)")
+    ap.add_argument(
+        "--fourier",
+        choices=("dft", "matmul"),
+        default="matmul",
+        help="how the Fourier units are written (default matmul)",
+    )
+    ap.add_argument(
+        "--out", type=Path, help="output file (default benches/output/big-lama-<variant>.onnx)"
+    )
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--compare", action="store_true",
-                    help="write both variants to their default paths, check and time them (needs onnxruntime)")
-    ap.add_argument("--time", type=Path, metavar="PATH", help="only time this model (needs onnxruntime)")
+    ap.add_argument(
+        "--compare",
+        action="store_true",
+        help="write both variants to their default paths, check and time them (needs onnxruntime)",
+    )
+    ap.add_argument(
+        "--time", type=Path, metavar="PATH", help="only time this model (needs onnxruntime)"
+    )
     ap.add_argument("--runs", type=int, default=3, help="timed runs after one warm-up (default 3)")
-    ap.add_argument("--threads", type=int, default=2, help="ONNX Runtime intra-op threads (default 2)")
+    ap.add_argument(
+        "--threads", type=int, default=2, help="ONNX Runtime intra-op threads (default 2)"
+    )
     args = ap.parse_args()
     if args.time:
         time_one(args.time, args.seed, args.runs, args.threads)
