@@ -10,8 +10,8 @@
 //! | `navier-stokes` | [`classical::NavierStokes`] | as OpenCV's `INPAINT_NS` | nothing |
 //! | `patchmatch` | [`patchmatch::PatchMatch`] | multi-scale PatchMatch with patch voting: fills with texture copied from the image | nothing |
 //!
-//! Neural models (LaMa, MI-GAN, MAT, FcF) on ONNX Runtime will come behind cargo features; this
-//! release has none, and builds without ONNX Runtime.
+//! Neural models (LaMa, MI-GAN, MAT, FcF) run on ONNX Runtime: see [`onnx`] (feature `onnx`, on
+//! by default; without it the crate builds with no ONNX Runtime code at all).
 //!
 //! ```no_run
 //! use inpaint_core::io::{load_image, load_mask, save_image};
