@@ -154,9 +154,71 @@ impl Error {
     }
 }
 
+/// The message for a `kind` name (`model`, `device`, …) that is not one of `known`: it lists
+/// them, and the closest one when a name is within a third of its length in edits. For errors
+/// that never fall back to another name silently.
+///
+/// ```
+/// use inpaint_core::error::unknown_name;
+///
+/// assert_eq!(
+///     unknown_name("model", "tela", &["telea", "navier-stokes"]),
+///     "unknown model `tela`; known models: telea, navier-stokes (did you mean `telea`?)"
+/// );
+/// ```
+pub fn unknown_name(kind: &str, name: &str, known: &[&str]) -> String {
+    let mut message = format!(
+        "unknown {kind} `{name}`; known {kind}s: {}",
+        known.join(", ")
+    );
+    if let Some(close) = closest_name(name, known) {
+        message.push_str(&format!(" (did you mean `{close}`?)"));
+    }
+    message
+}
+
+/// The name in `known` within a third of its length in edits of `name`, the closest first.
+pub fn closest_name<'a>(name: &str, known: &[&'a str]) -> Option<&'a str> {
+    known
+        .iter()
+        .map(|&k| (edit_distance(name, k), k))
+        .filter(|&(d, k)| d <= k.chars().count().div_ceil(3))
+        .min()
+        .map(|(_, k)| k)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let substitution = diagonal + usize::from(ca != cb);
+            diagonal = row[j + 1];
+            row[j + 1] = substitution.min(row[j] + 1).min(row[j + 1] + 1);
+        }
+    }
+    row[b.len()]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn edit_distance_counts_edits() {
+        assert_eq!(edit_distance("tela", "telea"), 1);
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+    }
+
+    #[test]
+    fn only_close_names_are_suggested() {
+        assert_eq!(closest_name("cdua", &["cpu", "cuda"]), Some("cuda"));
+        assert_eq!(closest_name("banana", &["cpu", "cuda"]), None);
+        assert!(!unknown_name("device", "banana", &["cpu"]).contains("did you mean"));
+    }
 
     #[test]
     fn full_message_adds_each_cause_once() {

@@ -29,7 +29,7 @@
 #![warn(missing_docs)]
 
 pub mod buffer;
-mod error;
+pub mod error;
 pub mod io;
 mod model;
 mod ops;

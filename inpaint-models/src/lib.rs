@@ -32,6 +32,7 @@ pub mod classical;
 pub mod onnx;
 pub mod patchmatch;
 
+use inpaint_core::error::unknown_name;
 use inpaint_core::{Error, InpaintModel, Result};
 
 /// The models this build can construct by name, the default first.
@@ -135,42 +136,12 @@ pub fn by_name(name: &str, options: &ModelOptions) -> Result<Box<dyn InpaintMode
             }
             Ok(Box::new(patchmatch::PatchMatch::with_options(pm)?))
         }
-        unknown => {
-            let mut message = format!(
-                "unknown model `{unknown}`; known models: {}",
-                MODEL_NAMES.join(", ")
-            );
-            if let Some(close) = closest_name(unknown, &MODEL_NAMES) {
-                message.push_str(&format!(" (did you mean `{close}`?)"));
-            }
-            Err(Error::unsupported(message))
-        }
+        unknown => Err(Error::unsupported(unknown_name(
+            "model",
+            unknown,
+            &MODEL_NAMES,
+        ))),
     }
-}
-
-/// The known name within a third of its length in edits of `name`, if any.
-pub(crate) fn closest_name<'a>(name: &str, known: &[&'a str]) -> Option<&'a str> {
-    known
-        .iter()
-        .map(|&k| (edit_distance(name, k), k))
-        .filter(|&(d, k)| d <= k.chars().count().div_ceil(3))
-        .min()
-        .map(|(_, k)| k)
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, &cb) in b.iter().enumerate() {
-            let substitution = diagonal + usize::from(ca != cb);
-            diagonal = row[j + 1];
-            row[j + 1] = substitution.min(row[j] + 1).min(row[j + 1] + 1);
-        }
-    }
-    row[b.len()]
 }
 
 #[cfg(test)]
@@ -225,12 +196,5 @@ mod tests {
             &ModelOptions::new().with_patch_size(7).with_seed(3),
         );
         assert_eq!(model.unwrap().spec().name, "patchmatch");
-    }
-
-    #[test]
-    fn edit_distance_counts_edits() {
-        assert_eq!(edit_distance("tela", "telea"), 1);
-        assert_eq!(edit_distance("", "abc"), 3);
-        assert_eq!(edit_distance("kitten", "sitting"), 3);
     }
 }

@@ -1,10 +1,94 @@
-//! Checking a loaded graph's inputs and outputs against an architecture's contract, so that a
-//! file of the wrong kind fails at load with a message naming each mismatch.
+//! Checking a graph's inputs and outputs against an architecture's contract, so that a file of
+//! the wrong kind fails at load with a message naming each mismatch. The check works on plain
+//! [`GraphPort`] descriptions, so that a loaded session and a file read without ONNX Runtime
+//! (the registry's probe) are judged by the same code.
 
 use std::fmt;
 
-use ort::session::Session;
-use ort::value::{Outlet, TensorElementType};
+/// The element type of a graph input or output.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Element {
+    /// float32.
+    Float32,
+    /// float16.
+    Float16,
+    /// uint8.
+    Uint8,
+    /// int64.
+    Int64,
+    /// Any other type, by its name.
+    Other(String),
+}
+
+impl Element {
+    /// The element type of ONNX's `TensorProto.DataType` code (1 float, 2 uint8, 7 int64,
+    /// 10 float16, …).
+    pub fn from_onnx_code(code: i64) -> Element {
+        match code {
+            1 => Element::Float32,
+            2 => Element::Uint8,
+            7 => Element::Int64,
+            10 => Element::Float16,
+            other => Element::Other(format!("onnx type {other}")),
+        }
+    }
+}
+
+impl fmt::Display for Element {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Element::Float32 => f.write_str("f32"),
+            Element::Float16 => f.write_str("f16"),
+            Element::Uint8 => f.write_str("u8"),
+            Element::Int64 => f.write_str("i64"),
+            Element::Other(name) => f.write_str(name),
+        }
+    }
+}
+
+/// One input or output of a graph: name, element type and shape (`-1` = symbolic). `None` as
+/// element type: not a tensor.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct GraphPort {
+    /// The port's name.
+    pub name: String,
+    /// Its element type, `None` when it is not a tensor.
+    pub element: Option<Element>,
+    /// Its dimensions; `-1` where symbolic.
+    pub dims: Vec<i64>,
+}
+
+impl GraphPort {
+    /// A tensor port.
+    pub fn tensor(name: impl Into<String>, element: Element, dims: impl Into<Vec<i64>>) -> Self {
+        GraphPort {
+            name: name.into(),
+            element: Some(element),
+            dims: dims.into(),
+        }
+    }
+}
+
+impl fmt::Display for GraphPort {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let dims: Vec<String> = self
+            .dims
+            .iter()
+            .map(|&d| {
+                if d < 0 {
+                    "?".to_string()
+                } else {
+                    d.to_string()
+                }
+            })
+            .collect();
+        match &self.element {
+            Some(element) => write!(f, "{element} [{}]", dims.join(", ")),
+            None => f.write_str("not a tensor"),
+        }
+    }
+}
 
 /// The element types a port accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,12 +100,10 @@ pub(crate) enum Elements {
 }
 
 impl Elements {
-    fn accepts(self, ty: TensorElementType) -> bool {
+    fn accepts(self, element: &Element) -> bool {
         match self {
-            Elements::Float => {
-                matches!(ty, TensorElementType::Float32 | TensorElementType::Float16)
-            }
-            Elements::Byte => ty == TensorElementType::Uint8,
+            Elements::Float => matches!(element, Element::Float32 | Element::Float16),
+            Elements::Byte => *element == Element::Uint8,
         }
     }
 }
@@ -91,20 +173,22 @@ pub(crate) enum Spatial {
 }
 
 /// What a graph that passed the check looks like.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Checked {
     /// The element type of the float ports (float32 when there are none).
-    pub(crate) float: TensorElementType,
+    pub(crate) float: Element,
     /// `Some(n)` when the spatial size is fixed at `n×n`.
     pub(crate) fixed_side: Option<u32>,
     /// Whether the graph has the optional input.
     pub(crate) has_optional: bool,
 }
 
-/// Checks `session` has exactly `inputs` (plus `optional` if given), `outputs` by name, with
-/// rank, element type and the fixed sizes; returns every mismatch at once.
+/// Checks a graph with ports `graph_inputs`/`graph_outputs` has exactly `inputs` (plus
+/// `optional` if given) and `outputs` by name, with rank, element type and the fixed sizes;
+/// returns every mismatch at once.
 pub(crate) fn check(
-    session: &Session,
+    graph_inputs: &[GraphPort],
+    graph_outputs: &[GraphPort],
     inputs: &[Port],
     optional: Option<&Port>,
     outputs: &[Port],
@@ -115,23 +199,22 @@ pub(crate) fn check(
     let mut spatial_sizes = Vec::new();
 
     let mut check_side =
-        |kind: &str, expected: &[Port], found: &[Outlet], problems: &mut Vec<String>| {
+        |kind: &str, expected: &[Port], found: &[GraphPort], problems: &mut Vec<String>| {
             for port in expected {
-                let Some(outlet) = found.iter().find(|o| o.name() == port.name) else {
+                let Some(graph_port) = found.iter().find(|o| o.name == port.name) else {
                     problems.push(format!("no {kind} named `{}`", port.name));
                     continue;
                 };
-                let (Some(ty), Some(shape)) =
-                    (outlet.dtype().tensor_type(), outlet.dtype().tensor_shape())
-                else {
+                let Some(ty) = &graph_port.element else {
                     problems.push(format!("{kind} `{}` is not a tensor", port.name));
                     continue;
                 };
-                let described = format!("{ty} {shape}");
+                let shape = &graph_port.dims;
+                let described = graph_port.to_string();
                 let mut ok = port.elements.accepts(ty) && shape.len() == port.dims.len();
                 if port.elements == Elements::Float && ok {
-                    match float {
-                        None => float = Some(ty),
+                    match &float {
+                        None => float = Some(ty.clone()),
                         Some(first) if first != ty => {
                             problems.push(format!(
                                 "{kind} `{}` is {ty} but other ports are {first}",
@@ -158,15 +241,15 @@ pub(crate) fn check(
 
     let mut expected_inputs: Vec<Port> = inputs.to_vec();
     let has_optional =
-        optional.is_some_and(|port| session.inputs().iter().any(|o| o.name() == port.name));
+        optional.is_some_and(|port| graph_inputs.iter().any(|o| o.name == port.name));
     if let (true, Some(port)) = (has_optional, optional) {
         expected_inputs.push(*port);
     }
-    check_side("input", &expected_inputs, session.inputs(), &mut problems);
-    check_side("output", outputs, session.outputs(), &mut problems);
-    for outlet in session.inputs() {
-        if !expected_inputs.iter().any(|p| p.name == outlet.name()) {
-            problems.push(format!("unexpected input `{}`", outlet.name()));
+    check_side("input", &expected_inputs, graph_inputs, &mut problems);
+    check_side("output", outputs, graph_outputs, &mut problems);
+    for graph_port in graph_inputs {
+        if !expected_inputs.iter().any(|p| p.name == graph_port.name) {
+            problems.push(format!("unexpected input `{}`", graph_port.name));
         }
     }
 
@@ -200,7 +283,7 @@ pub(crate) fn check(
 
     if problems.is_empty() {
         Ok(Checked {
-            float: float.unwrap_or(TensorElementType::Float32),
+            float: float.unwrap_or(Element::Float32),
             fixed_side,
             has_optional,
         })

@@ -5,12 +5,12 @@ use std::fmt;
 use std::path::Path;
 use std::str::FromStr;
 
+use inpaint_core::error::unknown_name;
 use inpaint_core::{Error, Result};
 use ort::session::Session;
 use ort::session::builder::{GraphOptimizationLevel, SessionBuilder};
 
 use super::runtime::Runtime;
-use crate::closest_name;
 
 /// Where a model runs: one ONNX Runtime execution provider.
 ///
@@ -210,14 +210,11 @@ impl FromStr for Device {
             "rocm" => Device::Rocm { device_id },
             "auto" => Device::Auto,
             _ => {
-                let mut message = format!(
-                    "unknown device `{text}`; known devices: {}",
-                    Device::NAMES.join(", ")
-                );
-                if let Some(close) = closest_name(name, &Device::NAMES) {
-                    message.push_str(&format!(" (did you mean `{close}`?)"));
-                }
-                return Err(Error::invalid_input(message));
+                return Err(Error::invalid_input(unknown_name(
+                    "device",
+                    text,
+                    &Device::NAMES,
+                )));
             }
         };
         if id.is_some()

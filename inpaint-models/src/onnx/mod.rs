@@ -28,6 +28,7 @@ mod device;
 mod model;
 mod runtime;
 
+pub use contract::{Element, GraphPort};
 pub use device::{Device, DevicePolicy, ExecutionReport, SessionOptions};
 pub use model::{Architecture, OnnxModel, OnnxOptions, OutputRange, PreparedInputs};
 pub use runtime::{REQUIRED_VERSION, Runtime, RuntimeSearch, project_runtime_dir};

@@ -13,10 +13,10 @@ use inpaint_core::{Error, InpaintModel, Mask, ModelSpec, Result};
 use ort::session::Session;
 use ort::value::{DynValue, Tensor, TensorElementType};
 
-use super::contract::{self, Checked, Dim, Elements, Port, Spatial};
+use super::contract::{self, Checked, Dim, Element, Elements, GraphPort, Port, Spatial};
 use super::device::{DevicePolicy, ExecutionReport, ModelSource, SessionOptions, build_session};
 use super::runtime::{Runtime, RuntimeSearch};
-use crate::closest_name;
+use inpaint_core::error::unknown_name;
 
 /// A neural inpainting architecture: how its graph is fed and read. Contracts follow IOPaint's
 /// pre- and post-processing and the public ONNX exports.
@@ -122,6 +122,52 @@ impl Architecture {
         }
     }
 
+    /// Checks a graph's ports against this architecture's contract: `Err` lists every
+    /// mismatch.
+    fn check_graph(
+        self,
+        inputs: &[GraphPort],
+        outputs: &[GraphPort],
+    ) -> std::result::Result<Checked, String> {
+        let contract = self.contract();
+        contract::check(
+            inputs,
+            outputs,
+            contract.inputs,
+            contract.optional.as_ref(),
+            contract.outputs,
+            contract.spatial,
+        )
+    }
+
+    /// Whether a graph with these ports has this architecture's contract; `Err` names each
+    /// mismatch. The same check [`OnnxModel::load`] makes, for tools that read a file's ports
+    /// without loading it.
+    pub fn accepts(
+        self,
+        inputs: &[GraphPort],
+        outputs: &[GraphPort],
+    ) -> std::result::Result<(), String> {
+        self.check_graph(inputs, outputs).map(drop)
+    }
+
+    /// The architecture whose contract a graph with these ports has, in [`ALL`](Self::ALL)
+    /// order (a fixed 512×512 LaMa is `lama`, not `lama-dynamic`); `Err` gives each
+    /// architecture's mismatches.
+    pub fn identify(
+        inputs: &[GraphPort],
+        outputs: &[GraphPort],
+    ) -> std::result::Result<Architecture, String> {
+        let mut reasons = Vec::new();
+        for arch in Self::ALL {
+            match arch.accepts(inputs, outputs) {
+                Ok(()) => return Ok(arch),
+                Err(why) => reasons.push(format!("not {arch}: {why}")),
+            }
+        }
+        Err(reasons.join(" | "))
+    }
+
     /// The pipeline spec for a graph of this architecture; `fixed_side` from the graph.
     fn spec(self, fixed_side: Option<u32>) -> ModelSpec {
         let spec = ModelSpec::new(self.name());
@@ -162,16 +208,11 @@ impl FromStr for Architecture {
     fn from_str(name: &str) -> Result<Architecture> {
         match Self::NAMES.iter().position(|&n| n == name) {
             Some(index) => Ok(Self::ALL[index]),
-            None => {
-                let mut message = format!(
-                    "unknown architecture `{name}`; known architectures: {}",
-                    Self::NAMES.join(", ")
-                );
-                if let Some(close) = closest_name(name, &Self::NAMES) {
-                    message.push_str(&format!(" (did you mean `{close}`?)"));
-                }
-                Err(Error::invalid_input(message))
-            }
+            None => Err(Error::invalid_input(unknown_name(
+                "architecture",
+                name,
+                &Self::NAMES,
+            ))),
         }
     }
 }
@@ -295,7 +336,8 @@ pub struct OnnxModel {
 #[derive(Debug, Clone, Copy)]
 struct OutputReading {
     architecture: Architecture,
-    float: TensorElementType,
+    /// Whether the float ports are float16 (else float32).
+    float16: bool,
     range: OutputRange,
     /// Whether the range was only assumed (then every run checks it).
     range_assumed: bool,
@@ -307,7 +349,7 @@ impl fmt::Debug for OnnxModel {
             .field("architecture", &self.architecture)
             .field("spec", &self.spec)
             .field("device", &self.report)
-            .field("float", &self.reading.float)
+            .field("float16", &self.reading.float16)
             .finish_non_exhaustive()
     }
 }
@@ -357,19 +399,17 @@ impl OnnxModel {
             float,
             fixed_side,
             has_optional,
-        } = contract::check(
-            &session,
-            contract.inputs,
-            contract.optional.as_ref(),
-            contract.outputs,
-            contract.spatial,
-        )
-        .map_err(|problems| {
-            Error::model(
-                architecture.name(),
-                format!("{source} does not have the `{architecture}` contract: {problems}"),
+        } = architecture
+            .check_graph(
+                &graph_ports(session.inputs()),
+                &graph_ports(session.outputs()),
             )
-        })?;
+            .map_err(|problems| {
+                Error::model(
+                    architecture.name(),
+                    format!("{source} does not have the `{architecture}` contract: {problems}"),
+                )
+            })?;
 
         let declared = session
             .metadata()
@@ -402,7 +442,7 @@ impl OnnxModel {
             runtime,
             reading: OutputReading {
                 architecture,
-                float,
+                float16: float == Element::Float16,
                 range: output_range,
                 range_assumed: range_assumed && architecture == Architecture::LamaDynamic,
             },
@@ -435,7 +475,7 @@ impl OnnxModel {
 
     /// Whether the graph's float ports are float16.
     pub fn is_f16(&self) -> bool {
-        self.reading.float == TensorElementType::Float16
+        self.reading.float16
     }
 
     /// Runs the bare session on tensors already prepared from `image` and `mask` (whose sizes
@@ -518,7 +558,7 @@ impl OnnxModel {
     }
 
     fn float_tensor<const N: usize>(&self, shape: [usize; N], data: Vec<f32>) -> Result<DynValue> {
-        if self.reading.float == TensorElementType::Float16 {
+        if self.reading.float16 {
             tensor(shape, data.into_iter().map(f16::from_f32).collect())
         } else {
             tensor(shape, data)
@@ -568,7 +608,7 @@ impl OutputReading {
                 check_shape(shape)?;
                 data.iter().map(|&v| f32::from(v)).collect()
             }
-            _ if self.float == TensorElementType::Float16 => {
+            _ if self.float16 => {
                 let (shape, data) = value
                     .try_extract_tensor::<f16>()
                     .map_err(|e| fail(e.to_string()))?;
@@ -656,6 +696,30 @@ impl InpaintModel for OnnxModel {
     }
 }
 
+/// ONNX Runtime's description of a session's inputs or outputs, as plain ports.
+fn graph_ports(outlets: &[ort::value::Outlet]) -> Vec<GraphPort> {
+    outlets
+        .iter()
+        .map(|outlet| {
+            let dtype = outlet.dtype();
+            GraphPort {
+                name: outlet.name().to_string(),
+                element: dtype.tensor_type().map(|ty| match ty {
+                    TensorElementType::Float32 => Element::Float32,
+                    TensorElementType::Float16 => Element::Float16,
+                    TensorElementType::Uint8 => Element::Uint8,
+                    TensorElementType::Int64 => Element::Int64,
+                    other => Element::Other(other.to_string()),
+                }),
+                dims: dtype
+                    .tensor_shape()
+                    .map(|shape| shape.to_vec())
+                    .unwrap_or_default(),
+            }
+        })
+        .collect()
+}
+
 /// The length of the graph's `noise` input ([1, N]); 512 (MAT's) when it is symbolic.
 fn noise_length(session: &Session) -> usize {
     session
@@ -728,6 +792,46 @@ mod tests {
             arch.spec(Some(512)).validate().unwrap();
             arch.spec(None).validate().unwrap();
         }
+    }
+
+    #[test]
+    fn graphs_are_identified_by_their_ports() {
+        let f32_port =
+            |name: &str, dims: &[i64]| GraphPort::tensor(name, Element::Float32, dims.to_vec());
+        let carve = (
+            [
+                f32_port("image", &[-1, 3, 512, 512]),
+                f32_port("mask", &[-1, 1, 512, 512]),
+            ],
+            [f32_port("output", &[-1, 3, 512, 512])],
+        );
+        assert_eq!(
+            Architecture::identify(&carve.0, &carve.1),
+            Ok(Architecture::Lama)
+        );
+        let dynamic = (
+            [
+                f32_port("image", &[1, 3, -1, -1]),
+                f32_port("mask", &[1, 1, -1, -1]),
+            ],
+            [f32_port("output", &[1, 3, -1, -1])],
+        );
+        assert_eq!(
+            Architecture::identify(&dynamic.0, &dynamic.1),
+            Ok(Architecture::LamaDynamic)
+        );
+        let migan = (
+            [f32_port("input", &[1, 4, 512, 512])],
+            [f32_port("output", &[1, 3, 512, 512])],
+        );
+        // MI-GAN and FcF share a contract: the first in `ALL` is named.
+        assert_eq!(
+            Architecture::identify(&migan.0, &migan.1),
+            Ok(Architecture::Migan)
+        );
+        assert!(Architecture::Fcf.accepts(&migan.0, &migan.1).is_ok());
+        let why = Architecture::identify(&[f32_port("x", &[1])], &[]).unwrap_err();
+        assert!(why.contains("not lama: no input named `image`"), "{why}");
     }
 
     #[test]
