@@ -1,0 +1,12 @@
+//! Integration tests of `inpaint-registry`: one binary, one module per topic.
+#![allow(
+    clippy::unwrap_used,
+    reason = "in tests, a panic is the failure report"
+)]
+
+mod config;
+mod discovery;
+mod manager;
+mod probe;
+mod resolution;
+mod support;
