@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo run --release --example inpaint -- --image IN --mask MASK --output OUT \
-//!     [--model telea|navier-stokes|patchmatch] [--radius N] [--patch-size N] [--seed N] \
+//!     [--model ID] [--model-dir D] [--device NAME] [--radius N] [--patch-size N] [--seed N] \
 //!     [--hd-strategy original|resize|crop]
 //!
 //! cargo run --release --example inpaint -- --model-file PATH.onnx \
@@ -10,6 +10,12 @@
 //!     [--device cpu|cuda|tensorrt|coreml|directml|openvino|rocm|auto] [--ort-lib PATH] \
 //!     [--output-range 0-1|0-255] [--seed N] --image IN --mask MASK --output OUT
 //! ```
+//!
+//! `--model ID` resolves through the registry (`inpaint-registry`): a catalog id or alias
+//! (`telea`, the default, `navier-stokes` and `patchmatch` need no file; `lama`, `migan`, …
+//! must be downloaded first, e.g. with the `models` example), or a model file found in
+//! `--model-dir` (or the default model folders). An unknown name is an error listing the
+//! known ones; nothing else runs in its place.
 //!
 //! A neural model runs on ONNX Runtime, found through `--ort-lib`, `ORT_DYLIB_PATH`, the
 //! project's `.runtime/onnxruntime` folder (`scripts/fetch-onnxruntime.sh`), or the system
@@ -28,12 +34,14 @@ use inpaint_core::{HdStrategy, InpaintModel, InpaintOptions, Limits, inpaint};
 use inpaint_models::onnx::{
     Architecture, Device, DevicePolicy, OnnxModel, OnnxOptions, OutputRange, RuntimeSearch,
 };
-use inpaint_models::{
-    DEFAULT_MODEL, MODEL_NAMES, ModelOptions, by_name, classical::DEFAULT_RADIUS,
+use inpaint_models::{ModelOptions, classical::DEFAULT_RADIUS};
+use inpaint_registry::{
+    CATALOG, DEFAULT_MODEL, LoadPlan, Matched, ModelArchitecture, ModelManager, ModelRoot,
+    Registry, Scanner,
 };
 
-const USAGE: &str = "usage: inpaint --image IN --mask MASK --output OUT \
-[--model telea|navier-stokes|patchmatch] [--radius N] [--patch-size N] [--seed N] \
+const USAGE: &str = "usage: inpaint --image IN --mask MASK --output OUT [--model ID] \
+[--model-dir D] [--device NAME] [--radius N] [--patch-size N] [--seed N] \
 [--hd-strategy original|resize|crop]
        inpaint --model-file PATH.onnx --arch lama|lama-dynamic|migan|migan-pipeline|mat|fcf \
 [--device cpu|cuda|tensorrt|coreml|directml|openvino|rocm|auto] [--ort-lib PATH] \
@@ -43,28 +51,26 @@ struct Args {
     image: PathBuf,
     mask: PathBuf,
     output: PathBuf,
-    model: String,
-    options: ModelOptions,
-    hd_strategy: HdStrategy,
-    /// Set when the model is an ONNX file.
-    onnx: Option<OnnxArgs>,
-}
-
-struct OnnxArgs {
-    file: PathBuf,
-    arch: Architecture,
+    /// The model by name; `None` is the default model.
+    model: Option<String>,
+    model_dir: Option<PathBuf>,
+    /// The model as an ONNX file and its architecture.
+    file: Option<(PathBuf, Architecture)>,
     device: Device,
-    options: OnnxOptions,
+    /// Classical models' parameters.
+    options: ModelOptions,
+    /// ONNX models' settings (runtime, output range; the seed is moved here for them).
+    onnx: OnnxOptions,
+    hd_strategy: HdStrategy,
 }
 
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, String> {
-    let (mut image, mut mask, mut output) = (None, None, None);
-    let mut model = DEFAULT_MODEL.to_owned();
-    let mut options = ModelOptions::new();
-    let mut hd_strategy = HdStrategy::default();
-    let (mut model_file, mut arch, mut device, mut ort_lib, mut output_range) =
+    let (mut image, mut mask, mut output, mut model, mut model_dir) =
         (None, None, None, None, None);
-    let mut model_named = false;
+    let (mut model_file, mut arch, mut device, mut ort_lib) = (None, None, None, None);
+    let mut options = ModelOptions::new();
+    let mut onnx = OnnxOptions::default();
+    let mut hd_strategy = HdStrategy::default();
     while let Some(flag) = args.next() {
         if flag == "-h" || flag == "--help" {
             return Ok(None);
@@ -74,10 +80,8 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
             "--image" => image = Some(PathBuf::from(value()?)),
             "--mask" => mask = Some(PathBuf::from(value()?)),
             "--output" => output = Some(PathBuf::from(value()?)),
-            "--model" => {
-                model = value()?;
-                model_named = true;
-            }
+            "--model" => model = Some(value()?),
+            "--model-dir" => model_dir = Some(PathBuf::from(value()?)),
             "--model-file" => model_file = Some(PathBuf::from(value()?)),
             "--arch" => {
                 arch = Some(
@@ -89,123 +93,183 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
             "--device" => device = Some(value()?.parse::<Device>().map_err(|e| e.to_string())?),
             "--ort-lib" => ort_lib = Some(PathBuf::from(value()?)),
             "--output-range" => {
-                output_range = Some(value()?.parse::<OutputRange>().map_err(|e| e.to_string())?)
+                onnx = onnx
+                    .with_output_range(value()?.parse::<OutputRange>().map_err(|e| e.to_string())?)
             }
-            "--radius" => {
-                let v = value()?;
-                let radius = v
-                    .parse()
-                    .map_err(|_| format!("--radius: `{v}` is not a number"))?;
-                options = options.with_radius(radius);
-            }
-            "--patch-size" => {
-                let v = value()?;
-                let size = v
-                    .parse()
-                    .map_err(|_| format!("--patch-size: `{v}` is not a positive integer"))?;
-                options = options.with_patch_size(size);
-            }
-            "--seed" => {
-                let v = value()?;
-                let seed = v
-                    .parse()
-                    .map_err(|_| format!("--seed: `{v}` is not a non-negative integer"))?;
-                options = options.with_seed(seed);
-            }
+            "--radius" => options = options.with_radius(number(&flag, &value()?)?),
+            "--patch-size" => options = options.with_patch_size(number(&flag, &value()?)?),
+            "--seed" => options = options.with_seed(number(&flag, &value()?)?),
             "--hd-strategy" => hd_strategy = value()?.parse().map_err(|e| format!("{e}"))?,
             other => return Err(format!("unknown argument `{other}`")),
         }
     }
     let missing = |name: &str| format!("{name} is required");
-    let onnx = match (model_file, arch) {
-        (Some(file), Some(arch)) => {
-            if model_named {
-                return Err("--model and --model-file exclude each other".into());
-            }
-            if options.radius.is_some() || options.patch_size.is_some() {
-                return Err("--radius and --patch-size apply to the classical models only".into());
-            }
-            let device = device.unwrap_or(Device::Cpu);
-            let mut runtime = RuntimeSearch::from_env();
-            if let Some(path) = ort_lib {
-                runtime = runtime.with_library(path);
-            }
-            let mut onnx = OnnxOptions::default()
-                .with_runtime(runtime)
-                .with_device(DevicePolicy::for_flag(device));
-            if let Some(range) = output_range {
-                onnx = onnx.with_output_range(range);
-            }
-            if let Some(seed) = options.seed.take() {
-                onnx = onnx.with_seed(seed);
-            }
-            Some(OnnxArgs {
-                file,
-                arch,
-                device,
-                options: onnx,
-            })
-        }
+    let file = match (model_file, arch) {
+        (Some(file), Some(arch)) => Some((file, arch)),
         (Some(_), None) => return Err(missing("--arch (with --model-file)")),
         (None, Some(_)) => return Err(missing("--model-file (with --arch)")),
-        (None, None) => {
-            if device.is_some() || ort_lib.is_some() || output_range.is_some() {
-                return Err(
-                    "--device, --ort-lib and --output-range apply to --model-file only".into(),
-                );
-            }
-            None
-        }
+        (None, None) => None,
     };
+    if file.is_some() {
+        if model.is_some() || model_dir.is_some() {
+            return Err("--model/--model-dir and --model-file exclude each other".into());
+        }
+        if options.radius.is_some() || options.patch_size.is_some() {
+            return Err("--radius and --patch-size apply to the classical models only".into());
+        }
+    }
+    if let Some(path) = ort_lib {
+        onnx = onnx.with_runtime(RuntimeSearch::from_env().with_library(path));
+    }
     Ok(Some(Args {
         image: image.ok_or_else(|| missing("--image"))?,
         mask: mask.ok_or_else(|| missing("--mask"))?,
         output: output.ok_or_else(|| missing("--output"))?,
         model,
+        model_dir,
+        file,
+        device: device.unwrap_or(Device::Cpu),
         options,
-        hd_strategy,
         onnx,
+        hd_strategy,
     }))
 }
 
-fn run(args: Args) -> Result<(), inpaint_core::Error> {
-    // The model first: an unknown name or a wrong file fails before any decoding.
-    let (mut model, description, device): (Box<dyn InpaintModel>, String, Option<String>) =
-        match &args.onnx {
-            None => (
-                by_name(&args.model, &args.options)?,
-                format!("{} ({})", args.model, describe(&args.model, &args.options)),
-                None,
-            ),
-            Some(onnx) => {
-                let model = OnnxModel::load(&onnx.file, onnx.arch, &onnx.options)?;
-                let runtime = model.runtime();
-                let device = format!(
-                    "{} (asked: {}; ONNX Runtime {} from {})",
-                    model.execution(),
-                    onnx.device,
-                    runtime.version(),
-                    runtime.path().display()
-                );
-                let description = format!("{} ({})", onnx.arch, onnx.file.display());
-                (Box::new(model), description, Some(device))
-            }
+fn number<T: std::str::FromStr>(flag: &str, text: &str) -> Result<T, String> {
+    text.parse()
+        .map_err(|_| format!("{flag}: `{text}` is not a valid number here"))
+}
+
+/// A loaded model: owned, or held by the registry's manager.
+enum Loaded {
+    Own(Box<dyn InpaintModel>),
+    Managed(Box<ModelManager>),
+}
+
+impl Loaded {
+    fn model(&mut self) -> Result<&mut dyn InpaintModel, String> {
+        match self {
+            Loaded::Own(model) => Ok(model.as_mut()),
+            Loaded::Managed(manager) => match manager.model_mut() {
+                Some(model) => Ok(model),
+                None => Err("no model is loaded".into()),
+            },
+        }
+    }
+}
+
+/// What was loaded, in words: the model line and the device line.
+struct Described {
+    model: String,
+    device: Option<String>,
+}
+
+fn load(args: &mut Args) -> Result<(Loaded, Described), String> {
+    let policy = DevicePolicy::for_flag(args.device);
+    if let Some((file, arch)) = &args.file {
+        let mut options = args.onnx.clone().with_device(policy);
+        if let Some(seed) = args.options.seed {
+            options = options.with_seed(seed);
+        }
+        let model = OnnxModel::load(file, *arch, &options).map_err(|e| e.full_message())?;
+        let described = Described {
+            model: format!("{arch} ({})", file.display()),
+            device: Some(device_line(&model, args.device)),
         };
+        return Ok((Loaded::Own(Box::new(model)), described));
+    }
+
+    // A classical catalog model needs no scan of the model folders.
+    let name = args.model.as_deref();
+    let classical = inpaint_registry::catalog::resolve(name)
+        .ok()
+        .filter(|r| matches!(r.entry.architecture, ModelArchitecture::Classical(_)));
+    let (plan, matched) = match classical {
+        Some(resolved) => (
+            LoadPlan::classical(resolved.entry.id).map_err(|e| e.full_message())?,
+            resolved.matched,
+        ),
+        None => {
+            let roots = match &args.model_dir {
+                Some(dir) => vec![ModelRoot::project(dir)],
+                None => ModelRoot::defaults_from_env(),
+            };
+            let discovery = Scanner::new().scan(&roots);
+            let registry = Registry::new(None, Some(&discovery));
+            let resolution = registry.resolve(name).map_err(|e| e.full_message())?;
+            let plan = registry.plan(name).map_err(|e| e.full_message())?;
+            (plan, resolution.matched)
+        }
+    };
+    let mut onnx = args.onnx.clone();
+    if matches!(plan.architecture, ModelArchitecture::Onnx { .. }) {
+        // The seed of an ONNX model is MAT's noise; radius and patch size stay in the plan,
+        // where the manager refuses them for an ONNX model.
+        if let Some(seed) = args.options.seed.take() {
+            onnx = onnx.with_seed(seed);
+        }
+    }
+    let plan = plan.with_device(policy).with_options(args.options.clone());
+    let mut manager = ModelManager::new().with_onnx_options(onnx);
+    let active = manager.load(plan).map_err(|e| e.full_message())?;
+    let how = match matched {
+        Matched::Default { .. } => " (the default)".to_string(),
+        Matched::Alias { alias } => format!(" (as `{alias}`)"),
+        _ => String::new(),
+    };
+    let described = match &active.path {
+        None => Described {
+            model: format!(
+                "{}{how} ({})",
+                active.id,
+                describe(&active.id, &args.options)
+            ),
+            device: None,
+        },
+        Some(path) => Described {
+            model: format!(
+                "{}{how} ({}, {})",
+                active.id,
+                active.architecture.name(),
+                path.display()
+            ),
+            device: active
+                .execution
+                .as_ref()
+                .map(|e| format!("{e} (asked: {})", args.device)),
+        },
+    };
+    Ok((Loaded::Managed(Box::new(manager)), described))
+}
+
+fn device_line(model: &OnnxModel, asked: Device) -> String {
+    let runtime = model.runtime();
+    format!(
+        "{} (asked: {asked}; ONNX Runtime {} from {})",
+        model.execution(),
+        runtime.version(),
+        runtime.path().display()
+    )
+}
+
+fn run(mut args: Args) -> Result<(), String> {
+    // The model first: an unknown name or a wrong file fails before any decoding.
+    let (mut loaded, described) = load(&mut args)?;
     let limits = Limits::default();
-    let image = load_image(&args.image, &limits)?;
-    let mask = load_mask(&args.mask, &limits)?;
+    let image = load_image(&args.image, &limits).map_err(|e| e.full_message())?;
+    let mask = load_mask(&args.mask, &limits).map_err(|e| e.full_message())?;
     let options = InpaintOptions::new(args.hd_strategy);
 
     let started = Instant::now();
-    let result = inpaint(&mut model, &image, &mask, &options)?;
+    let result = inpaint(loaded.model()?, &image, &mask, &options).map_err(|e| e.full_message())?;
     let elapsed = started.elapsed();
-    save_image(&result, &args.output)?;
+    save_image(&result, &args.output).map_err(|e| e.full_message())?;
 
     let (width, height) = image.dimensions();
     let filled = mask.fill_count();
     let percent = 100.0 * filled as f64 / (f64::from(width) * f64::from(height));
-    println!("model:         {description}");
-    if let Some(device) = device {
+    println!("model:         {}", described.model);
+    if let Some(device) = described.device {
         println!("device:        {device}");
     }
     println!("image:         {width}×{height}");
@@ -216,7 +280,7 @@ fn run(args: Args) -> Result<(), inpaint_core::Error> {
     Ok(())
 }
 
-/// The parameters the model ran with, defaults included.
+/// The parameters a classical model ran with, defaults included.
 fn describe(model: &str, options: &ModelOptions) -> String {
     match model {
         "telea" | "navier-stokes" => {
@@ -238,9 +302,10 @@ fn main() -> ExitCode {
     let args = match parse_args(std::env::args().skip(1)) {
         Ok(Some(args)) => args,
         Ok(None) => {
+            let ids: Vec<&str> = CATALOG.iter().map(|entry| entry.id).collect();
             println!(
                 "{USAGE}\nmodels: {} (default {DEFAULT_MODEL})\narchitectures: {}\ndevices: {}",
-                MODEL_NAMES.join(", "),
+                ids.join(", "),
                 Architecture::NAMES.join(", "),
                 Device::NAMES.join(", ")
             );
@@ -253,8 +318,8 @@ fn main() -> ExitCode {
     };
     match run(args) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("error: {}", error.full_message());
+        Err(message) => {
+            eprintln!("error: {message}");
             ExitCode::FAILURE
         }
     }

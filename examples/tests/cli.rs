@@ -181,14 +181,39 @@ fn an_unknown_model_lists_the_known_ones_and_runs_nothing() {
     let mask = files.mask("mask.png", 40, 30);
     let output = files.path("o.png");
     let out = run(&[
-        "--image", &image, "--mask", &mask, "--output", &output, "--model", "lama",
+        "--image", &image, "--mask", &mask, "--output", &output, "--model", "tela",
     ]);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         stderr_line(&out),
-        "error: unsupported: unknown model `lama`; known models: telea, navier-stokes, patchmatch"
+        "error: unknown model `tela`; known models: lama, lama-fp16, lama-manga, migan, \
+         migan-pipeline, navier-stokes, patchmatch, telea (did you mean `telea`?)"
     );
     assert!(!Path::new(&output).exists(), "no fallback to another model");
+
+    // A known model that is not downloaded: says where it was expected and how to get it.
+    let empty = files.path("models");
+    let out = run(&[
+        "--image",
+        &image,
+        "--mask",
+        &mask,
+        "--output",
+        &output,
+        "--model",
+        "lama",
+        "--model-dir",
+        &empty,
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let line = stderr_line(&out);
+    assert!(
+        line.starts_with("error: model `lama` is not installed")
+            && line.contains("models download lama")
+            && line.contains(&format!("missing {empty}/lama/lama_fp32.onnx")),
+        "{line}"
+    );
+    assert!(!Path::new(&output).exists());
 }
 
 #[test]
@@ -356,7 +381,17 @@ fn onnx_flags_are_checked_as_usage() {
             "did you mean `lama`",
         ),
         (vec!["--device", "cdua"], "did you mean `cuda`"),
-        (vec!["--device", "cpu"], "apply to --model-file only"),
+        (
+            vec![
+                "--model-dir",
+                "d",
+                "--model-file",
+                lama.as_str(),
+                "--arch",
+                "lama",
+            ],
+            "exclude each other",
+        ),
         (
             vec![
                 "--model-file",
@@ -389,4 +424,61 @@ fn onnx_flags_are_checked_as_usage() {
         let text = String::from_utf8_lossy(&out.stderr);
         assert!(text.contains(needle), "{args:?}: {text}");
     }
+}
+
+#[test]
+fn named_models_resolve_through_the_registry() {
+    let files = Files::new("registry");
+    let (image, mask, output) = (
+        files.photo("in.png", 40, 30),
+        files.mask("mask.png", 40, 30),
+        files.path("out.png"),
+    );
+    // The project layout: <model folder>/<id>/<file>.
+    let models = files.path("models");
+    std::fs::create_dir_all(format!("{models}/migan")).unwrap();
+    std::fs::copy(fixture("migan.onnx"), format!("{models}/migan/migan.onnx")).unwrap();
+    let out = run(&[
+        "--image",
+        &image,
+        "--mask",
+        &mask,
+        "--output",
+        &output,
+        "--model",
+        "mi-gan",
+        "--model-dir",
+        &models,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("model:         migan (as `mi-gan`) (migan, "),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("device:        cpu (asked: cpu)"),
+        "{stdout}"
+    );
+
+    // No name: the default, and the output says so.
+    let out = run(&["--image", &image, "--mask", &mask, "--output", &output]);
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("model:         telea (the default) (radius 4)"),
+        "{stdout}"
+    );
+
+    // A classical model cannot be required on a GPU.
+    let out = run(&[
+        "--image", &image, "--mask", &mask, "--output", &output, "--model", "telea", "--device",
+        "cuda",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr_line(&out).contains("runs on the CPU only"));
 }

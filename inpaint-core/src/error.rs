@@ -177,14 +177,18 @@ pub fn unknown_name(kind: &str, name: &str, known: &[&str]) -> String {
     message
 }
 
-/// The name in `known` within a third of its length in edits of `name`, the closest first.
+/// The name in `known` within a third of its length in edits of `name` (ignoring case), if
+/// any; ties go to the first in `known`.
 pub fn closest_name<'a>(name: &str, known: &[&'a str]) -> Option<&'a str> {
-    known
-        .iter()
-        .map(|&k| (edit_distance(name, k), k))
-        .filter(|&(d, k)| d <= k.chars().count().div_ceil(3))
-        .min()
-        .map(|(_, k)| k)
+    let name = name.to_lowercase();
+    let mut best: Option<(usize, &'a str)> = None;
+    for &k in known {
+        let distance = edit_distance(&name, &k.to_lowercase());
+        if distance <= k.chars().count().div_ceil(3) && best.is_none_or(|(d, _)| distance < d) {
+            best = Some((distance, k));
+        }
+    }
+    best.map(|(_, k)| k)
 }
 
 fn edit_distance(a: &str, b: &str) -> usize {
@@ -217,6 +221,7 @@ mod tests {
     fn only_close_names_are_suggested() {
         assert_eq!(closest_name("cdua", &["cpu", "cuda"]), Some("cuda"));
         assert_eq!(closest_name("banana", &["cpu", "cuda"]), None);
+        assert_eq!(closest_name("LAMA", &["telea", "lama"]), Some("lama"));
         assert!(!unknown_name("device", "banana", &["cpu"]).contains("did you mean"));
     }
 

@@ -277,6 +277,9 @@ pub struct Discovery {
     pub errors: Vec<ScanNote>,
     /// Roots that do not exist.
     pub missing_roots: Vec<PathBuf>,
+    /// Every root scanned, in order (missing ones included): where a model that was not
+    /// found should be put.
+    pub roots: Vec<ModelRoot>,
 }
 
 impl Discovery {
@@ -335,7 +338,10 @@ impl Scanner {
     /// the others are listed in [`Discovery::shadowed`]. Files are identified by content
     /// (cached); none is hashed (see [`verify`](Self::verify)).
     pub fn scan(&mut self, roots: &[ModelRoot]) -> Discovery {
-        let mut discovery = Discovery::default();
+        let mut discovery = Discovery {
+            roots: roots.to_vec(),
+            ..Discovery::default()
+        };
         let mut candidates = Vec::new();
         for root in roots {
             if !root.path.is_dir() {

@@ -54,7 +54,8 @@ pub enum Error {
     },
     /// A known model whose files are not on disk.
     #[error(
-        "model `{id}` is not installed: {reason}; missing {}",
+        "model `{id}` is not installed: {reason}{}{}",
+        if missing.is_empty() { "" } else { "; missing " },
         list_paths(missing)
     )]
     NotInstalled {

@@ -1,5 +1,7 @@
 //! Strict name resolution: exact id, then alias, else an error naming what exists.
 
+use inpaint_core::error::closest_name;
+
 use crate::error::{Error, Result};
 
 /// How a name became a model id.
@@ -66,46 +68,9 @@ pub(crate) fn resolve_in(requested: &str, names: &[Name<'_>]) -> Result<(String,
     })
 }
 
-/// The known name within a third of its length in edits of `name` (case-insensitive), if
-/// any; ties go to the first in `known`.
-pub(crate) fn closest_name<'a>(name: &str, known: &[&'a str]) -> Option<&'a str> {
-    let lower = name.to_lowercase();
-    let mut best: Option<(usize, &'a str)> = None;
-    for &k in known {
-        let distance = edit_distance(&lower, &k.to_lowercase());
-        if distance <= k.chars().count().div_ceil(3) && best.is_none_or(|(d, _)| distance < d) {
-            best = Some((distance, k));
-        }
-    }
-    best.map(|(_, k)| k)
-}
-
-/// Levenshtein distance, in characters.
-pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, &cb) in b.iter().enumerate() {
-            let substitution = diagonal + usize::from(ca != cb);
-            diagonal = row[j + 1];
-            row[j + 1] = substitution.min(row[j] + 1).min(row[j + 1] + 1);
-        }
-    }
-    row[b.len()]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn edit_distance_counts_edits() {
-        assert_eq!(edit_distance("tela", "telea"), 1);
-        assert_eq!(edit_distance("", "abc"), 3);
-        assert_eq!(edit_distance("kitten", "sitting"), 3);
-    }
 
     #[test]
     fn closest_name_needs_to_be_close() {

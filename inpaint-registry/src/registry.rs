@@ -299,16 +299,19 @@ impl<'a> Registry<'a> {
             return Ok(found.path().to_path_buf());
         }
         let entry = catalog::entry(id);
-        let project_roots: Vec<&Path> = self
-            .config
-            .map(|c| {
-                c.roots
-                    .iter()
-                    .filter(|r| r.kind == RootKind::Project)
-                    .map(|r| r.path.as_path())
-                    .collect()
-            })
-            .unwrap_or_default();
+        // The config's roots, else the ones the scan looked at.
+        let roots = match self.config {
+            Some(config) if !config.roots.is_empty() => config.roots.as_slice(),
+            _ => self
+                .discovery
+                .map(|d| d.roots.as_slice())
+                .unwrap_or_default(),
+        };
+        let project_roots: Vec<&Path> = roots
+            .iter()
+            .filter(|r| r.kind == RootKind::Project)
+            .map(|r| r.path.as_path())
+            .collect();
         let missing = match entry {
             Some(entry) => project_roots
                 .iter()
@@ -323,7 +326,9 @@ impl<'a> Registry<'a> {
         };
         let reason = match entry {
             Some(entry) => format!(
-                "not downloaded (download it, or put {} in <project root>/{}/)",
+                "not downloaded (download it, e.g. `models download {}`, or put {} in \
+                 <model folder>/{}/)",
+                entry.id,
                 entry
                     .files
                     .iter()

@@ -1,0 +1,254 @@
+//! The `models` example as a user runs it: list, scan and download (from a local HTTP server
+//! on 127.0.0.1, through the `<ID>_MODEL_URL` override).
+#![allow(
+    clippy::unwrap_used,
+    reason = "in tests, a panic is the failure report"
+)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+fn models(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let exe = std::env::current_exe().unwrap();
+    let binary = exe
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples")
+        .join(format!("models{}", std::env::consts::EXE_SUFFIX));
+    let mut command = Command::new(binary);
+    command.args(args).env_remove("HF_HUB_OFFLINE");
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command.output().unwrap()
+}
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../inpaint-models/tests/fixtures/onnx")
+        .join(name)
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir =
+        std::env::temp_dir().join(format!("inpaint-models-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Serves `body` at any path on 127.0.0.1; returns the base URL and a request counter.
+fn serve(body: Vec<u8>) -> (String, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let count = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&count);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            counter.fetch_add(1, Ordering::SeqCst);
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            while reader.read_line(&mut line).unwrap_or(0) > 2 {
+                line.clear();
+            }
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.write_all(&body);
+        }
+    });
+    (url, count)
+}
+
+#[test]
+fn list_shows_every_catalog_model_and_what_is_on_disk() {
+    let dir = temp_dir("list");
+    std::fs::create_dir_all(dir.join("migan")).unwrap();
+    std::fs::copy(fixture("migan.onnx"), dir.join("migan/migan.onnx")).unwrap();
+    let out = models(&["list", "--model-dir", dir.to_str().unwrap()], &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for id in [
+        "telea",
+        "navier-stokes",
+        "patchmatch",
+        "lama",
+        "lama-manga",
+        "lama-fp16",
+        "migan-pipeline",
+    ] {
+        assert!(
+            stdout.lines().any(|l| l.starts_with(&format!("{id} "))),
+            "{id} missing:\n{stdout}"
+        );
+    }
+    let lama = stdout.lines().find(|l| l.starts_with("lama ")).unwrap();
+    assert!(
+        lama.contains("sha256") && lama.contains("not downloaded"),
+        "{lama}"
+    );
+    let migan = stdout.lines().find(|l| l.starts_with("migan ")).unwrap();
+    assert!(
+        migan.contains("unverified") && migan.contains("present, no checksum"),
+        "{migan}"
+    );
+}
+
+#[test]
+fn scan_identifies_files_by_content_and_says_why_not() {
+    let dir = temp_dir("scan");
+    std::fs::copy(fixture("migan_pipeline.onnx"), dir.join("renamed.onnx")).unwrap();
+    std::fs::copy(fixture("wrong_names.onnx"), dir.join("lama.onnx")).unwrap();
+    std::fs::write(dir.join("garbage.onnx"), b"\\x08\\x07 not protobuf at all").unwrap();
+    std::fs::write(dir.join("half.onnx.partial"), b"partial").unwrap();
+    let out = models(&["scan", dir.to_str().unwrap()], &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("renamed.onnx: migan-pipeline"), "{stdout}");
+    assert!(
+        stdout.contains("lama.onnx: not usable — ") && stdout.contains("no input named `image`"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("garbage.onnx: not usable — "), "{stdout}");
+    assert!(stdout.contains("half.onnx.partial: skipped"), "{stdout}");
+}
+
+#[test]
+fn a_download_with_the_wrong_bytes_fails_and_leaves_no_model_file() {
+    let dir = temp_dir("bad-download");
+    // 208,044,816 bytes are expected; this server sends a small file.
+    let (url, count) = serve(b"not the model".to_vec());
+    let override_url = format!("{url}/lama_fp32.onnx");
+    let out = models(
+        &["download", "lama", "--model-dir", dir.to_str().unwrap()],
+        &[("LAMA_MODEL_URL", &override_url)],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.trim_end().lines().count() == 1 && stderr.starts_with("error: lama: "),
+        "{stderr}"
+    );
+    assert!(
+        count.load(Ordering::SeqCst) >= 1,
+        "the server was never asked"
+    );
+    assert!(
+        !dir.join("lama/lama_fp32.onnx").exists(),
+        "a model file was left behind"
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(dir.join("lama"))
+        .map(|entries| entries.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(
+        leftovers
+            .iter()
+            .all(|name| !name.to_string_lossy().ends_with(".onnx")),
+        "{leftovers:?}"
+    );
+}
+
+#[test]
+fn an_unverified_download_needs_consent_then_lands_where_discovery_finds_it() {
+    let dir = temp_dir("unverified");
+    let (url, count) = serve(std::fs::read(fixture("migan.onnx")).unwrap());
+    let override_url = format!("{url}/migan.onnx");
+    let env = [("MIGAN_MODEL_URL", override_url.as_str())];
+    let dir_arg = dir.to_str().unwrap();
+
+    let out = models(&["download", "migan", "--model-dir", dir_arg], &env);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("unverified"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        count.load(Ordering::SeqCst),
+        0,
+        "refused before any request"
+    );
+
+    let out = models(
+        &[
+            "download",
+            "migan",
+            "--model-dir",
+            dir_arg,
+            "--allow-unverified",
+        ],
+        &env,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("NOT verified"));
+    assert_eq!(
+        std::fs::read(dir.join("migan/migan.onnx")).unwrap(),
+        std::fs::read(fixture("migan.onnx")).unwrap()
+    );
+
+    // Offline, the file is there: no request.
+    let before = count.load(Ordering::SeqCst);
+    let out = models(
+        &[
+            "download",
+            "migan",
+            "--model-dir",
+            dir_arg,
+            "--allow-unverified",
+            "--offline",
+        ],
+        &env,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(count.load(Ordering::SeqCst), before);
+
+    let out = models(&["list", "--model-dir", dir_arg], &[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("migan ") && l.contains("present")),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn unknown_ids_and_bad_arguments() {
+    let out = models(&["download", "lamma"], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("did you mean `lama`"));
+    for args in [
+        &["frobnicate"][..],
+        &["download"][..],
+        &["scan"][..],
+        &["list", "extra"][..],
+    ] {
+        let out = models(args, &[]);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+    }
+}
