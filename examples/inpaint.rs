@@ -118,9 +118,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
             return Err("--radius and --patch-size apply to the classical models only".into());
         }
     }
-    if let Some(path) = ort_lib {
-        onnx = onnx.with_runtime(RuntimeSearch::from_env().with_library(path));
-    }
+    onnx = onnx.with_runtime(runtime_search(ort_lib));
     Ok(Some(Args {
         image: image.ok_or_else(|| missing("--image"))?,
         mask: mask.ok_or_else(|| missing("--mask"))?,
@@ -133,6 +131,24 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
         onnx,
         hd_strategy,
     }))
+}
+
+/// Where ONNX Runtime is looked for: `--ort-lib`, then `ORT_DYLIB_PATH`, then the installed
+/// backend that fits this machine (`models backend install`), then the project's
+/// `.runtime/onnxruntime` folder and the system loader.
+fn runtime_search(ort_lib: Option<PathBuf>) -> RuntimeSearch {
+    let search = RuntimeSearch::from_env();
+    if let Some(path) = ort_lib {
+        return search.with_library(path);
+    }
+    if search.env_library.is_some() {
+        return search;
+    }
+    match inpaint_download::Backends::from_env().and_then(|b| b.resolve_auto()) {
+        Ok(backend) => search.with_library(backend.library),
+        // None installed: the project folder and the system loader remain.
+        Err(_) => search,
+    }
 }
 
 fn number<T: std::str::FromStr>(flag: &str, text: &str) -> Result<T, String> {

@@ -4,7 +4,15 @@
 //! cargo run --release --example models -- list [--model-dir D] [--no-verify]
 //! cargo run --release --example models -- download ID [--model-dir D] [--endpoint URL] [--allow-unverified] [--offline]
 //! cargo run --release --example models -- scan DIR
+//! cargo run --release --example models -- backend list
+//! cargo run --release --example models -- backend install FILE|URL --sha256 HEX --name N \
+//!     --version V [--providers cpu,cuda] [--hardware any|nvidia-gpu]
+//! cargo run --release --example models -- backend remove NAME
 //! ```
+//!
+//! Backends are ONNX Runtime builds (a `.whl`, `.zip` or `.tgz` holding `libonnxruntime`)
+//! installed into `$INPAINT_HOME/backends` (or `~/.local/share/inpaint/backends`); the
+//! `inpaint` example uses the one that fits this machine when no library is named.
 //!
 //! `--model-dir D` is the project model folder (`D/<id>/<file>`); without it, the default roots
 //! are used: `INPAINT_MODELS_DIR` or `~/.cache/inpaint/models`, then the Hugging Face hub
@@ -12,18 +20,23 @@
 //! `LAMA_MODEL_URL`); every file is checked against the catalog's sha256 before it is renamed
 //! into place, so a failed or corrupt download never leaves a model file behind.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use inpaint_download::{DownloadConfig, Downloader, FetchRequest, NetworkMode, Phase, Progress};
+use inpaint_download::{
+    BackendManifest, Backends, DownloadConfig, Downloader, FetchRequest, Hardware, NetworkMode,
+    Phase, Progress,
+};
 use inpaint_registry::{
     CATALOG, Discovery, ModelInfo, ModelRoot, Scanner, Verification, download_plan,
 };
 
 const USAGE: &str = "usage: models list [--model-dir D] [--no-verify]
        models download ID [--model-dir D] [--endpoint URL] [--allow-unverified] [--offline]
-       models scan DIR";
+       models scan DIR
+       models backend list | install FILE|URL --sha256 HEX --name N --version V \
+[--providers cpu,cuda] [--hardware any|nvidia-gpu] | remove NAME";
 
 enum Command {
     List {
@@ -40,14 +53,26 @@ enum Command {
     Scan {
         dir: PathBuf,
     },
+    BackendList,
+    BackendInstall {
+        source: String,
+        sha256: String,
+        manifest: BackendManifest,
+    },
+    BackendRemove {
+        name: String,
+    },
 }
 
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Command>, String> {
     let Some(command) = args.next() else {
-        return Err("a command is needed: list, download or scan".into());
+        return Err("a command is needed: list, download, scan or backend".into());
     };
     if command == "-h" || command == "--help" {
         return Ok(None);
+    }
+    if command == "backend" {
+        return parse_backend(args).map(Some);
     }
     let (mut positional, mut model_dir, mut endpoint) = (Vec::new(), None, None);
     let (mut verify, mut allow_unverified, mut offline) = (true, false, false);
@@ -84,11 +109,114 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Command>,
         "list" | "scan" => return Err(format!("unexpected arguments for `{command}`")),
         other => {
             return Err(format!(
-                "unknown command `{other}`; commands: list, download, scan"
+                "unknown command `{other}`; commands: list, download, scan, backend"
             ));
         }
     };
     Ok(Some(command))
+}
+
+fn parse_backend(mut args: impl Iterator<Item = String>) -> Result<Command, String> {
+    let action = args
+        .next()
+        .ok_or("`backend` needs list, install or remove")?;
+    let mut positional = Vec::new();
+    let (mut sha256, mut name, mut version) = (None, None, None);
+    let (mut providers, mut hardware) = (vec!["cpu".to_string()], Hardware::Any);
+    while let Some(flag) = args.next() {
+        let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--sha256" => sha256 = Some(value()?),
+            "--name" => name = Some(value()?),
+            "--version" => version = Some(value()?),
+            "--providers" => providers = value()?.split(',').map(str::to_string).collect(),
+            "--hardware" => {
+                hardware = match value()?.as_str() {
+                    "any" => Hardware::Any,
+                    "nvidia-gpu" => Hardware::NvidiaGpu,
+                    other => {
+                        return Err(format!(
+                            "unknown hardware `{other}`; expected any or nvidia-gpu"
+                        ));
+                    }
+                }
+            }
+            other if other.starts_with('-') => return Err(format!("unknown argument `{other}`")),
+            other => positional.push(other.to_string()),
+        }
+    }
+    let needed = |what: &str| format!("`backend {action}` needs {what}");
+    match (action.as_str(), positional.as_slice()) {
+        ("list", []) => Ok(Command::BackendList),
+        ("remove", [name]) => Ok(Command::BackendRemove { name: name.clone() }),
+        ("install", [source]) => {
+            let name = name.ok_or_else(|| needed("--name"))?;
+            let version = version.ok_or_else(|| needed("--version"))?;
+            Ok(Command::BackendInstall {
+                source: source.clone(),
+                sha256: sha256.ok_or_else(|| needed("--sha256 (the archive's checksum)"))?,
+                manifest: BackendManifest::new(name, version, providers, hardware),
+            })
+        }
+        ("list" | "remove" | "install", _) => Err(needed("one argument (see usage)")),
+        (other, _) => Err(format!(
+            "unknown backend action `{other}`; actions: list, install, remove"
+        )),
+    }
+}
+
+fn backend(command: &Command) -> Result<(), String> {
+    let backends = Backends::from_env().map_err(|e| e.to_string())?;
+    match command {
+        Command::BackendList => {
+            let installed = backends.list().map_err(|e| e.to_string())?;
+            println!("backends folder: {}", backends.root().display());
+            if installed.is_empty() {
+                println!("no backends installed");
+            }
+            for backend in installed {
+                match backend {
+                    Ok(b) => println!(
+                        "{}: ONNX Runtime {} [{}] for {} ({})",
+                        b.name,
+                        b.manifest.version,
+                        b.manifest.providers.join(", "),
+                        b.manifest.hardware,
+                        b.library.display()
+                    ),
+                    Err(err) => println!("broken: {err}"),
+                }
+            }
+            match backends.resolve_auto() {
+                Ok(b) => println!("this machine would use: {}", b.name),
+                Err(err) => println!("this machine would use none: {err}"),
+            }
+        }
+        Command::BackendInstall {
+            source,
+            sha256,
+            manifest,
+        } => {
+            let installed = if source.starts_with("http://") || source.starts_with("https://") {
+                let downloader = Downloader::new(DownloadConfig::from_env());
+                backends.install_url(&downloader, source, sha256, manifest.clone())
+            } else {
+                backends.install_file(Path::new(source), sha256, manifest.clone())
+            }
+            .map_err(|e| e.to_string())?;
+            println!(
+                "installed {} ({})",
+                installed.name,
+                installed.library.display()
+            );
+        }
+        Command::BackendRemove { name } => {
+            backends.remove(name).map_err(|e| e.to_string())?;
+            println!("removed {name}");
+        }
+        _ => unreachable!("only backend commands come here"),
+    }
+    Ok(())
 }
 
 /// The roots to scan: the given project folder, or the defaults.
@@ -317,6 +445,7 @@ fn main() -> ExitCode {
             *offline,
         ),
         Command::Scan { dir } => scan(dir),
+        backend_command => backend(backend_command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -252,3 +252,126 @@ fn unknown_ids_and_bad_arguments() {
         assert_eq!(out.status.code(), Some(2), "{args:?}");
     }
 }
+
+/// Zips the project's ONNX Runtime library as a wheel would hold it; returns its sha256.
+fn make_wheel(wheel: &Path) -> String {
+    let library = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../.runtime/onnxruntime/1.31.1/libonnxruntime.so.1.31.1");
+    assert!(library.is_file(), "run scripts/fetch-onnxruntime.sh first");
+    let script = "import hashlib, sys, zipfile\n\
+        with zipfile.ZipFile(sys.argv[2], 'w', zipfile.ZIP_DEFLATED) as z:\n\
+        \x20   z.write(sys.argv[1], 'onnxruntime/capi/libonnxruntime.so.1.31.1')\n\
+        \x20   z.writestr('onnxruntime/__init__.py', '')\n\
+        print(hashlib.sha256(open(sys.argv[2], 'rb').read()).hexdigest())\n";
+    let out = Command::new("python3")
+        .args(["-c", script])
+        .arg(&library)
+        .arg(wheel)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+#[test]
+fn an_installed_backend_runs_models_when_no_library_is_named() {
+    let home = temp_dir("backends");
+    let home_str = home.to_str().unwrap();
+    let env = [("INPAINT_HOME", home_str)];
+    let out = models(&["backend", "list"], &env);
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("no backends installed") && stdout.contains("would use none"),
+        "{stdout}"
+    );
+
+    let wheel = home.join("onnxruntime-1.31.1-test.whl");
+    let sha256 = make_wheel(&wheel);
+    let wheel_arg = wheel.to_str().unwrap();
+    let install = |digest: &str| {
+        models(
+            &[
+                "backend",
+                "install",
+                wheel_arg,
+                "--sha256",
+                digest,
+                "--name",
+                "ort-cpu",
+                "--version",
+                "1.31.1",
+            ],
+            &env,
+        )
+    };
+    let out = install(&"0".repeat(64));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a wrong checksum installs nothing"
+    );
+    assert!(!home.join("backends/ort-cpu").exists());
+    let out = install(&sha256);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // The inpaint example, with no --ort-lib and no ORT_DYLIB_PATH, runs on that backend.
+    let dir = temp_dir("backend-run");
+    let image = dir.join("in.png");
+    let mask = dir.join("mask.png");
+    image::RgbImage::from_pixel(24, 16, image::Rgb([42, 121, 201]))
+        .save(&image)
+        .unwrap();
+    image::GrayImage::from_fn(24, 16, |x, _| image::Luma([if x < 8 { 255 } else { 0 }]))
+        .save(&mask)
+        .unwrap();
+    let exe = std::env::current_exe().unwrap();
+    let inpaint = exe
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples/inpaint");
+    let lama = fixture("lama_dynamic.onnx");
+    let out = Command::new(inpaint)
+        .args([
+            "--model-file",
+            lama.to_str().unwrap(),
+            "--arch",
+            "lama-dynamic",
+        ])
+        .args([
+            "--image",
+            image.to_str().unwrap(),
+            "--mask",
+            mask.to_str().unwrap(),
+        ])
+        .args(["--output", dir.join("out.png").to_str().unwrap()])
+        .env("INPAINT_HOME", home_str)
+        .env_remove("ORT_DYLIB_PATH")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let backend_dir = home.join("backends/ort-cpu");
+    assert!(
+        stdout.contains(&format!("from {}", backend_dir.display())),
+        "{stdout}"
+    );
+
+    let out = models(&["backend", "remove", "ort-cpu"], &env);
+    assert!(out.status.success());
+    assert!(!backend_dir.exists());
+}
