@@ -133,11 +133,14 @@ pub enum Revision {
 }
 
 impl Revision {
-    /// The string to put in a `resolve/<revision>/` URL.
+    /// The string to put in a `resolve/<revision>/` URL. Hugging Face resolves a branch, a
+    /// tag or a full commit id, not an abbreviated one: with only a
+    /// [`ShortCommit`](Self::ShortCommit) known, the URL names `main`, and the sha256 pins the
+    /// content (a file that changed there is refused, never used).
     pub fn as_url_part(&self) -> &'static str {
         match self {
             Revision::Commit(commit) => commit,
-            Revision::ShortCommit { prefix, .. } => prefix,
+            Revision::ShortCommit { .. } => "main",
             Revision::Branch { name, .. } => name,
         }
     }
@@ -663,7 +666,7 @@ impl PlannedFile {
 ///
 /// ```
 /// let plan = inpaint_registry::download_plan("lama")?;
-/// assert_eq!(plan[0].url, "https://huggingface.co/Carve/LaMa-ONNX/resolve/a3ee2fc/lama_fp32.onnx");
+/// assert_eq!(plan[0].url, "https://huggingface.co/Carve/LaMa-ONNX/resolve/main/lama_fp32.onnx");
 /// assert_eq!(plan[0].size, Some(208_044_816));
 /// assert!(inpaint_registry::download_plan("telea")?.is_empty());
 /// # Ok::<(), inpaint_registry::Error>(())

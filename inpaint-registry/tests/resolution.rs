@@ -193,7 +193,7 @@ fn the_catalog_pins_what_the_reference_records() {
     assert_eq!(lama.len(), 1);
     assert_eq!(
         lama[0].url,
-        "https://huggingface.co/Carve/LaMa-ONNX/resolve/a3ee2fc/lama_fp32.onnx"
+        "https://huggingface.co/Carve/LaMa-ONNX/resolve/main/lama_fp32.onnx"
     );
     assert_eq!(
         lama[0].sha256,
@@ -202,7 +202,7 @@ fn the_catalog_pins_what_the_reference_records() {
     assert_eq!(lama[0].size, Some(208_044_816));
     assert_eq!(
         lama[0].url_for_endpoint("https://hf-mirror.com/"),
-        "https://hf-mirror.com/Carve/LaMa-ONNX/resolve/a3ee2fc/lama_fp32.onnx"
+        "https://hf-mirror.com/Carve/LaMa-ONNX/resolve/main/lama_fp32.onnx"
     );
 
     let manga = download_plan("manga-lama").unwrap();
