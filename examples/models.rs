@@ -24,6 +24,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use indicatif::{ProgressBar, ProgressStyle};
+use inpaint_core::error::full_message;
 use inpaint_download::{
     BackendManifest, Backends, DownloadConfig, Downloader, FetchRequest, Hardware, NetworkMode,
     Phase, Progress,
@@ -166,10 +167,10 @@ fn parse_backend(mut args: impl Iterator<Item = String>) -> Result<Command, Stri
 }
 
 fn backend(command: &Command) -> Result<(), String> {
-    let backends = Backends::from_env().map_err(|e| e.to_string())?;
+    let backends = Backends::from_env().map_err(|e| full_message(&e))?;
     match command {
         Command::BackendList => {
-            let installed = backends.list().map_err(|e| e.to_string())?;
+            let installed = backends.list().map_err(|e| full_message(&e))?;
             println!("backends folder: {}", backends.root().display());
             if installed.is_empty() {
                 println!("no backends installed");
@@ -211,7 +212,7 @@ fn backend(command: &Command) -> Result<(), String> {
             );
         }
         Command::BackendRemove { name } => {
-            backends.remove(name).map_err(|e| e.to_string())?;
+            backends.remove(name).map_err(|e| full_message(&e))?;
             println!("removed {name}");
         }
         _ => unreachable!("only backend commands come here"),
@@ -379,7 +380,7 @@ fn download(
         }
         let result = downloader.fetch(&request);
         bar.finish_and_clear();
-        let path = result.map_err(|e| format!("{}: {e}", entry.id))?;
+        let path = result.map_err(|e| format!("{}: {}", entry.id, full_message(&e)))?;
         let checked = if file.sha256.is_some() {
             "sha256 verified"
         } else {

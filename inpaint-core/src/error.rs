@@ -85,17 +85,7 @@ impl Error {
     /// This error and its causes on one line (`what: why: deeper why`), each cause once: for
     /// command lines, logs and the C ABI's messages.
     pub fn full_message(&self) -> String {
-        let mut line = self.to_string();
-        let mut source = std::error::Error::source(self);
-        while let Some(cause) = source {
-            let text = cause.to_string();
-            if !line.contains(&text) {
-                line.push_str(": ");
-                line.push_str(&text);
-            }
-            source = cause.source();
-        }
-        line
+        full_message(self)
     }
 
     /// An [`Error::InvalidInput`] with this message.
@@ -152,6 +142,22 @@ impl Error {
             source: None,
         }
     }
+}
+
+/// Any error and its causes on one line (`what: why: deeper why`), each cause once (a cause
+/// whose text the line already holds is not repeated).
+pub fn full_message(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut line = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !line.contains(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+        source = cause.source();
+    }
+    line
 }
 
 /// The message for a `kind` name (`model`, `device`, …) that is not one of `known`: it lists

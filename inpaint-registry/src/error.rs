@@ -129,17 +129,7 @@ pub enum Error {
 impl Error {
     /// This error and its causes on one line (`what: why: deeper why`), each cause once.
     pub fn full_message(&self) -> String {
-        let mut line = self.to_string();
-        let mut source = std::error::Error::source(self);
-        while let Some(cause) = source {
-            let text = cause.to_string();
-            if !line.contains(&text) {
-                line.push_str(": ");
-                line.push_str(&text);
-            }
-            source = cause.source();
-        }
-        line
+        inpaint_core::error::full_message(self)
     }
 
     pub(crate) fn io(path: impl AsRef<Path>, source: std::io::Error) -> Self {
