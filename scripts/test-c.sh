@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Everything C-side of inpaint-ffi: the header is up to date, the C tests pass under
-# AddressSanitizer + UBSan and under valgrind, the header compiles as C++ (included twice),
+# AddressSanitizer + UBSan and under valgrind, a load/run/free loop leaks nothing and keeps
+# resident memory flat, the header compiles as C++ (included twice),
 # pkg-config works, and the C example inpaints the sample photo.
 #
 # Installs what it needs when missing: valgrind, libstb-dev and pkg-config (apt-get, as root),
@@ -75,6 +76,25 @@ gcc "${cflags[@]}" inpaint-ffi/tests/c/test_inpaint.c "${link[@]}" -o "$out/test
     --error-exitcode=1 --suppressions=inpaint-ffi/tests/c/valgrind.supp \
     "$out/test_inpaint" "$fixtures" | tee "$out/valgrind.log"
 grep -Eq '^[0-9]+ passed, 0 failed$' "$out/valgrind.log"
+
+step "load/run/free loop: ASan + LSan, valgrind (50 iterations each), resident memory flat"
+# tests/c/test_loop.c loads, runs and frees telea, navier-stokes and lama_dynamic.onnx (and a
+# failing load with its error object) each iteration; the sanitizers and valgrind report any
+# leak at exit, and the uninstrumented run fails if VmRSS grows by more than 2048 KiB after its
+# first tenth (memory kept reachable but growing).
+gcc "${cflags[@]}" -fsanitize=address,undefined -fno-omit-frame-pointer \
+    -fno-sanitize-recover=undefined inpaint-ffi/tests/c/test_loop.c "${link[@]}" \
+    -o "$out/test_loop_asan"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+    "${run_test[@]}" "$out/test_loop_asan" "$fixtures" 50 | tee "$out/loop-asan.log"
+grep -Eq '^[0-9]+ passed, 0 failed$' "$out/loop-asan.log"
+gcc "${cflags[@]}" inpaint-ffi/tests/c/test_loop.c "${link[@]}" -o "$out/test_loop"
+"${run_test[@]}" valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect \
+    --error-exitcode=1 --suppressions=inpaint-ffi/tests/c/valgrind.supp \
+    "$out/test_loop" "$fixtures" 50 | tee "$out/loop-valgrind.log"
+grep -Eq '^[0-9]+ passed, 0 failed$' "$out/loop-valgrind.log"
+"${run_test[@]}" "$out/test_loop" "$fixtures" 1000 2048 | tee "$out/loop-rss.log"
+grep -Eq '^[0-9]+ passed, 0 failed$' "$out/loop-rss.log"
 
 step "the header as C++17, included twice"
 g++ -std=c++17 -Wall -Wextra -Werror -I inpaint-ffi/include inpaint-ffi/tests/c/double_include.cc \

@@ -13,6 +13,8 @@ use std::process::{Command, Output};
 
 use inpaint_core::image::{GrayImage, Luma, Rgb, RgbImage};
 
+mod hostile;
+
 fn example_binary() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let profile_dir = exe.parent().unwrap().parent().unwrap();

@@ -62,7 +62,7 @@ pub enum Error {
         source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
     /// An image could not be decoded or encoded.
-    #[error("{}: cannot decode or encode image", path.display())]
+    #[error("{}cannot decode or encode image", path_prefix(path))]
     Decode {
         /// The file involved (empty for in-memory data).
         path: PathBuf,
@@ -79,6 +79,15 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+}
+
+/// `path: `, or nothing for in-memory data (an empty path).
+fn path_prefix(path: &std::path::Path) -> String {
+    if path.as_os_str().is_empty() {
+        String::new()
+    } else {
+        format!("{}: ", path.display())
+    }
 }
 
 impl Error {

@@ -6,10 +6,11 @@
 //! writes to a temporary file beside the target and renames it into place, so a failed write
 //! never leaves a truncated image under the requested name.
 
-use std::io::{BufRead, Cursor, Seek};
+use std::io::{BufRead, Cursor, Read, Seek, SeekFrom};
 use std::path::Path;
 
-use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader};
+use image::error::{DecodingError, ImageFormatHint};
+use image::{DynamicImage, ImageDecoder, ImageError, ImageFormat, ImageReader};
 
 use crate::error::{Error, Result};
 use crate::types::{Image, Limits, Mask};
@@ -66,6 +67,22 @@ fn decode<R: BufRead + Seek>(
             path,
         ));
     }
+    if reader.format() == Some(ImageFormat::Jpeg) {
+        // `image` decodes JPEGs leniently: a file cut in its image data decodes without error,
+        // the missing part grey. That would inpaint a half-grey photo, so it is refused here.
+        let mut inner = reader.into_inner();
+        let complete = jpeg_is_complete(&mut inner).map_err(|source| Error::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        if !complete {
+            return Err(decode_error(ImageError::Decoding(DecodingError::new(
+                ImageFormatHint::Exact(ImageFormat::Jpeg),
+                "the file is truncated: no end-of-image marker after the image data",
+            ))));
+        }
+        reader = ImageReader::with_format(inner, ImageFormat::Jpeg);
+    }
     // The header is read without the codec's limits so that an oversized image is reported
     // by ours, with its size; the codec's limits then guard the decoding itself.
     reader.no_limits();
@@ -82,6 +99,76 @@ fn decode<R: BufRead + Seek>(
     let mut image = DynamicImage::from_decoder(decoder).map_err(decode_error)?;
     image.apply_orientation(orientation);
     Ok(image)
+}
+
+/// Whether a JPEG stream has an end-of-image marker (`FF D9`) after its first start-of-scan
+/// (`FF DA`): walks the header segments by their lengths (so that an EXIF thumbnail's own
+/// markers do not count), then scans the entropy-coded data, in which `FF` is always followed
+/// by `00`, a restart marker, or a marker between scans. Leaves `r` where it found it.
+///
+/// Anything malformed before the first scan counts as complete here: the decoder reports it.
+/// Data after the end-of-image marker (camera trailers, motion photos) is allowed.
+fn jpeg_is_complete<R: BufRead + Seek>(r: &mut R) -> std::io::Result<bool> {
+    let start = r.stream_position()?;
+    let complete = scan_jpeg(r);
+    r.seek(SeekFrom::Start(start))?;
+    complete
+}
+
+fn scan_jpeg<R: BufRead + Seek>(r: &mut R) -> std::io::Result<bool> {
+    fn byte<R: Read>(r: &mut R) -> std::io::Result<Option<u8>> {
+        let mut b = [0u8];
+        match r.read_exact(&mut b) {
+            Ok(()) => Ok(Some(b[0])),
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+    // SOI, then segments up to the first SOS.
+    if (byte(r)?, byte(r)?) != (Some(0xFF), Some(0xD8)) {
+        return Ok(true);
+    }
+    loop {
+        if byte(r)? != Some(0xFF) {
+            return Ok(true);
+        }
+        let mut marker = byte(r)?;
+        while marker == Some(0xFF) {
+            marker = byte(r)?;
+        }
+        match marker {
+            None | Some(0xD9) => return Ok(true),
+            Some(0xDA) => break,
+            // Standalone markers: TEM and RST0–7.
+            Some(0x01 | 0xD0..=0xD7) => {}
+            Some(_) => {
+                let (Some(hi), Some(lo)) = (byte(r)?, byte(r)?) else {
+                    return Ok(true);
+                };
+                let length = u16::from_be_bytes([hi, lo]);
+                if length < 2 {
+                    return Ok(true);
+                }
+                r.seek(SeekFrom::Current(i64::from(length) - 2))?;
+            }
+        }
+    }
+    // The scans: an EOI anywhere after the first SOS.
+    let mut after_ff = false;
+    loop {
+        let buf = r.fill_buf()?;
+        if buf.is_empty() {
+            return Ok(false);
+        }
+        for &b in buf {
+            if after_ff && b == 0xD9 {
+                return Ok(true);
+            }
+            after_ff = b == 0xFF;
+        }
+        let n = buf.len();
+        r.consume(n);
+    }
 }
 
 /// Saves an image, format from the extension (`png`, `jpg`/`jpeg`, `webp`, `bmp`, `gif`).

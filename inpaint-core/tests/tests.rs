@@ -6,7 +6,9 @@
 
 mod support;
 
+mod buffer;
 mod errors;
+mod hostile;
 mod io;
 mod pipeline;
 mod properties;

@@ -5,5 +5,7 @@
 )]
 
 mod classical;
+mod concurrency;
 #[cfg(feature = "onnx")]
 mod onnx;
+mod properties;
