@@ -37,6 +37,12 @@ export LSAN_OPTIONS="suppressions=$root/fuzz/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPT
 step "toolchain"
 rustc --version
 cargo --version
+# libfuzzer-sys compiles libFuzzer's C++ sources.
+if ! command -v c++ >/dev/null; then
+    echo "installing g++ (libFuzzer is C++)"
+    apt-get update
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends g++
+fi
 
 version="$(cat fuzz/cargo-fuzz.version)"
 step "cargo-fuzz $version (pinned, in .tools/)"

@@ -3,8 +3,9 @@
 #
 # Needs only what a fresh machine of ours has (a Rust toolchain with rustfmt and clippy, python3
 # with venv and pip); everything else it installs itself: ONNX Runtime's library into .runtime,
-# the Python tools for the quality gates and the ONNX fixtures into .venv (both ignored by git),
-# at pinned versions.
+# the Python tools for the quality gates and the ONNX fixtures into .venv, cbindgen and cargo-fuzz
+# into .tools (all ignored by git), at pinned versions; system packages (valgrind, g++, ...) with
+# apt-get when missing.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -40,9 +41,15 @@ step "the ONNX test graphs are exactly what scripts/make-onnx-fixtures.py makes,
 scripts/python-env.sh >/dev/null
 .venv/bin/python scripts/make-onnx-fixtures.py --check >/dev/null
 
+step "the hostile input files are exactly what scripts/make-hostile-files.py makes"
+.venv/bin/python scripts/make-hostile-files.py --check >/dev/null
+
 step "quality against OpenCV (PSNR inside the mask, within 0.3 dB)"
 .venv/bin/python benches/compare_opencv.py --quick --check-psnr 0.3 --out target/compare-quick
 
 step "patchmatch against PyPatchMatch (mean PSNR inside the mask within 0.3 dB, texture kept)"
 .venv/bin/python benches/compare_pypatchmatch.py --quick --only quality --check-psnr 0.3 \
     --check-texture --out target/compare-pypatchmatch-quick
+
+step "fuzzing: every target for 60 s from its committed corpus (cargo-fuzz, libFuzzer + ASan)"
+scripts/fuzz.sh 60
