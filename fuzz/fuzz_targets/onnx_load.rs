@@ -23,7 +23,7 @@ fuzz_target!(
         let architecture = Architecture::ALL[usize::from(selector) % Architecture::ALL.len()];
         match OnnxModel::from_bytes(model, architecture, &OnnxOptions::default()) {
             Ok(loaded) => assert_eq!(loaded.architecture(), architecture),
-            // ONNX Runtime's refusals are `Error::Runtime`, the contract's `Error::Model`.
+            // A file ONNX Runtime cannot read, or one that breaks the contract: `Error::Model`.
             Err(err) => drop(err.to_string()),
         }
     }

@@ -189,10 +189,10 @@ impl inpaint_model {
     /// On success `*model_out` receives a new model, freed with `inpaint_model_free`. On
     /// failure `*model_out` is set to NULL, and the status says why: an unknown architecture
     /// or device is `INPAINT_STATUS_INVALID_INPUT` (the message lists the known names), a
-    /// missing file `INPAINT_STATUS_IO`, a graph that breaks the contract
-    /// `INPAINT_STATUS_MODEL`, ONNX Runtime missing or too old, the device refused or a file
-    /// ONNX Runtime cannot read `INPAINT_STATUS_RUNTIME`, and a build without the `onnx`
-    /// feature `INPAINT_STATUS_UNSUPPORTED`.
+    /// missing file `INPAINT_STATUS_IO`, a file ONNX Runtime cannot read (not ONNX, truncated,
+    /// an invalid graph) or a graph that breaks the contract `INPAINT_STATUS_MODEL`, ONNX
+    /// Runtime missing or too old or the device refused `INPAINT_STATUS_RUNTIME`, and a build
+    /// without the `onnx` feature `INPAINT_STATUS_UNSUPPORTED`.
     ///
     /// # Safety
     ///

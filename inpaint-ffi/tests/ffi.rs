@@ -391,6 +391,21 @@ fn onnx_a_wrong_contract_is_a_model_error() {
 
 #[cfg(feature = "onnx")]
 #[test]
+fn onnx_a_file_that_is_not_onnx_is_a_model_error_not_a_runtime_error() {
+    let dir = std::env::temp_dir().join(format!("inpaint-ffi-corrupt-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("corrupt.onnx");
+    std::fs::write(&file, b"\x08\x07 not protobuf at all").unwrap();
+    let path = std::ffi::CString::new(file.to_str().unwrap()).unwrap();
+    let (status, model, message) = load_onnx(path.as_ptr(), c"lama".as_ptr(), c"cpu".as_ptr());
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(status, inpaint_status::Model, "{message:?}");
+    assert!(model.is_null());
+    assert!(message.unwrap().contains("corrupt.onnx"));
+}
+
+#[cfg(feature = "onnx")]
+#[test]
 fn onnx_a_missing_file_is_an_io_error() {
     let path = fixture("no_such_model.onnx");
     let (status, model, message) = load_onnx(path.as_ptr(), c"lama".as_ptr(), c"cpu".as_ptr());

@@ -331,20 +331,31 @@ fn files_of_the_wrong_contract_are_refused_at_load_naming_the_mismatch() {
 }
 
 #[test]
-fn garbage_and_missing_files_are_errors() {
+fn garbage_truncated_and_missing_files_are_errors() {
+    // A file ONNX Runtime cannot parse is the model's fault (Error::Model), not the runtime's:
+    // the caller must replace the file.
     let err = OnnxModel::from_bytes(
         b"not an onnx file",
         Architecture::Lama,
         &OnnxOptions::default(),
     )
     .unwrap_err();
-    assert!(matches!(err, Error::Runtime { .. }), "{err:?}");
+    assert!(matches!(err, Error::Model { .. }), "{err:?}");
     assert!(
         err.full_message()
             .contains("cannot load the model <16 bytes in memory>"),
         "{}",
         err.full_message()
     );
+
+    let whole = std::fs::read(fixture("lama_dynamic.onnx")).unwrap();
+    let err = OnnxModel::from_bytes(
+        &whole[..whole.len() / 2],
+        Architecture::LamaDynamic,
+        &OnnxOptions::default(),
+    )
+    .unwrap_err();
+    assert!(matches!(err, Error::Model { .. }), "{err:?}");
 
     let err = OnnxModel::load(
         fixture("absent.onnx"),

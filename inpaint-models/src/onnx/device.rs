@@ -7,6 +7,7 @@ use std::str::FromStr;
 
 use inpaint_core::error::unknown_name;
 use inpaint_core::{Error, Result};
+use ort::error::ErrorCode;
 use ort::session::Session;
 use ort::session::builder::{GraphOptimizationLevel, SessionBuilder};
 
@@ -348,10 +349,12 @@ impl fmt::Display for ModelSource<'_> {
     }
 }
 
-/// Builds a session for `source` on the device `policy` picks. `variable_size` turns the
-/// memory pattern off, which only pays when every run has the same input shape.
+/// Builds a session for `source` (a model named `model`) on the device `policy` picks.
+/// `variable_size` turns the memory pattern off, which only pays when every run has the same
+/// input shape.
 pub(crate) fn build_session(
     runtime: &Runtime,
+    model: &str,
     source: ModelSource<'_>,
     policy: &DevicePolicy,
     options: &SessionOptions,
@@ -445,7 +448,12 @@ pub(crate) fn build_session(
         ModelSource::Bytes(bytes) => builder.commit_from_memory(bytes),
     }
     .map_err(|err| {
-        Error::runtime_with(format!("ONNX Runtime cannot load the model {source}"), err)
+        let message = format!("ONNX Runtime cannot load the model {source}");
+        if is_bad_model_file(err.code()) {
+            Error::model_with(model, message, err)
+        } else {
+            Error::runtime_with(message, err)
+        }
     })?;
     Ok((
         session,
@@ -455,6 +463,19 @@ pub(crate) fn build_session(
             notes,
         },
     ))
+}
+
+/// Whether ONNX Runtime refused a model because of the file itself (not ONNX, truncated, an
+/// invalid graph, an operator it does not know), rather than for want of a device or memory:
+/// a caller must replace the file, not the runtime.
+fn is_bad_model_file(code: ErrorCode) -> bool {
+    matches!(
+        code,
+        ErrorCode::InvalidProtobuf
+            | ErrorCode::InvalidGraph
+            | ErrorCode::NoModel
+            | ErrorCode::NotImplemented
+    )
 }
 
 /// Registers `device` on `builder`: the builder back, and the reason when it was refused.

@@ -390,6 +390,7 @@ impl OnnxModel {
         let variable_size = contract.spatial != Spatial::Fixed(512);
         let (session, report) = build_session(
             &runtime,
+            architecture.name(),
             source,
             &options.device,
             &options.session,
