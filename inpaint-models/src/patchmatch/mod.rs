@@ -106,13 +106,14 @@ mod nnf;
 
 use self::masked::MaskedImage;
 
-/// The default patch side: PyPatchMatch's default radius 15.
+/// The default patch side, 7: PyPatchMatch's `patch_size=3` (a radius), as InvokeAI calls it.
 pub const DEFAULT_PATCH_SIZE: u32 = 7;
 
 /// The largest patch side accepted.
 pub const MAX_PATCH_SIZE: u32 = 101;
 
-/// Options of [`PatchMatch`]. The defaults are PyPatchMatch's.
+/// Options of [`PatchMatch`]. The defaults are PyPatchMatch's, but for the patch size: InvokeAI's
+/// (see [`DEFAULT_PATCH_SIZE`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct PatchMatchOptions {
