@@ -80,9 +80,9 @@ impl<'a> Arbitrary<'a> for Case {
 }
 
 /// Pixels the model may be asked to fill per case, summed over its `forward` calls: two
-/// whole 64×64 images. The `Crop` strategy runs the model once per masked region, over the
-/// region's box grown by the margin, so a speckled mask costs regions × crop area (IOPaint
-/// does the same); past this budget the case is dropped, or one case could take seconds.
+/// whole 64×64 images. The `Crop` strategy runs the model once per group of masked regions
+/// whose crops overlap, so a speckled mask can still cost several crops; past this budget the
+/// case is dropped, or one case could take seconds.
 const PIXEL_BUDGET: u64 = 2 * 64 * 64;
 
 /// The model under test, delegating everything, with `forward` refused past the budget.

@@ -25,7 +25,8 @@ pub struct ModelSpec {
     /// After the above, pad to a square of the longer side.
     pub pad_to_square: bool,
     /// A model that only takes `n×n` input (MI-GAN and FcF: 512). The pipeline crops around
-    /// each masked region, resizes the crop down to fit, pads, and resizes the result back.
+    /// each masked region (regions whose crops overlap share one, up to `n×n`), resizes the
+    /// crop down to fit, pads, and resizes the result back.
     pub fixed_size: Option<u32>,
     /// Whether the caller's HD strategy applies. Fixed-size models ignore it, as in IOPaint.
     pub honours_hd_strategy: bool,
@@ -135,7 +136,7 @@ impl ModelSpec {
 /// * the caller's mask is binarised (`> 127` = fill); an empty mask returns the input without
 ///   calling the model;
 /// * the HD strategy picks the region(s) the model sees: the whole image, a downscaled copy,
-///   or one crop per masked region;
+///   or one crop per masked region (regions whose crops overlap share one);
 /// * each region is padded bottom/right by mirroring (OpenCV's `BORDER_REFLECT`) to
 ///   `pad_multiple`, then `min_size`, then a square, as the spec says ([`pad`](Self::pad));
 /// * the mask given to `forward` is binary: 255 where the region's mask is above

@@ -6,7 +6,7 @@ use image::{GrayImage, ImageBuffer, Pixel, RgbImage};
 
 use crate::error::{Error, Result};
 use crate::model::{InpaintModel, ModelSpec, fit_within};
-use crate::ops::boxes::{Rect, boxes_from_mask, crop_box};
+use crate::ops::boxes::{Rect, boxes_from_mask, merged_crop_boxes};
 use crate::ops::resize::resize_cubic;
 use crate::types::{Image, Mask};
 
@@ -21,6 +21,9 @@ pub enum HdStrategy {
     Resize,
     /// Above [`InpaintOptions::crop_trigger_size`], the model sees one crop per masked region,
     /// grown by [`InpaintOptions::crop_margin`]; each result is pasted back inside the mask.
+    /// Regions whose crops overlap share one crop, while it stays within the trigger size on
+    /// each side (IOPaint runs every crop, so a speckled mask would run the model once a
+    /// speck).
     #[default]
     Crop,
 }
@@ -132,7 +135,8 @@ pub const FIXED_SIZE_CROP_MARGIN: u32 = 128;
 ///    returned and the model is not run.
 /// 2. The model sees regions chosen by the HD strategy, unless its spec opts out:
 ///    `Original` (the whole image), `Resize` (longer side above `resize_limit`: shrunk, bicubic),
-///    `Crop` (longer side above `crop_trigger_size`: one crop per masked region, with margin).
+///    `Crop` (longer side above `crop_trigger_size`: one crop per masked region, with margin;
+///    regions whose crops overlap share one).
 ///    Fixed-size models (e.g. 512×512) take the path crop → shrink to fit → pad → forward →
 ///    resize back, unless the image already has their size.
 /// 3. Each region is padded to the spec, run through [`InpaintModel::forward`], un-padded, and
@@ -232,8 +236,9 @@ fn run<'m, M: InpaintModel + ?Sized>(
         .fixed_size
         .is_some_and(|side| (width, height) != (side, side));
     if fixed_size_crops {
-        for rect in binary.boxes() {
-            let rect = crop_box(rect, FIXED_SIZE_CROP_MARGIN, width, height);
+        let side = spec.fixed_size.expect("fixed_size_crops");
+        for rect in merged_crop_boxes(&binary.boxes(), FIXED_SIZE_CROP_MARGIN, side, width, height)
+        {
             let crop_rgb = crop(rgb, rect);
             let crop_mask = binary.crop(rect);
             let result = match model.resize(&crop_rgb, crop_mask.as_gray()) {
@@ -255,8 +260,14 @@ fn run<'m, M: InpaintModel + ?Sized>(
     };
     match strategy {
         HdStrategy::Crop if longer > options.crop_trigger_size => {
-            for rect in binary.boxes() {
-                let rect = crop_box(rect, options.crop_margin, width, height);
+            let crops = merged_crop_boxes(
+                &binary.boxes(),
+                options.crop_margin,
+                options.crop_trigger_size,
+                width,
+                height,
+            );
+            for rect in crops {
                 let crop_mask = binary.crop(rect);
                 let region = crop(rgb, rect);
                 let result = pad_forward(model, &spec, &region, RegionMask::Binary(&crop_mask))?;

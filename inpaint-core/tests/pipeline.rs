@@ -79,6 +79,54 @@ fn crop_runs_one_box_per_region_with_margin() {
 }
 
 #[test]
+fn crop_runs_overlapping_regions_once_not_once_each() {
+    // Dust: 400 one-pixel holes 20 px apart. IOPaint would run 400 crops over the same pixels.
+    let (w, h) = (1600, 1200);
+    let image = Image::from_rgb(noise_rgb(w, h, 7)).unwrap();
+    let dots: Vec<(u32, u32, u32, u32)> = (0..400)
+        .map(|i| (400 + 20 * (i % 20), 300 + 20 * (i / 20), 1, 1))
+        .collect();
+    let mask = rect_mask(w, h, &dots);
+    let mut model = Recorder::new(ModelSpec::new("plain"));
+    let out = inpaint(&mut model, &image, &mask, &InpaintOptions::default()).unwrap();
+    // The dots span 381×381; with the 128 px margin each side (IOPaint's centring rounds the
+    // odd width down) that is one 636×636 crop.
+    let sizes: Vec<_> = model.calls.iter().map(|(i, _)| i.dimensions()).collect();
+    assert_eq!(sizes, [(636, 636)]);
+    assert_outside_mask_unchanged(&image, &mask, &out);
+    for &(x, y, _, _) in &dots {
+        assert_ne!(out.rgb().get_pixel(x, y), image.rgb().get_pixel(x, y));
+    }
+}
+
+#[test]
+fn fixed_size_model_merges_overlapping_crops_only_up_to_its_size() {
+    let spec = ModelSpec::new("migan-like")
+        .with_pad_multiple(512)
+        .with_min_size(Some(512))
+        .with_pad_to_square(true)
+        .with_fixed_size(Some(512))
+        .with_mask_threshold(120);
+    let (w, h) = (1600, 1200);
+    let image = Image::from_rgb(noise_rgb(w, h, 8)).unwrap();
+    // Dots every 50 px over 1000×800: 336 regions, each crop 257×257 overlapping its neighbours.
+    let dots: Vec<(u32, u32, u32, u32)> = (0..21)
+        .flat_map(|x| (0..16).map(move |y| (300 + 50 * x, 200 + 50 * y, 1, 1)))
+        .collect();
+    let mask = rect_mask(w, h, &dots);
+    let mut model = Recorder::new(spec);
+    let out = inpaint(&mut model, &image, &mask, &InpaintOptions::default()).unwrap();
+    // Merged crops of at most 512 px a side run at full resolution: every call is 512×512,
+    // and there are far fewer calls than dots (at least 3×3 crops of 512 cover 1000×800).
+    assert!(
+        (9..=40).contains(&model.calls.len()),
+        "{} calls",
+        model.calls.len()
+    );
+    assert_outside_mask_unchanged(&image, &mask, &out);
+}
+
+#[test]
 fn crop_below_trigger_runs_on_the_whole_image() {
     let image = Image::from_rgb(noise_rgb(800, 600, 3)).unwrap();
     let mask = rect_mask(800, 600, &[(0, 0, 4, 4), (700, 500, 4, 4)]);

@@ -19,6 +19,22 @@ impl Rect {
     pub(crate) fn height(&self) -> u32 {
         self.bottom - self.top
     }
+
+    fn overlaps(&self, other: &Rect) -> bool {
+        self.left < other.right
+            && other.left < self.right
+            && self.top < other.bottom
+            && other.top < self.bottom
+    }
+
+    fn union(&self, other: &Rect) -> Rect {
+        Rect {
+            left: self.left.min(other.left),
+            top: self.top.min(other.top),
+            right: self.right.max(other.right),
+            bottom: self.bottom.max(other.bottom),
+        }
+    }
 }
 
 const OUTSIDE: u8 = 1;
@@ -184,6 +200,44 @@ pub(crate) fn crop_box(rect: Rect, margin: u32, img_w: u32, img_h: u32) -> Rect 
     }
 }
 
+/// The crops to run a model on for the regions `boxes` (in [`boxes_from_mask`]'s order): each
+/// box's [`crop_box`], except that where two crops overlap and the crop of their boxes' union
+/// is at most `max_side` on each side, that one crop replaces the two, again until no such
+/// pair is left.
+///
+/// IOPaint runs one crop per region however much the crops overlap, so a speckled mask (dust,
+/// a scratch broken into dots) runs the model thousands of times over the same pixels. Crops
+/// that overlap nothing are IOPaint's, in its order; `max_side` keeps a merged crop within
+/// what the strategy allows at full resolution (a larger single region keeps its own crop).
+pub(crate) fn merged_crop_boxes(
+    boxes: &[Rect],
+    margin: u32,
+    max_side: u32,
+    img_w: u32,
+    img_h: u32,
+) -> Vec<Rect> {
+    let crop = |rect: Rect| crop_box(rect, margin, img_w, img_h);
+    let fits = |rect: &Rect| rect.width() <= max_side && rect.height() <= max_side;
+    // (union of the boxes, their crop)
+    let mut groups: Vec<(Rect, Rect)> = Vec::new();
+    for &rect in boxes {
+        let mut group = (rect, crop(rect));
+        while let Some((i, merged)) = groups.iter().enumerate().find_map(|(i, (boxes, c))| {
+            if !c.overlaps(&group.1) {
+                return None;
+            }
+            let union = boxes.union(&group.0);
+            let merged = (union, crop(union));
+            fits(&merged.1).then_some((i, merged))
+        }) {
+            groups.remove(i);
+            group = merged;
+        }
+        groups.push(group);
+    }
+    groups.into_iter().map(|(_, c)| c).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -271,5 +325,48 @@ mod tests {
             crop_box(rect(5, 5, 10, 10), 500, 30, 20),
             rect(0, 0, 30, 20)
         );
+    }
+
+    #[test]
+    fn crops_that_overlap_nothing_are_iopaints() {
+        let boxes = [rect(600, 100, 30, 40), rect(0, 400, 20, 10)];
+        let crops = merged_crop_boxes(&boxes, 128, 800, 1000, 900);
+        let alone: Vec<Rect> = boxes.iter().map(|&b| crop_box(b, 128, 1000, 900)).collect();
+        assert_eq!(crops, alone);
+    }
+
+    #[test]
+    fn overlapping_crops_become_one_around_every_region() {
+        // A speckled mask: 100 one-pixel holes 10 px apart, every crop overlapping the next.
+        let boxes: Vec<Rect> = (0..100)
+            .map(|i| rect(300 + 10 * (i % 10), 300 + 10 * (i / 10), 1, 1))
+            .collect();
+        let crops = merged_crop_boxes(&boxes, 128, 800, 1600, 1200);
+        assert_eq!(crops, [crop_box(rect(300, 300, 91, 91), 128, 1600, 1200)]);
+    }
+
+    #[test]
+    fn merged_crops_stay_within_the_largest_side_allowed() {
+        // One-pixel holes every 100 px across a 1600×1200 image: one crop would be the image.
+        let boxes: Vec<Rect> = (0..16)
+            .flat_map(|x| (0..12).map(move |y| rect(100 * x + 50, 100 * y + 50, 1, 1)))
+            .collect();
+        let crops = merged_crop_boxes(&boxes, 128, 512, 1600, 1200);
+        assert!(
+            crops.len() > 1 && crops.len() < boxes.len() / 4,
+            "{}",
+            crops.len()
+        );
+        for c in &crops {
+            assert!(c.width() <= 512 && c.height() <= 512, "{c:?}");
+        }
+        for b in &boxes {
+            assert!(crops.iter().any(|c| c.union(b) == *c), "{b:?} in no crop");
+        }
+        // A region whose own crop is larger keeps it, unmerged.
+        let big = [rect(0, 0, 600, 20), rect(700, 10, 2, 2)];
+        let crops = merged_crop_boxes(&big, 128, 512, 1600, 1200);
+        assert_eq!(crops.len(), 2);
+        assert_eq!(crops[0], crop_box(big[0], 128, 1600, 1200));
     }
 }
