@@ -11,6 +11,15 @@ fn lama_like() -> ModelSpec {
         .with_mask_threshold(0)
 }
 
+/// A model that only takes 512×512, as MI-GAN.
+fn migan_like() -> ModelSpec {
+    ModelSpec::new("migan-like")
+        .with_pad_multiple(512)
+        .with_min_size(Some(512))
+        .with_pad_to_square(true)
+        .with_fixed_size(Some(512))
+}
+
 #[test]
 fn empty_mask_returns_input_without_running_the_model() {
     let image = Image::from_rgb(noise_rgb(33, 17, 5)).unwrap();
@@ -101,12 +110,7 @@ fn crop_runs_overlapping_regions_once_not_once_each() {
 
 #[test]
 fn fixed_size_model_merges_overlapping_crops_only_up_to_its_size() {
-    let spec = ModelSpec::new("migan-like")
-        .with_pad_multiple(512)
-        .with_min_size(Some(512))
-        .with_pad_to_square(true)
-        .with_fixed_size(Some(512))
-        .with_mask_threshold(120);
+    let spec = migan_like().with_mask_threshold(120);
     let (w, h) = (1600, 1200);
     let image = Image::from_rgb(noise_rgb(w, h, 8)).unwrap();
     // Dots every 50 px over 1000×800: 336 regions, each crop 257×257 overlapping its neighbours.
@@ -151,12 +155,7 @@ fn resize_shrinks_the_longer_side_to_the_limit() {
 
 #[test]
 fn fixed_size_model_crops_shrinks_pads_and_resizes_back() {
-    let spec = ModelSpec::new("migan-like")
-        .with_pad_multiple(512)
-        .with_min_size(Some(512))
-        .with_pad_to_square(true)
-        .with_fixed_size(Some(512))
-        .with_mask_threshold(120);
+    let spec = migan_like().with_mask_threshold(120);
     let image = Image::from_rgb(noise_rgb(900, 700, 5)).unwrap();
     // A large region: its crop (400+256 wide) is shrunk to fit 512; a small one is not.
     let mask = rect_mask(900, 700, &[(100, 100, 400, 300), (800, 650, 10, 10)]);
@@ -176,11 +175,7 @@ fn fixed_size_model_crops_shrinks_pads_and_resizes_back() {
 
 #[test]
 fn fixed_size_model_at_its_size_runs_once_on_the_whole_image() {
-    let spec = ModelSpec::new("migan-like")
-        .with_pad_multiple(512)
-        .with_min_size(Some(512))
-        .with_pad_to_square(true)
-        .with_fixed_size(Some(512));
+    let spec = migan_like();
     let image = Image::from_rgb(noise_rgb(512, 512, 6)).unwrap();
     let mask = rect_mask(512, 512, &[(1, 1, 3, 3), (300, 300, 3, 3)]);
     let mut model = Recorder::new(spec);
