@@ -232,11 +232,11 @@ fn run<'m, M: InpaintModel + ?Sized>(
     };
 
     let mut pastes = Vec::new();
-    let fixed_size_crops = spec
+    // A fixed-size model on an image of another size works on crops.
+    if let Some(side) = spec
         .fixed_size
-        .is_some_and(|side| (width, height) != (side, side));
-    if fixed_size_crops {
-        let side = spec.fixed_size.expect("fixed_size_crops");
+        .filter(|&side| (width, height) != (side, side))
+    {
         for rect in merged_crop_boxes(&binary.boxes(), FIXED_SIZE_CROP_MARGIN, side, width, height)
         {
             let crop_rgb = crop(rgb, rect);

@@ -503,8 +503,9 @@ impl inpaint_run_options {
     }
 
     /// Sets how large images are handled: "original" (the model sees the whole image),
-    /// "resize" (shrunk to the resize limit) or "crop" (one crop per masked region; regions whose crops overlap share one). Another
-    /// name is `INPAINT_STATUS_INVALID_INPUT`, and `err_out` lists the known ones.
+    /// "resize" (shrunk to the resize limit) or "crop" (one crop per masked region; regions
+    /// whose crops overlap share one). Another name is `INPAINT_STATUS_INVALID_INPUT`, and
+    /// `err_out` lists the known ones.
     ///
     /// # Safety
     ///
