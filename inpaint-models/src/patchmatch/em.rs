@@ -116,7 +116,7 @@ pub(super) fn inpaint(image: MaskedImage, options: &PatchMatchOptions) -> Vec<u8
                 weighted_links(&forward, &active, max_distance, false),
                 weighted_links(&backward, &active, max_distance, true),
             ];
-            target = vote.apply(base, &votes);
+            target = vote.apply(base, &votes, &backward);
             fields = Some((forward, backward));
         }
     }
@@ -300,7 +300,14 @@ struct Vote<'a> {
 }
 
 impl Vote<'_> {
-    fn apply(&self, mut base: MaskedImage, votes: &[Vec<Weighted>; 2]) -> MaskedImage {
+    /// The new estimate: `base` with each pixel set from its votes. `coherence` (the field
+    /// from the estimate into the image with the hole) lends hole pixels that got no vote.
+    fn apply(
+        &self,
+        mut base: MaskedImage,
+        votes: &[Vec<Weighted>; 2],
+        coherence: &Nnf,
+    ) -> MaskedImage {
         let (ow, oh) = (base.width, base.height);
         debug_assert_eq!((ow, oh), (self.source.width, self.source.height));
         let source = self.source;
@@ -349,11 +356,50 @@ impl Vote<'_> {
                         for c in 0..3 {
                             px[c] = (a[c] / a[3]).round_ties_even().clamp(0.0, 255.0) as u8;
                         }
+                    } else if source.hole[p] {
+                        if let Some(lent) = self.closest_lender(coherence, p / ow, p % ow) {
+                            px.copy_from_slice(&source.rgb[lent * 3..lent * 3 + 3]);
+                        }
                     }
                 }
             });
         base.hole.fill(false);
         base
+    }
+
+    /// For a hole pixel with no vote, the source pixel (an index) that the closest-matching
+    /// patch over it would lend, whatever its weight. Such pixels are mostly on the outer
+    /// ring of the image, where every patch holds pixels the distance counts as the largest
+    /// difference, so every vote weight there is 0; without this they would keep the
+    /// coarse levels' estimate, upscaled in blocks.
+    fn closest_lender(&self, coherence: &Nnf, oy: usize, ox: usize) -> Option<usize> {
+        let (r, s, ow) = (self.radius, self.scale, self.source.width);
+        let (py, px) = (oy / s, ox / s);
+        if py >= self.level_height || px >= self.level_width {
+            return None;
+        }
+        let (uy, ux) = (oy % s, ox % s);
+        let mut best: Option<(u64, usize)> = None;
+        for qy in py.saturating_sub(r)..(py + r + 1).min(self.level_height) {
+            for qx in px.saturating_sub(r)..(px + r + 1).min(self.level_width) {
+                let link = coherence.links[qy * self.level_width + qx];
+                // The pixel of the matched patch at the offset of (py, px) in patch (qy, qx).
+                let (Some(sy), Some(sx)) = (
+                    (link.y as usize + py).checked_sub(qy),
+                    (link.x as usize + px).checked_sub(qx),
+                ) else {
+                    continue;
+                };
+                if sy >= self.level_height || sx >= self.level_width {
+                    continue;
+                }
+                let lent = (sy * s + uy) * ow + sx * s + ux;
+                if !self.source.hole[lent] && best.is_none_or(|(d, _)| link.d < d) {
+                    best = Some((link.d, lent));
+                }
+            }
+        }
+        best.map(|(_, lent)| lent)
     }
 
     /// Adds the part of vote `v` that lands on output rows `y0..y0 + rows` to `acc`.

@@ -65,6 +65,12 @@
 //!   the others is filled exactly as it would be alone. PyPatchMatch scans serially with `mt19937`, so results are not identical.
 //! * Distances are measured again after each EM iteration (PyPatchMatch 1.x kept the stale
 //!   ones) and compared with early termination against the best so far.
+//! * **Hole pixels at the image's edge are filled from their best match.** Every patch that
+//!   reaches the image's outer ring holds pixels the distance counts as the largest
+//!   difference, so its votes weigh 0, and a hole pixel on the ring gets no vote at all. Such
+//!   a pixel takes the pixel that the best-matching patch over it (in the field
+//!   from the estimate into the image) lends, whatever that patch's weight; it used to keep
+//!   the coarse levels' fill, scaled up in blocks down the edge.
 //! * The first estimate of the hole at the coarsest level is the mean colour of the known
 //!   pixels there, not black; pixels that receive no vote (for instance in an image smaller
 //!   than a patch) keep the estimate, so tiny images come back filled with a flat colour.

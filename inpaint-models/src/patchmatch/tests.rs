@@ -141,6 +141,31 @@ fn a_regular_pattern_is_continued_exactly() {
 }
 
 #[test]
+fn a_pattern_is_continued_up_to_the_image_edge() {
+    // Every patch within the radius of the edge holds pixels the distance counts as the
+    // largest difference, so no vote reaches the edge columns; they must still be filled
+    // from the matched patches, not left with the coarse estimate in blocks.
+    let image = RgbImage::from_fn(64, 64, |x, y| {
+        if (x / 3 + y / 5) % 2 == 0 {
+            Rgb([230, 200, 30])
+        } else {
+            Rgb([10, 30, 120])
+        }
+    });
+    let mask = mask_of(64, 64, |x, y| x < 10 && (12..52).contains(&y));
+    let out = model(7, 0).forward(&image, &mask).unwrap();
+    for x in 0..3 {
+        let wrong = (12..52)
+            .filter(|&y| out.get_pixel(x, y) != image.get_pixel(x, y))
+            .count();
+        assert!(
+            wrong <= 4,
+            "column {x}: {wrong} of 40 pixels differ from the pattern"
+        );
+    }
+}
+
+#[test]
 fn a_smooth_gradient_is_continued() {
     let image = RgbImage::from_fn(48, 40, |x, y| Rgb([(x * 5) as u8, (y * 5) as u8, 100]));
     let mask = mask_of(48, 40, |x, y| {
