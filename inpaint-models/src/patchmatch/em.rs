@@ -440,11 +440,14 @@ impl Vote<'_> {
                         let a = &mut acc[(oy - y0) * ow + ox];
                         let px = &source.rgb[src * 3..src * 3 + 3];
                         if self.best_only {
-                            if v.weight > a[3] {
+                            // A near tie goes to the patch centred closest to the pixel, not
+                            // to the first cast, which copied whole patches as blocks.
+                            let weight = v.weight * (1.0 - 1e-5 * (dy * dy + dx * dx) as f64);
+                            if weight > a[3] {
                                 for c in 0..3 {
-                                    a[c] = f64::from(px[c]) * v.weight;
+                                    a[c] = f64::from(px[c]) * weight;
                                 }
-                                a[3] = v.weight;
+                                a[3] = weight;
                             }
                         } else {
                             for c in 0..3 {
@@ -455,6 +458,55 @@ impl Vote<'_> {
                     }
                 }
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_heaviest_vote_ties_go_to_the_patch_centred_closest() {
+        // One row, radius 1, a hole at x = 3. Two votes of equal weight reach it: the patch
+        // centred at x = 2 lends source pixel 2 (red), the one centred at x = 3 lends source
+        // pixel 4 (blue). The centred one wins in either casting order.
+        let (red, blue, grey) = ([200, 0, 0], [0, 0, 200], [90, 90, 90]);
+        let colours = [grey, grey, red, grey, blue, grey, grey];
+        let source = MaskedImage {
+            width: 7,
+            height: 1,
+            rgb: colours.concat(),
+            hole: (0..7).map(|x| x == 3).collect(),
+        };
+        let off_centre = Weighted {
+            from: (0, 1),
+            to: (0, 2),
+            weight: 1.0,
+        };
+        let centred = Weighted {
+            from: (0, 4),
+            to: (0, 3),
+            weight: 1.0,
+        };
+        let vote = Vote {
+            radius: 1,
+            level_width: 7,
+            level_height: 1,
+            scale: 1,
+            source: &source,
+            keep_known: true,
+            best_only: true,
+            inactive_cover: None,
+        };
+        let coherence = Nnf {
+            width: 7,
+            height: 1,
+            links: (0..7).map(|x| Link { y: 0, x, d: 0 }).collect(),
+        };
+        for order in [vec![off_centre, centred], vec![centred, off_centre]] {
+            let out = vote.apply(source.clone(), &[order, vec![]], &coherence);
+            assert_eq!(out.rgb[9..12], blue, "{:?}", out.rgb);
         }
     }
 }
