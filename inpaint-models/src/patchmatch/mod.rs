@@ -55,7 +55,7 @@
 //!   full-size estimate, and the final one), each pixel takes its heaviest vote instead of the
 //!   mean. PyPatchMatch does so only in the very last one; averaging the votes that build the
 //!   full-size estimate left it smooth, and the full size then matched it with smooth
-//!   patches. Near ties (within 0.02 %) go to the patch centred closest to the pixel rather
+//!   patches. Near ties (within 0.018 %) go to the patch centred closest to the pixel rather
 //!   than to the first one cast, which copied whole patches as blocks.
 //! * **Parallel and deterministic.** The two fields are searched at the same time, each in
 //!   bands of rows scanned in parallel (a band propagates across its edge from the row as it
@@ -73,8 +73,9 @@
 //!   from the estimate into the image) lends, whatever that patch's weight; it used to keep
 //!   the coarse levels' fill, scaled up in blocks down the edge.
 //! * The first estimate of the hole at the coarsest level is the mean colour of the known
-//!   pixels there, not black; pixels that receive no vote (for instance in an image smaller
-//!   than a patch) keep the estimate, so tiny images come back filled with a flat colour.
+//!   pixels there, not black; pixels that receive no vote and have no match (in an image
+//!   hardly larger than a patch, where no level is searched) keep the estimate, so tiny images
+//!   come back filled with a flat colour.
 //! * No global mask and no regularity guide.
 //!
 //! # Options

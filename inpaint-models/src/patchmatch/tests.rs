@@ -142,9 +142,9 @@ fn a_regular_pattern_is_continued_exactly() {
 
 #[test]
 fn a_pattern_is_continued_up_to_the_image_edge() {
-    // Every patch within the radius of the edge holds pixels the distance counts as the
-    // largest difference, so no vote reaches the edge columns; they must still be filled
-    // from the matched patches, not left with the coarse estimate in blocks.
+    // Every patch reaching the image's outer ring holds pixels the distance counts as the
+    // largest difference, so no vote reaches column 0; it must still be filled from the
+    // matched patches, not left with the coarse estimate in blocks.
     let image = RgbImage::from_fn(64, 64, |x, y| {
         if (x / 3 + y / 5) % 2 == 0 {
             Rgb([230, 200, 30])
