@@ -3,18 +3,24 @@
 use rayon::prelude::*;
 
 use super::PatchMatchOptions;
-use super::masked::{Features, MaskedImage, PIXEL_SCALE};
+use super::masked::{CH, Features, MaskedImage};
 use super::nnf::{Link, Nnf, Search};
 
 /// Output rows one voting task owns.
 const VOTE_ROWS: usize = 16;
+
+/// The random search's largest window at full size (half its side). There the fields start
+/// from the half size's, which searched the whole region, so the search only refines them;
+/// windows up to half the region took 10-20 % more time over the whole run, and moved the
+/// comparison with PyPatchMatch by 0.002 dB and no texture ratio across the band's edges
+/// (BENCHMARKS.md).
+const FULL_SIZE_SEARCH_RADIUS: usize = 16;
 
 /// Fills the hole of `image`; returns the RGB of the whole image, known pixels unchanged.
 /// `image` must have at least one known pixel.
 pub(super) fn inpaint(image: MaskedImage, options: &PatchMatchOptions) -> Vec<u8> {
     let radius = (options.patch_size / 2) as usize;
     let side = 2 * radius + 1;
-    let max_distance = (side * side) as u64 * u64::from(PIXEL_SCALE);
     let pyramid = pyramid(image, radius, options.pyramid_levels);
     let levels = pyramid.len();
 
@@ -23,10 +29,20 @@ pub(super) fn inpaint(image: MaskedImage, options: &PatchMatchOptions) -> Vec<u8
     for level in (0..levels).rev() {
         let source = &pyramid[level];
         let (w, h) = (source.width, source.height);
-        let source_features = Features::new(source, radius);
+        // Texture features on every level but the full size: they keep the coarse levels from
+        // filling a textured area with the flat one beside it. At full size the colours show
+        // the texture themselves, and about half the time goes there.
+        let texture = level >= 1;
+        let source_features = Features::new(source, radius, texture);
+        let max_distance = (side * side) as u64 * source_features.pixel_scale();
         let active = active_patches(source, radius);
         let inactive_cover = (level > 1).then(|| InactiveCover::new(&active, w, h, radius));
         let key = |field: u64, iteration: u64| [options.seed, level as u64, field, iteration];
+        let search_radius = if level == 0 {
+            FULL_SIZE_SEARCH_RADIUS
+        } else {
+            usize::MAX
+        };
 
         let em_iterations = 1 + options.em_iterations_per_level as usize * level;
         // Half PyPatchMatch's `1 + level`: the fields carry over between iterations, and
@@ -36,7 +52,7 @@ pub(super) fn inpaint(image: MaskedImage, options: &PatchMatchOptions) -> Vec<u8
         // comparable area (an image hardly larger than a patch), every distance maps to a
         // vote weight of exactly 0: searching would change nothing but the fields, so the
         // level only passes its estimate on, and the next level starts from random fields.
-        let hopeless = 100 * u64::from(Features::new(&target, radius).min_patch_invalid())
+        let hopeless = 100 * u64::from(Features::new(&target, radius, false).min_patch_invalid())
             >= 11 * (side * side) as u64;
         if hopeless {
             fields = None;
@@ -45,10 +61,10 @@ pub(super) fn inpaint(image: MaskedImage, options: &PatchMatchOptions) -> Vec<u8
                 let mut base = target.upsample(finer.width, finer.height);
                 if level - 1 <= 1 {
                     for (p, (px, &hole)) in
-                        base.rgb.chunks_exact_mut(3).zip(&finer.hole).enumerate()
+                        base.rgb.chunks_exact_mut(CH).zip(&finer.hole).enumerate()
                     {
                         if !hole {
-                            px.copy_from_slice(&finer.rgb[p * 3..p * 3 + 3]);
+                            px.copy_from_slice(&finer.rgb[p * CH..p * CH + CH]);
                         }
                     }
                 }
@@ -57,13 +73,14 @@ pub(super) fn inpaint(image: MaskedImage, options: &PatchMatchOptions) -> Vec<u8
             continue;
         }
         for iteration in 0..em_iterations {
-            let target_features = Features::new(&target, radius);
+            let target_features = Features::new(&target, radius, texture);
             let s2t = Search {
                 from: &source_features,
                 into: &target_features,
                 active: &active,
                 max_distance,
                 key: key(0, iteration as u64),
+                search_radius,
             };
             let t2s = Search {
                 from: &target_features,
@@ -71,6 +88,7 @@ pub(super) fn inpaint(image: MaskedImage, options: &PatchMatchOptions) -> Vec<u8
                 active: &active,
                 max_distance,
                 key: key(1, iteration as u64),
+                search_radius,
             };
             let (mut forward, mut backward) = match fields.take() {
                 None => rayon::join(|| Nnf::random(w, h, &s2t), || Nnf::random(w, h, &t2s)),
@@ -120,7 +138,7 @@ pub(super) fn inpaint(image: MaskedImage, options: &PatchMatchOptions) -> Vec<u8
             fields = Some((forward, backward));
         }
     }
-    target.rgb
+    target.into_rgb()
 }
 
 /// The pyramid, finest first: halved while both sides exceed the patch radius (as
@@ -148,9 +166,9 @@ fn pyramid(image: MaskedImage, radius: usize, levels: Option<u32>) -> Vec<Masked
 /// The first estimate at the coarsest level: the image with its hole pixels set to the mean
 /// of its known pixels. (PyPatchMatch leaves them black.)
 fn initial_target(coarsest: &MaskedImage) -> MaskedImage {
-    let mut sum = [0u64; 3];
+    let mut sum = [0u64; CH];
     let mut count = 0u64;
-    for (px, &hole) in coarsest.rgb.chunks_exact(3).zip(&coarsest.hole) {
+    for (px, &hole) in coarsest.rgb.chunks_exact(CH).zip(&coarsest.hole) {
         if !hole {
             for (s, &v) in sum.iter_mut().zip(px) {
                 *s += u64::from(v);
@@ -160,7 +178,7 @@ fn initial_target(coarsest: &MaskedImage) -> MaskedImage {
     }
     let mean = sum.map(|s| (s + count / 2).checked_div(count).unwrap_or(0) as u8);
     let mut target = coarsest.clone();
-    for (px, hole) in target.rgb.chunks_exact_mut(3).zip(&mut target.hole) {
+    for (px, hole) in target.rgb.chunks_exact_mut(CH).zip(&mut target.hole) {
         if *hole {
             px.copy_from_slice(&mean);
             *hole = false;
@@ -312,17 +330,17 @@ impl Vote<'_> {
         debug_assert_eq!((ow, oh), (self.source.width, self.source.height));
         let source = self.source;
         base.rgb
-            .par_chunks_mut(VOTE_ROWS * ow * 3)
+            .par_chunks_mut(VOTE_ROWS * ow * CH)
             .enumerate()
             .for_each(|(band, out)| {
                 let y0 = band * VOTE_ROWS;
-                let rows = out.len() / (ow * 3);
+                let rows = out.len() / (ow * CH);
                 let holes = &source.hole[y0 * ow..(y0 + rows) * ow];
                 if self.keep_known && !holes.contains(&true) {
-                    out.copy_from_slice(&source.rgb[y0 * ow * 3..(y0 + rows) * ow * 3]);
+                    out.copy_from_slice(&source.rgb[y0 * ow * CH..(y0 + rows) * ow * CH]);
                     return;
                 }
-                let mut acc = vec![[0f64; 4]; rows * ow];
+                let mut acc = vec![[0f64; CH + 1]; rows * ow];
                 for list in votes {
                     for v in list {
                         self.cast(v, y0, rows, &mut acc);
@@ -341,24 +359,24 @@ impl Vote<'_> {
                                 continue;
                             }
                             let n = f64::from(2 * cover.at(qy, qx));
-                            for (a, &v) in a.iter_mut().zip(&source.rgb[p * 3..p * 3 + 3]) {
+                            for (a, &v) in a.iter_mut().zip(&source.rgb[p * CH..p * CH + CH]) {
                                 *a += f64::from(v) * n;
                             }
-                            a[3] += n;
+                            a[CH] += n;
                         }
                     }
                 }
-                for (i, (px, a)) in out.chunks_exact_mut(3).zip(&acc).enumerate() {
+                for (i, (px, a)) in out.chunks_exact_mut(CH).zip(&acc).enumerate() {
                     let p = y0 * ow + i;
                     if self.keep_known && !source.hole[p] {
-                        px.copy_from_slice(&source.rgb[p * 3..p * 3 + 3]);
-                    } else if a[3] > 0.0 {
-                        for c in 0..3 {
-                            px[c] = (a[c] / a[3]).round_ties_even().clamp(0.0, 255.0) as u8;
+                        px.copy_from_slice(&source.rgb[p * CH..p * CH + CH]);
+                    } else if a[CH] > 0.0 {
+                        for c in 0..CH {
+                            px[c] = (a[c] / a[CH]).round_ties_even().clamp(0.0, 255.0) as u8;
                         }
                     } else if source.hole[p] {
                         if let Some(lent) = self.closest_lender(coherence, p / ow, p % ow) {
-                            px.copy_from_slice(&source.rgb[lent * 3..lent * 3 + 3]);
+                            px.copy_from_slice(&source.rgb[lent * CH..lent * CH + CH]);
                         }
                     }
                 }
@@ -404,7 +422,7 @@ impl Vote<'_> {
 
     /// Adds the part of vote `v` that lands on output rows `y0..y0 + rows` to `acc`.
     #[inline]
-    fn cast(&self, v: &Weighted, y0: usize, rows: usize, acc: &mut [[f64; 4]]) {
+    fn cast(&self, v: &Weighted, y0: usize, rows: usize, acc: &mut [[f64; CH + 1]]) {
         let (r, s) = (self.radius as i64, self.scale);
         let (lw, lh) = (self.level_width as i64, self.level_height as i64);
         let ow = self.source.width;
@@ -438,24 +456,24 @@ impl Vote<'_> {
                             continue;
                         }
                         let a = &mut acc[(oy - y0) * ow + ox];
-                        let px = &source.rgb[src * 3..src * 3 + 3];
+                        let px = &source.rgb[src * CH..src * CH + CH];
                         if self.best_only {
                             // A near tie goes to the patch centred closest to the pixel, not
                             // to the first cast, which copied whole patches as blocks. At most
                             // 0.018 % off, whatever the radius (1e-5 a unit of offset² at 3).
                             let tie = 1e-5 * (9.0 / (r * r) as f64);
                             let weight = v.weight * (1.0 - tie * (dy * dy + dx * dx) as f64);
-                            if weight > a[3] {
-                                for c in 0..3 {
+                            if weight > a[CH] {
+                                for c in 0..CH {
                                     a[c] = f64::from(px[c]) * weight;
                                 }
-                                a[3] = weight;
+                                a[CH] = weight;
                             }
                         } else {
-                            for c in 0..3 {
+                            for c in 0..CH {
                                 a[c] += f64::from(px[c]) * v.weight;
                             }
-                            a[3] += v.weight;
+                            a[CH] += v.weight;
                         }
                     }
                 }
@@ -478,7 +496,10 @@ mod tests {
         let source = MaskedImage {
             width: 7,
             height: 1,
-            rgb: colours.concat(),
+            rgb: colours
+                .iter()
+                .flat_map(|c| [c[0], c[1], c[2], 0, 0])
+                .collect(),
             hole: (0..7).map(|x| x == 3).collect(),
         };
         let off_centre = Weighted {
@@ -508,7 +529,8 @@ mod tests {
         };
         for order in [vec![off_centre, centred], vec![centred, off_centre]] {
             let out = vote.apply(source.clone(), &[order, vec![]], &coherence);
-            assert_eq!(out.rgb[9..12], blue, "{:?}", out.rgb);
+            let rgb = out.into_rgb();
+            assert_eq!(rgb[9..12], blue, "{rgb:?}");
         }
     }
 }

@@ -11,10 +11,81 @@ pub(super) struct MaskedImage {
     pub(super) hole: Vec<bool>,
 }
 
+/// Values per pixel: RGB, then the two texture features (see [`MaskedImage::with_texture`]).
+pub(super) const CH: usize = 5;
+
+/// How much the texture features count in the patch distance: they are the mean absolute
+/// (halved) luma differences around the pixel, times this. With 2, a hole over a lattice
+/// beside a clear sky still came back mostly sky; with 4 and 6, some fills (astronaut,
+/// border) grew more than twice as busy as the original (BENCHMARKS.md, PatchMatch).
+const TEXTURE_GAIN: u32 = 3;
+
 /// PyPatchMatch's downsampling kernel, separable: `[1, 5, 10, 10, 5, 1]` over `-2..=3`.
 const KERNEL: [u32; 6] = [1, 5, 10, 10, 5, 1];
 
 impl MaskedImage {
+    /// The image from its RGB and hole, with the texture features of Newson et al. (2014):
+    /// per pixel, the mean absolute central difference of luma along x and along y over the
+    /// patch around it, from known pixels only. They are computed here, at full size, and
+    /// downsampled with the colour, so coarse levels still tell texture from flat areas.
+    pub(super) fn with_texture(
+        width: usize,
+        height: usize,
+        rgb: &[u8],
+        hole: Vec<bool>,
+        radius: usize,
+    ) -> MaskedImage {
+        let luma: Vec<i32> = rgb
+            .chunks_exact(3)
+            .map(|p| (77 * i32::from(p[0]) + 150 * i32::from(p[1]) + 29 * i32::from(p[2])) >> 8)
+            .collect();
+        let known = |y: usize, x: usize| !hole[y * width + x];
+        // |∂x|, |∂y| where both neighbours along each axis are known, and where that is so.
+        let n = width * height;
+        let (mut dx, mut dy, mut measured) = (vec![0u32; n], vec![0u32; n], vec![0u32; n]);
+        for y in 1..height.saturating_sub(1) {
+            for x in 1..width.saturating_sub(1) {
+                let p = y * width + x;
+                if known(y, x - 1) && known(y, x + 1) && known(y - 1, x) && known(y + 1, x) {
+                    dx[p] = (luma[p + 1] - luma[p - 1]).unsigned_abs();
+                    dy[p] = (luma[p + width] - luma[p - width]).unsigned_abs();
+                    measured[p] = 1;
+                }
+            }
+        }
+        let (dx, dy, measured) = (
+            box_sums(&dx, width, height, radius),
+            box_sums(&dy, width, height, radius),
+            box_sums(&measured, width, height, radius),
+        );
+        let mut out = vec![0u8; n * CH];
+        for p in 0..n {
+            out[p * CH..p * CH + 3].copy_from_slice(&rgb[p * 3..p * 3 + 3]);
+            if hole[p] || measured[p] == 0 {
+                continue;
+            }
+            for (o, sum) in out[p * CH + 3..p * CH + CH].iter_mut().zip([dx[p], dy[p]]) {
+                // Halved differences, as the gradient features, times the gain.
+                let mean = u64::from(TEXTURE_GAIN) * u64::from(sum) / (2 * u64::from(measured[p]));
+                *o = mean.min(255) as u8;
+            }
+        }
+        MaskedImage {
+            width,
+            height,
+            rgb: out,
+            hole,
+        }
+    }
+
+    /// The RGB of each pixel, without the texture features.
+    pub(super) fn into_rgb(self) -> Vec<u8> {
+        self.rgb
+            .chunks_exact(CH)
+            .flat_map(|p| [p[0], p[1], p[2]])
+            .collect()
+    }
+
     pub(super) fn known_count(&self) -> usize {
         self.hole.iter().filter(|&&h| !h).count()
     }
@@ -24,12 +95,12 @@ impl MaskedImage {
     pub(super) fn downsample(&self) -> MaskedImage {
         let (w, h) = (self.width, self.height);
         let (nw, nh) = (w / 2, h / 2);
-        let mut rgb = vec![0u8; nw * nh * 3];
+        let mut rgb = vec![0u8; nw * nh * CH];
         let mut hole = vec![true; nw * nh];
         for ny in 0..nh {
             for nx in 0..nw {
                 let (y, x) = (2 * ny, 2 * nx);
-                let mut sum = [0u32; 3];
+                let mut sum = [0u32; CH];
                 let mut ksum = 0u32;
                 for (ky, &wy) in KERNEL.iter().enumerate() {
                     let Some(yy) = (y + ky).checked_sub(2).filter(|&v| v < h) else {
@@ -44,14 +115,14 @@ impl MaskedImage {
                             continue;
                         }
                         let k = wy * wx;
-                        for (s, &v) in sum.iter_mut().zip(&self.rgb[p * 3..p * 3 + 3]) {
+                        for (s, &v) in sum.iter_mut().zip(&self.rgb[p * CH..p * CH + CH]) {
                             *s += u32::from(v) * k;
                         }
                         ksum += k;
                     }
                 }
                 let q = ny * nw + nx;
-                for (o, s) in rgb[q * 3..q * 3 + 3].iter_mut().zip(sum) {
+                for (o, s) in rgb[q * CH..q * CH + CH].iter_mut().zip(sum) {
                     // Truncated, as PyPatchMatch; 0 and a hole where nothing is known.
                     *o = s.checked_div(ksum).unwrap_or(0) as u8;
                 }
@@ -68,7 +139,7 @@ impl MaskedImage {
 
     /// Nearest-neighbour upsampling to `width × height`, as `MaskedImage::upsample`.
     pub(super) fn upsample(&self, width: usize, height: usize) -> MaskedImage {
-        let mut rgb = vec![0u8; width * height * 3];
+        let mut rgb = vec![0u8; width * height * CH];
         let mut hole = vec![false; width * height];
         for y in 0..height {
             let yy = y * self.height / height;
@@ -76,7 +147,7 @@ impl MaskedImage {
                 let xx = x * self.width / width;
                 let (p, q) = (yy * self.width + xx, y * width + x);
                 hole[q] = self.hole[p];
-                rgb[q * 3..q * 3 + 3].copy_from_slice(&self.rgb[p * 3..p * 3 + 3]);
+                rgb[q * CH..q * CH + CH].copy_from_slice(&self.rgb[p * CH..p * CH + CH]);
             }
         }
         MaskedImage {
@@ -88,23 +159,65 @@ impl MaskedImage {
     }
 }
 
-/// The squared-difference scale of one pixel: 3 channels × (value, x and y gradient).
-pub(super) const PIXEL_SCALE: u32 = 9 * 255 * 255;
+/// The sums of `values` over the square of this radius around each pixel, clipped to the image.
+/// Each sum covers at most `(2 × radius + 1)²` values of at most 255: no overflow.
+pub(super) fn box_sums(values: &[u32], width: usize, height: usize, radius: usize) -> Vec<u32> {
+    let mut rows = vec![0u32; values.len()];
+    for (row, sums) in values.chunks_exact(width).zip(rows.chunks_exact_mut(width)) {
+        let mut window = row[..radius.min(width)].iter().sum::<u32>();
+        for (x, sum) in sums.iter_mut().enumerate() {
+            if x + radius < width {
+                window += row[x + radius];
+            }
+            *sum = window;
+            if x >= radius {
+                window -= row[x - radius];
+            }
+        }
+    }
+    let mut out = vec![0u32; values.len()];
+    let mut window = vec![0u32; width];
+    for y in 0..radius.min(height) {
+        for (w, &v) in window.iter_mut().zip(&rows[y * width..(y + 1) * width]) {
+            *w += v;
+        }
+    }
+    for y in 0..height {
+        if y + radius < height {
+            let added = &rows[(y + radius) * width..(y + radius + 1) * width];
+            for (w, &v) in window.iter_mut().zip(added) {
+                *w += v;
+            }
+        }
+        out[y * width..(y + 1) * width].copy_from_slice(&window);
+        if y >= radius {
+            let removed = &rows[(y - radius) * width..(y - radius + 1) * width];
+            for (w, &v) in window.iter_mut().zip(removed) {
+                *w -= v;
+            }
+        }
+    }
+    out
+}
 
-/// Bytes of features per pixel: RGB, then the x gradients, then the y gradients.
-const FEATURES: usize = 9;
+/// Bytes of features per pixel: RGB, then the x gradients, then the y gradients (PyPatchMatch's
+/// nine), then, where texture is compared, the two texture features.
+const COLOUR_FEATURES: usize = 9;
+const TEXTURE_FEATURES: usize = 11;
 
-/// What a patch distance reads: each pixel's 9 features, whether it can be compared, padded by
+/// What a patch distance reads: each pixel's features, whether it can be compared, padded by
 /// the patch radius on every side so that no patch needs a bounds check.
 #[derive(Debug)]
 pub(super) struct Features {
     radius: usize,
+    /// Bytes per pixel: [`COLOUR_FEATURES`] or [`TEXTURE_FEATURES`].
+    per_pixel: usize,
     /// Padded width.
     stride: usize,
-    /// `FEATURES` bytes per padded pixel.
+    /// `per_pixel` bytes per padded pixel.
     data: Vec<u8>,
     /// 1 where the pixel can be compared, 0 where not (hole, image's outer ring, padding);
-    /// repeated for each of the pixel's `FEATURES` bytes.
+    /// repeated for each of the pixel's `per_pixel` bytes.
     valid: Vec<u8>,
     /// Per padded row, prefix counts of pixels that cannot be compared (`stride + 1` each).
     invalid_prefix: Vec<u32>,
@@ -116,29 +229,38 @@ pub(super) struct Features {
 
 impl Features {
     /// PyPatchMatch's features: values, and central differences `p[+1]/2 - p[-1]/2 + 128`
-    /// (0 on the outer ring), compared only inside the ring `1..=side-2` and outside holes.
-    pub(super) fn new(image: &MaskedImage, radius: usize) -> Features {
+    /// (0 on the outer ring), compared only inside the ring `1..=side-2` and outside holes;
+    /// with `texture`, also the image's texture features.
+    pub(super) fn new(image: &MaskedImage, radius: usize, texture: bool) -> Features {
+        let per_pixel = if texture {
+            TEXTURE_FEATURES
+        } else {
+            COLOUR_FEATURES
+        };
         let (w, h) = (image.width, image.height);
         let stride = w + 2 * radius;
         let rows = h + 2 * radius;
-        let mut data = vec![0u8; stride * rows * FEATURES];
-        let mut valid = vec![0u8; stride * rows * FEATURES];
+        let mut data = vec![0u8; stride * rows * per_pixel];
+        let mut valid = vec![0u8; stride * rows * per_pixel];
         let rgb = &image.rgb;
         for y in 0..h {
             let row = (y + radius) * stride + radius;
             for x in 0..w {
                 let p = y * w + x;
-                let out = &mut data[(row + x) * FEATURES..][..FEATURES];
-                out[..3].copy_from_slice(&rgb[p * 3..p * 3 + 3]);
+                let out = &mut data[(row + x) * per_pixel..][..per_pixel];
+                out[..3].copy_from_slice(&rgb[p * CH..p * CH + 3]);
+                if texture {
+                    out[COLOUR_FEATURES..].copy_from_slice(&rgb[p * CH + 3..p * CH + CH]);
+                }
                 let interior = x >= 1 && x + 1 < w && y >= 1 && y + 1 < h;
                 if interior {
                     for c in 0..3 {
-                        let half = |q: usize| rgb[q * 3 + c] / 2;
+                        let half = |q: usize| rgb[q * CH + c] / 2;
                         out[3 + c] = half(p + 1).wrapping_sub(half(p - 1)).wrapping_add(128);
                         out[6 + c] = half(p + w).wrapping_sub(half(p - w)).wrapping_add(128);
                     }
                     if !image.hole[p] {
-                        valid[(row + x) * FEATURES..][..FEATURES].fill(1);
+                        valid[(row + x) * per_pixel..][..per_pixel].fill(1);
                     }
                 }
             }
@@ -146,7 +268,7 @@ impl Features {
         let mut invalid_prefix = vec![0u32; rows * (stride + 1)];
         for (r, prefix) in invalid_prefix.chunks_exact_mut(stride + 1).enumerate() {
             for x in 0..stride {
-                let bad = u32::from(valid[(r * stride + x) * FEATURES] == 0);
+                let bad = u32::from(valid[(r * stride + x) * per_pixel] == 0);
                 prefix[x + 1] = prefix[x] + bad;
             }
         }
@@ -162,6 +284,7 @@ impl Features {
         }
         Features {
             radius,
+            per_pixel,
             stride,
             data,
             valid,
@@ -169,6 +292,12 @@ impl Features {
             patch_invalid,
             width: w,
         }
+    }
+
+    /// The squared-difference scale of one pixel: 255² for each feature byte. A pixel that
+    /// cannot be compared counts this much.
+    pub(super) fn pixel_scale(&self) -> u64 {
+        self.per_pixel as u64 * 255 * 255
     }
 
     /// The fewest pixels that cannot be compared in any patch of this image.
@@ -182,9 +311,10 @@ impl Features {
     }
 }
 
-/// The raw distance of two patches: the sum over the patch's pixels of the 9 squared feature
-/// differences, or [`PIXEL_SCALE`] where either pixel cannot be compared. Patch `a` is centred
-/// at `(ay, ax)` of `fa`, `b` at `(by, bx)` of `fb`; both centres inside their images.
+/// The raw distance of two patches: the sum over the patch's pixels of the squared feature
+/// differences, or [`Features::pixel_scale`] where either pixel cannot be compared. Patch `a`
+/// is centred at `(ay, ax)` of `fa`, `b` at `(by, bx)` of `fb`; both centres inside their
+/// images.
 ///
 /// Stops early, returning something `≥ bound`, once the sum reaches `bound`.
 #[inline]
@@ -195,30 +325,40 @@ pub(super) fn distance(
     (by, bx): (usize, usize),
     bound: u64,
 ) -> u64 {
-    let side = 2 * fa.radius + 1;
-    let len = side * FEATURES;
-    let lower = fa.patch_invalid[ay * fa.width + ax].max(fb.patch_invalid[by * fb.width + bx]);
-    let mut total = u64::from(lower) * u64::from(PIXEL_SCALE);
-    if total >= bound {
-        return total;
+    debug_assert_eq!(fa.per_pixel, fb.per_pixel);
+    let (side, per_pixel, scale) = (2 * fa.radius + 1, fa.per_pixel, fa.pixel_scale());
+    let len = side * per_pixel;
+    let (invalid_a, invalid_b) = (
+        fa.patch_invalid[ay * fa.width + ax],
+        fb.patch_invalid[by * fb.width + bx],
+    );
+    let lower = u64::from(invalid_a.max(invalid_b)) * scale;
+    if lower >= bound {
+        return lower;
     }
-    total = 0;
+    let mut total = 0;
     for dy in 0..side {
         // Padded coordinates: the patch's top-left corner is the centre itself.
         let (ra, rb) = (ay + dy, by + dy);
-        let oa = (ra * fa.stride + ax) * FEATURES;
-        let ob = (rb * fb.stride + bx) * FEATURES;
+        let oa = (ra * fa.stride + ax) * per_pixel;
+        let ob = (rb * fb.stride + bx) * per_pixel;
         let (a, b) = (&fa.data[oa..oa + len], &fb.data[ob..ob + len]);
-        let (ia, ib) = (fa.invalid_in(ra, ax, side), fb.invalid_in(rb, bx, side));
+        // Most patches are wholly comparable: then no row's validity needs reading (random
+        // candidates make those reads cache misses, a sixth of the search's time).
+        let (ia, ib) = if invalid_a == 0 && invalid_b == 0 {
+            (0, 0)
+        } else {
+            (fa.invalid_in(ra, ax, side), fb.invalid_in(rb, bx, side))
+        };
         if ia == 0 && ib == 0 {
             total += u64::from(ssd(a, b));
         } else if ia as usize == side || ib as usize == side {
-            total += side as u64 * u64::from(PIXEL_SCALE);
+            total += side as u64 * scale;
         } else {
             let (ma, mb) = (&fa.valid[oa..oa + len], &fb.valid[ob..ob + len]);
             let (sum, valid_bytes) = masked_ssd(a, b, ma, mb);
-            let invalid = side as u32 - valid_bytes / FEATURES as u32;
-            total += u64::from(sum) + u64::from(invalid) * u64::from(PIXEL_SCALE);
+            let invalid = side as u64 - u64::from(valid_bytes) / per_pixel as u64;
+            total += u64::from(sum) + invalid * scale;
         }
         if total >= bound {
             return total;

@@ -57,6 +57,18 @@
 //!   full-size estimate left it smooth, and the full size then matched it with smooth
 //!   patches. Near ties (within 0.018 %) go to the patch centred closest to the pixel rather
 //!   than to the first one cast, which copied whole patches as blocks.
+//! * **Texture is compared on the coarse levels**, after Newson et al. ("Video Inpainting of
+//!   Complex Scenes", SIAM J. Imaging Sciences, 2014). Each pixel also carries two texture
+//!   features: the mean absolute luma difference along x and along y over the patch around
+//!   it, computed once at full size from known pixels and downsampled with the colour. On every
+//!   level but the full size they are compared with the colours (two bytes more a pixel), and
+//!   the hole's are voted like its colours. The downsampled colours of a thin lattice are a
+//!   flat grey-blue that the sky beside it matched best, so the hole used to be filled with
+//!   sky from the coarse levels on; the features still tell the lattice from the sky there.
+//! * **The full size's random search stays near the half size's matches**: windows start at
+//!   16 pixels, not half the region. The fields there start from the half size's, which
+//!   searched the whole region; the wider windows made the whole run 10-20 % slower and
+//!   moved no texture ratio of the comparison with PyPatchMatch across the band's edges.
 //! * **Parallel and deterministic.** The two fields are searched at the same time, each in
 //!   bands of rows scanned in parallel (a band propagates across its edge from the row as it
 //!   was before the scan); the votes are gathered per band of output rows. Random numbers come
@@ -279,22 +291,18 @@ impl InpaintModel for PatchMatch {
             .map(|&(roi, first)| {
                 let (rw, rh) = (roi.x1 - roi.x0, roi.y1 - roi.y0);
                 // The region is part of an image that already exists, so its size is trusted.
-                let mut crop = MaskedImage {
-                    width: rw,
-                    height: rh,
-                    rgb: Vec::new(),
-                    hole: Vec::new(),
-                };
+                let (mut crop_rgb, mut crop_hole) = (Vec::new(), Vec::new());
                 for y in roi.y0..roi.y1 {
-                    crop.rgb.extend_from_slice(
+                    crop_rgb.extend_from_slice(
                         &rgb[(y * width + roi.x0) * 3..(y * width + roi.x1) * 3],
                     );
-                    crop.hole
-                        .extend_from_slice(&hole[y * width + roi.x0..y * width + roi.x1]);
+                    crop_hole.extend_from_slice(&hole[y * width + roi.x0..y * width + roi.x1]);
                 }
-                if !crop.hole.contains(&false) {
+                if !crop_hole.contains(&false) {
                     return None;
                 }
+                let radius = (self.options.patch_size / 2) as usize;
+                let crop = MaskedImage::with_texture(rw, rh, &crop_rgb, crop_hole, radius);
                 let options = PatchMatchOptions {
                     seed: region_seed(self.options.seed, first as u64),
                     ..self.options.clone()

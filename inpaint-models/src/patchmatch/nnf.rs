@@ -70,6 +70,9 @@ pub(super) struct Search<'a> {
     pub(super) max_distance: u64,
     /// Keys this search's random numbers.
     pub(super) key: [u64; 4],
+    /// The largest random-search window (half its side): it starts from the smaller of this
+    /// and half the image's shorter side.
+    pub(super) search_radius: usize,
 }
 
 impl Nnf {
@@ -277,7 +280,7 @@ fn scan_band(
 ) {
     let rows = band.len() / w;
     let dir: i64 = if forward { 1 } else { -1 };
-    let max_scale = (h.min(w) - 1) / 2;
+    let max_scale = search.search_radius.min((h.min(w) - 1) / 2);
     for r in 0..rows {
         let r = if forward { r } else { rows - 1 - r };
         let y = y0 + r;
