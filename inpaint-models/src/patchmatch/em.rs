@@ -52,8 +52,9 @@ pub(super) fn inpaint(image: MaskedImage, options: &PatchMatchOptions) -> Vec<u8
         // comparable area (an image hardly larger than a patch), every distance maps to a
         // vote weight of exactly 0: searching would change nothing but the fields, so the
         // level only passes its estimate on, and the next level starts from random fields.
-        let hopeless = 100 * u64::from(Features::new(&target, radius, false).min_patch_invalid())
-            >= 11 * (side * side) as u64;
+        let mut target_features = Features::new(&target, radius, texture);
+        let hopeless =
+            100 * u64::from(target_features.min_patch_invalid()) >= 11 * (side * side) as u64;
         if hopeless {
             fields = None;
             if level >= 1 {
@@ -73,7 +74,9 @@ pub(super) fn inpaint(image: MaskedImage, options: &PatchMatchOptions) -> Vec<u8
             continue;
         }
         for iteration in 0..em_iterations {
-            let target_features = Features::new(&target, radius, texture);
+            if iteration > 0 {
+                target_features.refresh(&target);
+            }
             let s2t = Search {
                 from: &source_features,
                 into: &target_features,
