@@ -176,16 +176,21 @@ fn a_lattice_beside_a_flat_sky_is_filled_with_lattice() {
     }
 }
 
-#[test]
-fn a_regular_pattern_is_continued_exactly() {
-    // A period-8 checkerboard offers exact matches for every patch of the fill.
-    let image = RgbImage::from_fn(48, 48, |x, y| {
-        if (x / 4 + y / 4) % 2 == 0 {
+/// A yellow and blue checkerboard of `cell_width × cell_height` cells.
+fn checkerboard(side: u32, cell_width: u32, cell_height: u32) -> RgbImage {
+    RgbImage::from_fn(side, side, |x, y| {
+        if (x / cell_width + y / cell_height) % 2 == 0 {
             Rgb([230, 200, 30])
         } else {
             Rgb([10, 30, 120])
         }
-    });
+    })
+}
+
+#[test]
+fn a_regular_pattern_is_continued_exactly() {
+    // A period-8 checkerboard offers exact matches for every patch of the fill.
+    let image = checkerboard(48, 4, 4);
     let mask = mask_of(48, 48, |x, y| {
         (18..30).contains(&x) && (16..28).contains(&y)
     });
@@ -203,13 +208,7 @@ fn a_pattern_is_continued_up_to_the_image_edge() {
     // Every patch reaching the image's outer ring holds pixels the distance counts as the
     // largest difference, so no vote reaches column 0; it must still be filled from the
     // matched patches, not left with the coarse estimate in blocks.
-    let image = RgbImage::from_fn(64, 64, |x, y| {
-        if (x / 3 + y / 5) % 2 == 0 {
-            Rgb([230, 200, 30])
-        } else {
-            Rgb([10, 30, 120])
-        }
-    });
+    let image = checkerboard(64, 3, 5);
     let mask = mask_of(64, 64, |x, y| x < 10 && (12..52).contains(&y));
     let out = model(7, 0).forward(&image, &mask).unwrap();
     for x in 0..3 {
