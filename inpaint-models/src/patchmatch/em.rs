@@ -3,7 +3,7 @@
 use rayon::prelude::*;
 
 use super::PatchMatchOptions;
-use super::masked::{CH, Features, MaskedImage};
+use super::masked::{Features, MaskedImage, VALUES};
 use super::nnf::{Link, Nnf, Search};
 
 /// Output rows one voting task owns.
@@ -61,11 +61,14 @@ pub(super) fn inpaint(image: MaskedImage, options: &PatchMatchOptions) -> Vec<u8
                 let finer = &pyramid[level - 1];
                 let mut base = target.upsample(finer.width, finer.height);
                 if level - 1 <= 1 {
-                    for (p, (px, &hole)) in
-                        base.rgb.chunks_exact_mut(CH).zip(&finer.hole).enumerate()
+                    for (p, (px, &hole)) in base
+                        .values
+                        .chunks_exact_mut(VALUES)
+                        .zip(&finer.hole)
+                        .enumerate()
                     {
                         if !hole {
-                            px.copy_from_slice(&finer.rgb[p * CH..p * CH + CH]);
+                            px.copy_from_slice(&finer.values[p * VALUES..p * VALUES + VALUES]);
                         }
                     }
                 }
@@ -169,9 +172,9 @@ fn pyramid(image: MaskedImage, radius: usize, levels: Option<u32>) -> Vec<Masked
 /// The first estimate at the coarsest level: the image with its hole pixels set to the mean
 /// of its known pixels. (PyPatchMatch leaves them black.)
 fn initial_target(coarsest: &MaskedImage) -> MaskedImage {
-    let mut sum = [0u64; CH];
+    let mut sum = [0u64; VALUES];
     let mut count = 0u64;
-    for (px, &hole) in coarsest.rgb.chunks_exact(CH).zip(&coarsest.hole) {
+    for (px, &hole) in coarsest.values.chunks_exact(VALUES).zip(&coarsest.hole) {
         if !hole {
             for (s, &v) in sum.iter_mut().zip(px) {
                 *s += u64::from(v);
@@ -181,7 +184,7 @@ fn initial_target(coarsest: &MaskedImage) -> MaskedImage {
     }
     let mean = sum.map(|s| (s + count / 2).checked_div(count).unwrap_or(0) as u8);
     let mut target = coarsest.clone();
-    for (px, hole) in target.rgb.chunks_exact_mut(CH).zip(&mut target.hole) {
+    for (px, hole) in target.values.chunks_exact_mut(VALUES).zip(&mut target.hole) {
         if *hole {
             px.copy_from_slice(&mean);
             *hole = false;
@@ -332,18 +335,20 @@ impl Vote<'_> {
         let (ow, oh) = (base.width, base.height);
         debug_assert_eq!((ow, oh), (self.source.width, self.source.height));
         let source = self.source;
-        base.rgb
-            .par_chunks_mut(VOTE_ROWS * ow * CH)
+        base.values
+            .par_chunks_mut(VOTE_ROWS * ow * VALUES)
             .enumerate()
             .for_each(|(band, out)| {
                 let y0 = band * VOTE_ROWS;
-                let rows = out.len() / (ow * CH);
+                let rows = out.len() / (ow * VALUES);
                 let holes = &source.hole[y0 * ow..(y0 + rows) * ow];
                 if self.keep_known && !holes.contains(&true) {
-                    out.copy_from_slice(&source.rgb[y0 * ow * CH..(y0 + rows) * ow * CH]);
+                    out.copy_from_slice(
+                        &source.values[y0 * ow * VALUES..(y0 + rows) * ow * VALUES],
+                    );
                     return;
                 }
-                let mut acc = vec![[0f64; CH + 1]; rows * ow];
+                let mut acc = vec![[0f64; VALUES + 1]; rows * ow];
                 for list in votes {
                     for v in list {
                         self.cast(v, y0, rows, &mut acc);
@@ -362,24 +367,29 @@ impl Vote<'_> {
                                 continue;
                             }
                             let n = f64::from(2 * cover.at(qy, qx));
-                            for (a, &v) in a.iter_mut().zip(&source.rgb[p * CH..p * CH + CH]) {
+                            for (a, &v) in a
+                                .iter_mut()
+                                .zip(&source.values[p * VALUES..p * VALUES + VALUES])
+                            {
                                 *a += f64::from(v) * n;
                             }
-                            a[CH] += n;
+                            a[VALUES] += n;
                         }
                     }
                 }
-                for (i, (px, a)) in out.chunks_exact_mut(CH).zip(&acc).enumerate() {
+                for (i, (px, a)) in out.chunks_exact_mut(VALUES).zip(&acc).enumerate() {
                     let p = y0 * ow + i;
                     if self.keep_known && !source.hole[p] {
-                        px.copy_from_slice(&source.rgb[p * CH..p * CH + CH]);
-                    } else if a[CH] > 0.0 {
-                        for c in 0..CH {
-                            px[c] = (a[c] / a[CH]).round_ties_even().clamp(0.0, 255.0) as u8;
+                        px.copy_from_slice(&source.values[p * VALUES..p * VALUES + VALUES]);
+                    } else if a[VALUES] > 0.0 {
+                        for c in 0..VALUES {
+                            px[c] = (a[c] / a[VALUES]).round_ties_even().clamp(0.0, 255.0) as u8;
                         }
                     } else if source.hole[p] {
                         if let Some(lent) = self.closest_lender(coherence, p / ow, p % ow) {
-                            px.copy_from_slice(&source.rgb[lent * CH..lent * CH + CH]);
+                            px.copy_from_slice(
+                                &source.values[lent * VALUES..lent * VALUES + VALUES],
+                            );
                         }
                     }
                 }
@@ -425,7 +435,7 @@ impl Vote<'_> {
 
     /// Adds the part of vote `v` that lands on output rows `y0..y0 + rows` to `acc`.
     #[inline]
-    fn cast(&self, v: &Weighted, y0: usize, rows: usize, acc: &mut [[f64; CH + 1]]) {
+    fn cast(&self, v: &Weighted, y0: usize, rows: usize, acc: &mut [[f64; VALUES + 1]]) {
         let (r, s) = (self.radius as i64, self.scale);
         let (lw, lh) = (self.level_width as i64, self.level_height as i64);
         let ow = self.source.width;
@@ -459,24 +469,24 @@ impl Vote<'_> {
                             continue;
                         }
                         let a = &mut acc[(oy - y0) * ow + ox];
-                        let px = &source.rgb[src * CH..src * CH + CH];
+                        let px = &source.values[src * VALUES..src * VALUES + VALUES];
                         if self.best_only {
                             // A near tie goes to the patch centred closest to the pixel, not
                             // to the first cast, which copied whole patches as blocks. At most
                             // 0.018 % off, whatever the radius (1e-5 a unit of offset² at 3).
                             let tie = 1e-5 * (9.0 / (r * r) as f64);
                             let weight = v.weight * (1.0 - tie * (dy * dy + dx * dx) as f64);
-                            if weight > a[CH] {
-                                for c in 0..CH {
+                            if weight > a[VALUES] {
+                                for c in 0..VALUES {
                                     a[c] = f64::from(px[c]) * weight;
                                 }
-                                a[CH] = weight;
+                                a[VALUES] = weight;
                             }
                         } else {
-                            for c in 0..CH {
+                            for c in 0..VALUES {
                                 a[c] += f64::from(px[c]) * v.weight;
                             }
-                            a[CH] += v.weight;
+                            a[VALUES] += v.weight;
                         }
                     }
                 }
@@ -499,7 +509,7 @@ mod tests {
         let source = MaskedImage {
             width: 7,
             height: 1,
-            rgb: colours
+            values: colours
                 .iter()
                 .flat_map(|c| [c[0], c[1], c[2], 0, 0])
                 .collect(),

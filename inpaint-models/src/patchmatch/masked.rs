@@ -1,18 +1,19 @@
 //! Images with a hole mask, their pyramid, and the per-pixel features patches are compared on.
 
-/// An RGB image with a hole mask (PyPatchMatch's `MaskedImage`, without its global mask).
+/// An RGB image with its texture features and a hole mask (PyPatchMatch's `MaskedImage`,
+/// without its global mask).
 #[derive(Debug, Clone)]
 pub(super) struct MaskedImage {
     pub(super) width: usize,
     pub(super) height: usize,
-    /// `width × height × 3`, row-major.
-    pub(super) rgb: Vec<u8>,
+    /// `width × height × VALUES`, row-major: each pixel's RGB, then its texture features.
+    pub(super) values: Vec<u8>,
     /// `true` = hole (unknown).
     pub(super) hole: Vec<bool>,
 }
 
 /// Values per pixel: RGB, then the two texture features (see [`MaskedImage::with_texture`]).
-pub(super) const CH: usize = 5;
+pub(super) const VALUES: usize = 5;
 
 /// How much the texture features count in the patch distance: they are the mean absolute
 /// (halved) luma differences around the pixel, times this. With 2, a hole over a lattice
@@ -58,13 +59,16 @@ impl MaskedImage {
             box_sums(&dy, width, height, radius),
             box_sums(&measured, width, height, radius),
         );
-        let mut out = vec![0u8; n * CH];
+        let mut out = vec![0u8; n * VALUES];
         for p in 0..n {
-            out[p * CH..p * CH + 3].copy_from_slice(&rgb[p * 3..p * 3 + 3]);
+            out[p * VALUES..p * VALUES + 3].copy_from_slice(&rgb[p * 3..p * 3 + 3]);
             if hole[p] || measured[p] == 0 {
                 continue;
             }
-            for (o, sum) in out[p * CH + 3..p * CH + CH].iter_mut().zip([dx[p], dy[p]]) {
+            for (o, sum) in out[p * VALUES + 3..p * VALUES + VALUES]
+                .iter_mut()
+                .zip([dx[p], dy[p]])
+            {
                 // Halved differences, as the gradient features, times the gain.
                 let mean = u64::from(TEXTURE_GAIN) * u64::from(sum) / (2 * u64::from(measured[p]));
                 *o = mean.min(255) as u8;
@@ -73,15 +77,15 @@ impl MaskedImage {
         MaskedImage {
             width,
             height,
-            rgb: out,
+            values: out,
             hole,
         }
     }
 
     /// The RGB of each pixel, without the texture features.
     pub(super) fn into_rgb(self) -> Vec<u8> {
-        self.rgb
-            .chunks_exact(CH)
+        self.values
+            .chunks_exact(VALUES)
             .flat_map(|p| [p[0], p[1], p[2]])
             .collect()
     }
@@ -95,12 +99,12 @@ impl MaskedImage {
     pub(super) fn downsample(&self) -> MaskedImage {
         let (w, h) = (self.width, self.height);
         let (nw, nh) = (w / 2, h / 2);
-        let mut rgb = vec![0u8; nw * nh * CH];
+        let mut values = vec![0u8; nw * nh * VALUES];
         let mut hole = vec![true; nw * nh];
         for ny in 0..nh {
             for nx in 0..nw {
                 let (y, x) = (2 * ny, 2 * nx);
-                let mut sum = [0u32; CH];
+                let mut sum = [0u32; VALUES];
                 let mut ksum = 0u32;
                 for (ky, &wy) in KERNEL.iter().enumerate() {
                     let Some(yy) = (y + ky).checked_sub(2).filter(|&v| v < h) else {
@@ -115,14 +119,17 @@ impl MaskedImage {
                             continue;
                         }
                         let k = wy * wx;
-                        for (s, &v) in sum.iter_mut().zip(&self.rgb[p * CH..p * CH + CH]) {
+                        for (s, &v) in sum
+                            .iter_mut()
+                            .zip(&self.values[p * VALUES..p * VALUES + VALUES])
+                        {
                             *s += u32::from(v) * k;
                         }
                         ksum += k;
                     }
                 }
                 let q = ny * nw + nx;
-                for (o, s) in rgb[q * CH..q * CH + CH].iter_mut().zip(sum) {
+                for (o, s) in values[q * VALUES..q * VALUES + VALUES].iter_mut().zip(sum) {
                     // Truncated, as PyPatchMatch; 0 and a hole where nothing is known.
                     *o = s.checked_div(ksum).unwrap_or(0) as u8;
                 }
@@ -132,14 +139,14 @@ impl MaskedImage {
         MaskedImage {
             width: nw,
             height: nh,
-            rgb,
+            values,
             hole,
         }
     }
 
     /// Nearest-neighbour upsampling to `width × height`, as `MaskedImage::upsample`.
     pub(super) fn upsample(&self, width: usize, height: usize) -> MaskedImage {
-        let mut rgb = vec![0u8; width * height * CH];
+        let mut values = vec![0u8; width * height * VALUES];
         let mut hole = vec![false; width * height];
         for y in 0..height {
             let yy = y * self.height / height;
@@ -147,13 +154,14 @@ impl MaskedImage {
                 let xx = x * self.width / width;
                 let (p, q) = (yy * self.width + xx, y * width + x);
                 hole[q] = self.hole[p];
-                rgb[q * CH..q * CH + CH].copy_from_slice(&self.rgb[p * CH..p * CH + CH]);
+                values[q * VALUES..q * VALUES + VALUES]
+                    .copy_from_slice(&self.values[p * VALUES..p * VALUES + VALUES]);
             }
         }
         MaskedImage {
             width,
             height,
-            rgb,
+            values,
             hole,
         }
     }
@@ -293,19 +301,20 @@ impl Features {
         let (w, h, radius, per_pixel) = (image.width, image.height, self.radius, self.per_pixel);
         debug_assert_eq!((w, self.stride), (self.width, w + 2 * radius));
         let texture = per_pixel == TEXTURE_FEATURES;
-        let rgb = &image.rgb;
+        let rgb = &image.values;
         for y in 0..h {
             let row = (y + radius) * self.stride + radius;
             for x in 0..w {
                 let p = y * w + x;
                 let out = &mut self.data[(row + x) * per_pixel..][..per_pixel];
-                out[..3].copy_from_slice(&rgb[p * CH..p * CH + 3]);
+                out[..3].copy_from_slice(&rgb[p * VALUES..p * VALUES + 3]);
                 if texture {
-                    out[COLOUR_FEATURES..].copy_from_slice(&rgb[p * CH + 3..p * CH + CH]);
+                    out[COLOUR_FEATURES..]
+                        .copy_from_slice(&rgb[p * VALUES + 3..p * VALUES + VALUES]);
                 }
                 if x >= 1 && x + 1 < w && y >= 1 && y + 1 < h {
                     for c in 0..3 {
-                        let half = |q: usize| rgb[q * CH + c] / 2;
+                        let half = |q: usize| rgb[q * VALUES + c] / 2;
                         out[3 + c] = half(p + 1).wrapping_sub(half(p - 1)).wrapping_add(128);
                         out[6 + c] = half(p + w).wrapping_sub(half(p - w)).wrapping_add(128);
                     }

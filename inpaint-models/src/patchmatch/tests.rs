@@ -343,8 +343,8 @@ fn texture_features_are_mean_luma_differences_over_known_pixels() {
     let hole: Vec<bool> = (0..w * h).map(|p| p % w == 16).collect();
     let image = MaskedImage::with_texture(w, h, &rgb, hole, radius);
     let texture = |x: usize, y: usize| {
-        let p = (y * w + x) * super::masked::CH;
-        (image.rgb[p + 3], image.rgb[p + 4])
+        let p = (y * w + x) * super::masked::VALUES;
+        (image.values[p + 3], image.values[p + 4])
     };
     // Halved (20) times the gain (3); nothing along y.
     assert_eq!(texture(6, 6), (60, 0));
