@@ -3,7 +3,7 @@
 use rayon::prelude::*;
 
 use super::PatchMatchOptions;
-use super::masked::{Features, MaskedImage, VALUES};
+use super::masked::{Features, MaskedImage, VALUES, box_sums};
 use super::nnf::{Link, Nnf, Search};
 
 /// Output rows one voting task owns.
@@ -193,64 +193,33 @@ fn initial_target(coarsest: &MaskedImage) -> MaskedImage {
     target
 }
 
-/// Whether each patch overlaps the hole (`contains_mask`), from a summed-area table.
+/// Whether each patch overlaps the hole (`contains_mask`).
 fn active_patches(image: &MaskedImage, radius: usize) -> Vec<bool> {
-    let holes: Vec<bool> = image.hole.clone();
-    let table = SummedArea::new(&holes, image.width, image.height);
-    (0..image.height)
-        .flat_map(|y| (0..image.width).map(move |x| (y, x)))
-        .map(|(y, x)| table.window(y, x, radius) > 0)
+    let holes: Vec<u32> = image.hole.iter().map(|&h| u32::from(h)).collect();
+    box_sums(&holes, image.width, image.height, radius)
+        .into_iter()
+        .map(|count| count > 0)
         .collect()
-}
-
-/// A summed-area table of a boolean image.
-struct SummedArea {
-    width: usize,
-    height: usize,
-    sums: Vec<u32>,
-}
-
-impl SummedArea {
-    fn new(bits: &[bool], width: usize, height: usize) -> SummedArea {
-        let mut sums = vec![0u32; (width + 1) * (height + 1)];
-        for y in 0..height {
-            let mut row = 0;
-            for x in 0..width {
-                row += u32::from(bits[y * width + x]);
-                sums[(y + 1) * (width + 1) + x + 1] = sums[y * (width + 1) + x + 1] + row;
-            }
-        }
-        SummedArea {
-            width,
-            height,
-            sums,
-        }
-    }
-
-    /// The count within the square of this radius around `(y, x)`, clipped to the image.
-    fn window(&self, y: usize, x: usize, radius: usize) -> u32 {
-        let (y0, x0) = (y.saturating_sub(radius), x.saturating_sub(radius));
-        let (y1, x1) = (
-            (y + radius + 1).min(self.height),
-            (x + radius + 1).min(self.width),
-        );
-        let s = |y: usize, x: usize| self.sums[y * (self.width + 1) + x];
-        s(y1, x1) + s(y0, x0) - s(y0, x1) - s(y1, x0)
-    }
 }
 
 /// For each pixel, how many inactive patches cover it: each votes for the pixel itself,
 /// once per field, with weight 1.
-struct InactiveCover(SummedArea, usize);
+struct InactiveCover {
+    counts: Vec<u32>,
+    width: usize,
+}
 
 impl InactiveCover {
     fn new(active: &[bool], width: usize, height: usize, radius: usize) -> InactiveCover {
-        let inactive: Vec<bool> = active.iter().map(|&a| !a).collect();
-        InactiveCover(SummedArea::new(&inactive, width, height), radius)
+        let inactive: Vec<u32> = active.iter().map(|&a| u32::from(!a)).collect();
+        InactiveCover {
+            counts: box_sums(&inactive, width, height, radius),
+            width,
+        }
     }
 
     fn at(&self, y: usize, x: usize) -> u32 {
-        self.0.window(y, x, self.1)
+        self.counts[y * self.width + x]
     }
 }
 
