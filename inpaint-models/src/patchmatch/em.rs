@@ -36,6 +36,7 @@ pub(super) fn inpaint(image: MaskedImage, options: &PatchMatchOptions) -> Vec<u8
         let source_features = Features::new(source, radius, texture);
         let max_distance = (side * side) as u64 * source_features.pixel_scale();
         let active = active_patches(source, radius);
+        let voting = voting_patches(&active, &source_features, max_distance);
         let inactive_cover = (level > 1).then(|| InactiveCover::new(&active, w, h, radius));
         let key = |field: u64, iteration: u64| [options.seed, level as u64, field, iteration];
         let search_radius = if level == 0 {
@@ -83,7 +84,7 @@ pub(super) fn inpaint(image: MaskedImage, options: &PatchMatchOptions) -> Vec<u8
             let s2t = Search {
                 from: &source_features,
                 into: &target_features,
-                active: &active,
+                active: &voting,
                 max_distance,
                 key: key(0, iteration as u64),
                 search_radius,
@@ -137,7 +138,7 @@ pub(super) fn inpaint(image: MaskedImage, options: &PatchMatchOptions) -> Vec<u8
                 },
             };
             let votes = [
-                weighted_links(&forward, &active, max_distance, false),
+                weighted_links(&forward, &voting, max_distance, false),
                 weighted_links(&backward, &active, max_distance, true),
             ];
             target = vote.apply(base, &votes, &backward);
@@ -199,6 +200,19 @@ fn active_patches(image: &MaskedImage, radius: usize) -> Vec<bool> {
     box_sums(&holes, image.width, image.height, radius)
         .into_iter()
         .map(|count| count > 0)
+        .collect()
+}
+
+/// The active patches of the image with the hole that can vote into the estimate: those whose
+/// own pixels that cannot be compared still leave room for a distance with a non-zero weight.
+/// The others (mostly inside the hole) weigh 0 wherever they link, so the field from the image
+/// with the hole skips them; searching for them was most of that field's work.
+fn voting_patches(active: &[bool], features: &Features, max_distance: u64) -> Vec<bool> {
+    let scale = features.pixel_scale();
+    active
+        .iter()
+        .zip(features.patch_invalid_counts())
+        .map(|(&a, &invalid)| a && similarity(u64::from(invalid) * scale, max_distance) > 0.0)
         .collect()
 }
 
@@ -466,7 +480,39 @@ impl Vote<'_> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::masked::distance;
     use super::*;
+
+    #[test]
+    fn the_patches_the_completeness_field_skips_could_not_vote() {
+        let (w, h, radius) = (30usize, 24usize, 3usize);
+        let rgb: Vec<u8> = (0..w * h * 3).map(|i| ((i * 37) % 251) as u8).collect();
+        let hole: Vec<bool> = (0..w * h)
+            .map(|p| (8..20).contains(&(p % w)) && (6..15).contains(&(p / w)))
+            .collect();
+        let source = MaskedImage::with_texture(w, h, &rgb, hole.clone(), radius);
+        let mut estimate = source.clone();
+        estimate.hole.fill(false);
+        let (fs, fe) = (
+            Features::new(&source, radius, true),
+            Features::new(&estimate, radius, true),
+        );
+        let max_distance = 49 * fs.pixel_scale();
+        let active = active_patches(&source, radius);
+        let voting = voting_patches(&active, &fs, max_distance);
+        assert!(voting.iter().zip(&active).all(|(&v, &a)| a || !v));
+        assert!(voting.contains(&true), "the ring outside the hole votes");
+        assert!(
+            hole.iter().zip(&voting).all(|(&h, &v)| !h || !v),
+            "patches centred in the hole are skipped"
+        );
+        for p in (0..w * h).filter(|&p| active[p] && !voting[p]) {
+            for q in 0..w * h {
+                let d = distance(&fs, (p / w, p % w), &fe, (q / w, q % w), u64::MAX);
+                assert_eq!(similarity(d, max_distance), 0.0, "{p} would vote via {q}");
+            }
+        }
+    }
 
     #[test]
     fn the_heaviest_vote_ties_go_to_the_patch_centred_closest() {

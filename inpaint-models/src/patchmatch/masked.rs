@@ -334,6 +334,12 @@ impl Features {
         self.patch_invalid.iter().copied().min().unwrap_or(0)
     }
 
+    /// Per pixel (row-major), how many pixels of its patch cannot be compared: any distance
+    /// from or to that patch is at least this many times [`pixel_scale`](Self::pixel_scale).
+    pub(super) fn patch_invalid_counts(&self) -> &[u32] {
+        &self.patch_invalid
+    }
+
     fn invalid_in(&self, row: usize, x0: usize, len: usize) -> u32 {
         let base = row * (self.stride + 1);
         self.invalid_prefix[base + x0 + len] - self.invalid_prefix[base + x0]

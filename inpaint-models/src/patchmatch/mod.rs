@@ -69,6 +69,12 @@
 //!   16 pixels, not half the region. The fields there start from the half size's, which
 //!   searched the whole region; the wider windows made the whole run 10-20 % slower and
 //!   moved no texture ratio of the comparison with PyPatchMatch across the band's edges.
+//! * **The completeness field skips patches that cannot vote.** A patch of the image with the
+//!   hole counts each of its hole pixels as the largest difference, so one with about a tenth
+//!   of its pixels in the hole (5 of 49 at side 7) weighs 0 wherever it links. PyPatchMatch
+//!   searches for them all the same: they were most of that field's work, and skipping them
+//!   took 40 % off the whole run at 2048² with 5 % in holes. Only the random streams change:
+//!   over the comparison with PyPatchMatch the mean PSNR moved by 0.003 dB (BENCHMARKS.md).
 //! * **Parallel and deterministic.** The two fields are searched at the same time, each in
 //!   bands of rows scanned in parallel (a band propagates across its edge from the row as it
 //!   was before the scan); the votes are gathered per band of output rows. Random numbers come

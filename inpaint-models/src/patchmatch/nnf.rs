@@ -64,7 +64,8 @@ pub(super) struct Nnf {
 pub(super) struct Search<'a> {
     pub(super) from: &'a Features,
     pub(super) into: &'a Features,
-    /// Patches that overlap the hole; the others match themselves at distance 0.
+    /// Patches searched (those that overlap the hole and can vote); the others match
+    /// themselves at distance 0.
     pub(super) active: &'a [bool],
     /// The distance of a patch that overlaps nothing comparable.
     pub(super) max_distance: u64,
