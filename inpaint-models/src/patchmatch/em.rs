@@ -321,7 +321,9 @@ impl Vote<'_> {
         base.values
             .par_chunks_mut(VOTE_ROWS * ow * VALUES)
             .enumerate()
-            .for_each(|(band, out)| {
+            // Each task reuses its accumulator: a fresh one a band cost more in page faults
+            // than the casting at full size.
+            .for_each_init(Vec::new, |acc, (band, out)| {
                 let y0 = band * VOTE_ROWS;
                 let rows = out.len() / (ow * VALUES);
                 let holes = &source.hole[y0 * ow..(y0 + rows) * ow];
@@ -331,10 +333,11 @@ impl Vote<'_> {
                     );
                     return;
                 }
-                let mut acc = vec![[0f64; VALUES + 1]; rows * ow];
+                acc.clear();
+                acc.resize(rows * ow, [0f64; VALUES + 1]);
                 for list in votes {
                     for v in list {
-                        self.cast(v, y0, rows, &mut acc);
+                        self.cast(v, y0, rows, acc);
                     }
                 }
                 if let Some(cover) = self.inactive_cover {
@@ -360,7 +363,7 @@ impl Vote<'_> {
                         }
                     }
                 }
-                for (i, (px, a)) in out.chunks_exact_mut(VALUES).zip(&acc).enumerate() {
+                for (i, (px, a)) in out.chunks_exact_mut(VALUES).zip(acc.iter()).enumerate() {
                     let p = y0 * ow + i;
                     if self.keep_known && !source.hole[p] {
                         px.copy_from_slice(&source.values[p * VALUES..p * VALUES + VALUES]);

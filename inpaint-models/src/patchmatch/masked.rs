@@ -1,5 +1,7 @@
 //! Images with a hole mask, their pyramid, and the per-pixel features patches are compared on.
 
+use rayon::prelude::*;
+
 /// An RGB image with its texture features and a hole mask (PyPatchMatch's `MaskedImage`,
 /// without its global mask).
 #[derive(Debug, Clone)]
@@ -44,36 +46,45 @@ impl MaskedImage {
         // |∂x|, |∂y| where both neighbours along each axis are known, and where that is so.
         let n = width * height;
         let (mut dx, mut dy, mut measured) = (vec![0u32; n], vec![0u32; n], vec![0u32; n]);
-        for y in 1..height.saturating_sub(1) {
-            for x in 1..width.saturating_sub(1) {
-                let p = y * width + x;
-                if known(y, x - 1) && known(y, x + 1) && known(y - 1, x) && known(y + 1, x) {
-                    dx[p] = (luma[p + 1] - luma[p - 1]).unsigned_abs();
-                    dy[p] = (luma[p + width] - luma[p - width]).unsigned_abs();
-                    measured[p] = 1;
+        dx.par_chunks_exact_mut(width)
+            .zip(dy.par_chunks_exact_mut(width))
+            .zip(measured.par_chunks_exact_mut(width))
+            .enumerate()
+            .filter(|&(y, _)| y >= 1 && y + 1 < height)
+            .for_each(|(y, ((dx, dy), measured))| {
+                for x in 1..width.saturating_sub(1) {
+                    let p = y * width + x;
+                    if known(y, x - 1) && known(y, x + 1) && known(y - 1, x) && known(y + 1, x) {
+                        dx[x] = (luma[p + 1] - luma[p - 1]).unsigned_abs();
+                        dy[x] = (luma[p + width] - luma[p - width]).unsigned_abs();
+                        measured[x] = 1;
+                    }
                 }
-            }
-        }
-        let (dx, dy, measured) = (
-            box_sums(&dx, width, height, radius),
-            box_sums(&dy, width, height, radius),
-            box_sums(&measured, width, height, radius),
+            });
+        let ((dx, dy), measured) = rayon::join(
+            || {
+                rayon::join(
+                    || box_sums(&dx, width, height, radius),
+                    || box_sums(&dy, width, height, radius),
+                )
+            },
+            || box_sums(&measured, width, height, radius),
         );
         let mut out = vec![0u8; n * VALUES];
-        for p in 0..n {
-            out[p * VALUES..p * VALUES + 3].copy_from_slice(&rgb[p * 3..p * 3 + 3]);
-            if hole[p] || measured[p] == 0 {
-                continue;
-            }
-            for (o, sum) in out[p * VALUES + 3..p * VALUES + VALUES]
-                .iter_mut()
-                .zip([dx[p], dy[p]])
-            {
-                // Halved differences, as the gradient features, times the gain.
-                let mean = u64::from(TEXTURE_GAIN) * u64::from(sum) / (2 * u64::from(measured[p]));
-                *o = mean.min(255) as u8;
-            }
-        }
+        out.par_chunks_exact_mut(VALUES)
+            .enumerate()
+            .for_each(|(p, out)| {
+                out[..3].copy_from_slice(&rgb[p * 3..p * 3 + 3]);
+                if hole[p] || measured[p] == 0 {
+                    return;
+                }
+                for (o, sum) in out[3..].iter_mut().zip([dx[p], dy[p]]) {
+                    // Halved differences, as the gradient features, times the gain.
+                    let mean =
+                        u64::from(TEXTURE_GAIN) * u64::from(sum) / (2 * u64::from(measured[p]));
+                    *o = mean.min(255) as u8;
+                }
+            });
         MaskedImage {
             width,
             height,
@@ -101,7 +112,10 @@ impl MaskedImage {
         let (nw, nh) = (w / 2, h / 2);
         let mut values = vec![0u8; nw * nh * VALUES];
         let mut hole = vec![true; nw * nh];
-        for ny in 0..nh {
+        let rows = values
+            .par_chunks_exact_mut(nw * VALUES)
+            .zip(hole.par_chunks_exact_mut(nw));
+        rows.enumerate().for_each(|(ny, (values, hole))| {
             for nx in 0..nw {
                 let (y, x) = (2 * ny, 2 * nx);
                 let mut sum = [0u32; VALUES];
@@ -128,14 +142,16 @@ impl MaskedImage {
                         ksum += k;
                     }
                 }
-                let q = ny * nw + nx;
-                for (o, s) in values[q * VALUES..q * VALUES + VALUES].iter_mut().zip(sum) {
+                for (o, s) in values[nx * VALUES..nx * VALUES + VALUES]
+                    .iter_mut()
+                    .zip(sum)
+                {
                     // Truncated, as PyPatchMatch; 0 and a hole where nothing is known.
                     *o = s.checked_div(ksum).unwrap_or(0) as u8;
                 }
-                hole[q] = ksum == 0;
+                hole[nx] = ksum == 0;
             }
-        }
+        });
         MaskedImage {
             width: nw,
             height: nh,
@@ -250,31 +266,42 @@ impl Features {
         let rows = h + 2 * radius;
         // Compared: outside the hole and inside the outer ring.
         let mut valid = vec![0u8; stride * rows * per_pixel];
-        for y in 1..h.saturating_sub(1) {
-            let row = (y + radius) * stride + radius;
-            for x in 1..w.saturating_sub(1) {
-                if !image.hole[y * w + x] {
-                    valid[(row + x) * per_pixel..][..per_pixel].fill(1);
+        valid
+            .par_chunks_exact_mut(stride * per_pixel)
+            .skip(radius + 1)
+            .take(h.saturating_sub(2))
+            .enumerate()
+            .for_each(|(y, row)| {
+                let hole = &image.hole[(y + 1) * w..(y + 2) * w];
+                for x in 1..w.saturating_sub(1) {
+                    if !hole[x] {
+                        row[(radius + x) * per_pixel..][..per_pixel].fill(1);
+                    }
                 }
-            }
-        }
+            });
         let mut invalid_prefix = vec![0u32; rows * (stride + 1)];
-        for (r, prefix) in invalid_prefix.chunks_exact_mut(stride + 1).enumerate() {
-            for x in 0..stride {
-                let bad = u32::from(valid[(r * stride + x) * per_pixel] == 0);
-                prefix[x + 1] = prefix[x] + bad;
-            }
-        }
+        invalid_prefix
+            .par_chunks_exact_mut(stride + 1)
+            .zip(valid.par_chunks_exact(stride * per_pixel))
+            .for_each(|(prefix, row)| {
+                for x in 0..stride {
+                    let bad = u32::from(row[x * per_pixel] == 0);
+                    prefix[x + 1] = prefix[x] + bad;
+                }
+            });
         let side = 2 * radius + 1;
         let mut patch_invalid = vec![0u32; w * h];
-        for y in 0..h {
-            for x in 0..w {
+        patch_invalid
+            .par_chunks_exact_mut(w)
+            .enumerate()
+            .for_each(|(y, counts)| {
                 let base = |r: usize| r * (stride + 1);
-                patch_invalid[y * w + x] = (y..y + side)
-                    .map(|r| invalid_prefix[base(r) + x + side] - invalid_prefix[base(r) + x])
-                    .sum();
-            }
-        }
+                for (x, count) in counts.iter_mut().enumerate() {
+                    *count = (y..y + side)
+                        .map(|r| invalid_prefix[base(r) + x + side] - invalid_prefix[base(r) + x])
+                        .sum();
+                }
+            });
         let mut features = Features {
             radius,
             per_pixel,
@@ -302,11 +329,11 @@ impl Features {
         debug_assert_eq!((w, self.stride), (self.width, w + 2 * radius));
         let texture = per_pixel == TEXTURE_FEATURES;
         let rgb = &image.values;
-        for y in 0..h {
-            let row = (y + radius) * self.stride + radius;
+        let rows = self.data.par_chunks_exact_mut(self.stride * per_pixel);
+        rows.skip(radius).take(h).enumerate().for_each(|(y, row)| {
             for x in 0..w {
                 let p = y * w + x;
-                let out = &mut self.data[(row + x) * per_pixel..][..per_pixel];
+                let out = &mut row[(radius + x) * per_pixel..][..per_pixel];
                 out[..3].copy_from_slice(&rgb[p * VALUES..p * VALUES + 3]);
                 if texture {
                     out[COLOUR_FEATURES..]
@@ -320,7 +347,7 @@ impl Features {
                     }
                 }
             }
-        }
+        });
     }
 
     /// The squared-difference scale of one pixel: 255² for each feature byte. A pixel that
