@@ -372,15 +372,20 @@ impl<'a> BinaryMask<'a> {
     /// The binarised mask over `rect` (any rectangle inside the image).
     fn crop(&self, rect: Rect) -> Mask {
         let w = self.window;
-        Mask::from_gray_unchecked(GrayImage::from_fn(rect.width(), rect.height(), |x, y| {
-            let (x, y) = (rect.left + x, rect.top + y);
-            let inside = (w.left..w.right).contains(&x) && (w.top..w.bottom).contains(&y);
-            if inside {
-                *self.pixels.get_pixel(x - w.left, y - w.top)
-            } else {
-                image::Luma([0])
+        let mut out = GrayImage::new(rect.width(), rect.height());
+        let (left, right) = (rect.left.max(w.left), rect.right.min(w.right));
+        let (top, bottom) = (rect.top.max(w.top), rect.bottom.min(w.bottom));
+        if left < right && top < bottom {
+            let span = (right - left) as usize;
+            let out_width = rect.width() as usize;
+            for y in top..bottom {
+                let from = ((y - w.top) * w.width() + (left - w.left)) as usize;
+                let to = (y - rect.top) as usize * out_width + (left - rect.left) as usize;
+                out.as_mut()[to..to + span]
+                    .copy_from_slice(&self.pixels.as_raw()[from..from + span]);
             }
-        }))
+        }
+        Mask::from_gray_unchecked(out)
     }
 
     /// The binarised mask over the whole image: the caller's own when it is already binary.
@@ -481,7 +486,15 @@ fn pad_forward<M: InpaintModel + ?Sized>(
     Ok(if padded_size == (width, height) {
         result
     } else {
-        image::imageops::crop_imm(&result, 0, 0, width, height).to_image()
+        crop(
+            &result,
+            Rect {
+                left: 0,
+                top: 0,
+                right: width,
+                bottom: height,
+            },
+        )
     })
 }
 
@@ -511,9 +524,26 @@ fn binarise(mask: &GrayImage, threshold: u8) -> GrayImage {
     GrayImage::from_raw(mask.width(), mask.height(), data).expect("same size as the mask")
 }
 
+/// The part of `image` in `rect` (inside it), copied row by row: `image`'s own pixel-by-pixel
+/// copy was a tenth of the `Crop` strategy's time on a large photo with a fast model.
 fn crop<P: Pixel<Subpixel = u8> + 'static>(
     image: &ImageBuffer<P, Vec<u8>>,
     rect: Rect,
 ) -> ImageBuffer<P, Vec<u8>> {
-    image::imageops::crop_imm(image, rect.left, rect.top, rect.width(), rect.height()).to_image()
+    let channels = usize::from(P::CHANNEL_COUNT);
+    let stride = image.width() as usize * channels;
+    let (start, span) = (
+        rect.left as usize * channels,
+        rect.width() as usize * channels,
+    );
+    let mut raw = Vec::new();
+    for row in image
+        .as_raw()
+        .chunks_exact(stride)
+        .skip(rect.top as usize)
+        .take(rect.height() as usize)
+    {
+        raw.extend_from_slice(&row[start..start + span]);
+    }
+    ImageBuffer::from_raw(rect.width(), rect.height(), raw).expect("rect lies inside the image")
 }
