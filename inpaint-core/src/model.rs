@@ -198,4 +198,14 @@ impl<M: InpaintModel + ?Sized> InpaintModel for Box<M> {
     fn forward(&mut self, image: &RgbImage, mask: &Mask) -> Result<RgbImage> {
         (**self).forward(image, mask)
     }
+
+    // Forwarded too: without these, a boxed model's own padding or resizing would silently
+    // give way to the defaults.
+    fn pad(&self, image: &RgbImage, mask: &Mask) -> (RgbImage, Mask) {
+        (**self).pad(image, mask)
+    }
+
+    fn resize(&self, image: &RgbImage, mask: &GrayImage) -> Option<(RgbImage, GrayImage)> {
+        (**self).resize(image, mask)
+    }
 }

@@ -1,7 +1,7 @@
 //! The pipeline's behaviour, path by path, against a recording mock model.
 
 use image::{GrayImage, Luma, Rgb, RgbImage, RgbaImage};
-use inpaint_core::{HdStrategy, Image, InpaintOptions, Mask, ModelSpec, inpaint};
+use inpaint_core::{HdStrategy, Image, InpaintModel, InpaintOptions, Mask, ModelSpec, inpaint};
 
 use crate::support::{Recorder, noise_rgb, rect_mask};
 
@@ -225,4 +225,38 @@ pub(crate) fn assert_outside_mask_unchanged(image: &Image, mask: &Mask, out: &Im
         }
     }
     assert_eq!(out.alpha(), image.alpha());
+}
+
+/// Pads with a constant colour and "resizes" to a 1×1 image: nothing the defaults would do.
+struct OwnPreparation(ModelSpec);
+
+impl InpaintModel for OwnPreparation {
+    fn spec(&self) -> &ModelSpec {
+        &self.0
+    }
+
+    fn forward(&mut self, image: &RgbImage, _mask: &Mask) -> inpaint_core::Result<RgbImage> {
+        Ok(image.clone())
+    }
+
+    fn pad(&self, image: &RgbImage, mask: &Mask) -> (RgbImage, Mask) {
+        let padded = RgbImage::from_pixel(image.width() + 1, image.height(), Rgb([7, 7, 7]));
+        (padded, mask.clone())
+    }
+
+    fn resize(&self, _image: &RgbImage, mask: &GrayImage) -> Option<(RgbImage, GrayImage)> {
+        Some((RgbImage::new(1, 1), mask.clone()))
+    }
+}
+
+#[test]
+fn a_boxed_model_keeps_its_own_padding_and_resizing() {
+    let image = noise_rgb(6, 5, 3);
+    let mask = Mask::from_gray(GrayImage::new(6, 5)).unwrap();
+    let boxed: Box<dyn InpaintModel + Send> = Box::new(OwnPreparation(ModelSpec::new("own")));
+    let (padded, _) = boxed.pad(&image, &mask);
+    assert_eq!(padded.dimensions(), (7, 5));
+    assert_eq!(padded.get_pixel(0, 0), &Rgb([7, 7, 7]));
+    let resized = boxed.resize(&image, mask.as_gray());
+    assert_eq!(resized.map(|(i, _)| i.dimensions()), Some((1, 1)));
 }
