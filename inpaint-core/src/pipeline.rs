@@ -373,14 +373,12 @@ impl<'a> BinaryMask<'a> {
     fn crop(&self, rect: Rect) -> Mask {
         let w = self.window;
         let mut out = GrayImage::new(rect.width(), rect.height());
-        let (left, right) = (rect.left.max(w.left), rect.right.min(w.right));
-        let (top, bottom) = (rect.top.max(w.top), rect.bottom.min(w.bottom));
-        if left < right && top < bottom {
-            let span = (right - left) as usize;
+        if let Some(both) = rect.intersection(&w) {
+            let span = both.width() as usize;
             let out_width = rect.width() as usize;
-            for y in top..bottom {
-                let from = ((y - w.top) * w.width() + (left - w.left)) as usize;
-                let to = (y - rect.top) as usize * out_width + (left - rect.left) as usize;
+            for y in both.top..both.bottom {
+                let from = ((y - w.top) * w.width() + (both.left - w.left)) as usize;
+                let to = (y - rect.top) as usize * out_width + (both.left - rect.left) as usize;
                 out.as_mut()[to..to + span]
                     .copy_from_slice(&self.pixels.as_raw()[from..from + span]);
             }
@@ -416,21 +414,20 @@ impl<'a> BinaryMask<'a> {
     fn paste_inside(&self, out: &mut RgbImage, rect: Rect, result: &RgbImage) {
         debug_assert_eq!(result.dimensions(), (rect.width(), rect.height()));
         let w = self.window;
-        let (left, right) = (rect.left.max(w.left), rect.right.min(w.right));
-        let (top, bottom) = (rect.top.max(w.top), rect.bottom.min(w.bottom));
-        if left >= right || top >= bottom {
+        let Some(both) = rect.intersection(&w) else {
             return;
-        }
+        };
         let out_width = out.width() as usize;
-        let span = (right - left) as usize;
+        let span = both.width() as usize;
         let out = &mut **out;
-        for y in top..bottom {
-            let mask_start = ((y - w.top) * w.width() + (left - w.left)) as usize;
+        for y in both.top..both.bottom {
+            let mask_start = ((y - w.top) * w.width() + (both.left - w.left)) as usize;
             let mask_row = &self.pixels.as_raw()[mask_start..][..span];
-            let out_start = (y as usize * out_width + left as usize) * 3;
+            let out_start = (y as usize * out_width + both.left as usize) * 3;
             let out_row = &mut out[out_start..][..span * 3];
-            let result_start =
-                ((y - rect.top) as usize * rect.width() as usize + (left - rect.left) as usize) * 3;
+            let result_start = ((y - rect.top) as usize * rect.width() as usize
+                + (both.left - rect.left) as usize)
+                * 3;
             let result_row = &result.as_raw()[result_start..][..span * 3];
             for ((o, r), &m) in out_row
                 .chunks_exact_mut(3)

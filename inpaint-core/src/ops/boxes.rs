@@ -20,6 +20,18 @@ impl Rect {
         self.bottom - self.top
     }
 
+    /// The part both rectangles cover, if any.
+    pub(crate) fn intersection(&self, other: &Rect) -> Option<Rect> {
+        let (left, right) = (self.left.max(other.left), self.right.min(other.right));
+        let (top, bottom) = (self.top.max(other.top), self.bottom.min(other.bottom));
+        (left < right && top < bottom).then_some(Rect {
+            left,
+            top,
+            right,
+            bottom,
+        })
+    }
+
     fn overlaps(&self, other: &Rect) -> bool {
         self.left < other.right
             && other.left < self.right
