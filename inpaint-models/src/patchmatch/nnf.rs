@@ -64,8 +64,9 @@ pub(super) struct Nnf {
 pub(super) struct Search<'a> {
     pub(super) from: &'a Features,
     pub(super) into: &'a Features,
-    /// Patches searched (those that overlap the hole and can vote); the others match
-    /// themselves at distance 0.
+    /// Patches searched; the others match themselves at distance 0. From the estimate: those
+    /// that overlap the hole. From the image with the hole: only those of them that can vote
+    /// (`voting_patches` in `em.rs`).
     pub(super) active: &'a [bool],
     /// The distance of a patch that overlaps nothing comparable.
     pub(super) max_distance: u64,
