@@ -307,9 +307,11 @@ fn decode(bytes: &[u8], size: Size) -> Result<RgbImage> {
         ))
     })?;
     let mut reader = image::ImageReader::with_format(std::io::Cursor::new(bytes), format);
+    // Generous, so that a wrong size gets its own message below, yet bounded: the answer
+    // comes from the network.
     let mut limits = image::Limits::default();
-    limits.max_image_width = Some(size.width);
-    limits.max_image_height = Some(size.height);
+    limits.max_image_width = Some(size.width.max(8192));
+    limits.max_image_height = Some(size.height.max(8192));
     reader.limits(limits);
     let decoded = reader
         .decode()

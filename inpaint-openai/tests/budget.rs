@@ -1,0 +1,1 @@
+//! Caps, de-duplication, races between processes and crash recovery.

@@ -1,0 +1,280 @@
+//! The request as sent, the answers as read, and the pipeline's guarantee.
+
+use std::time::{Duration, Instant};
+
+use image::{GrayImage, Luma, Rgb, RgbImage};
+use inpaint_core::{Image, InpaintOptions, Mask, inpaint};
+use inpaint_openai::ledger::Caps;
+use inpaint_openai::{ApiKey, BudgetConfig, DEFAULT_PROMPT, Error, OpenAiCompat, OpenAiConfig};
+use tempfile::TempDir;
+
+use crate::fake::{FakeServer, Reply, png};
+
+pub(crate) const KEY: &str = "sk-test-0123456789-secret";
+
+/// A model talking to `server`, with its ledger in `dir`; no caps, no de-dup unless the test
+/// sets them.
+pub(crate) fn model_with(
+    server: &FakeServer,
+    dir: &TempDir,
+    api_model: &str,
+    budget: impl FnOnce(&mut BudgetConfig),
+) -> OpenAiCompat {
+    let mut config = BudgetConfig::default();
+    config.caps = Caps::UNLIMITED;
+    config.dedup_window = Duration::ZERO;
+    config.ledger = Some(dir.path().join("ledger.sqlite3"));
+    budget(&mut config);
+    OpenAiCompat::new(
+        OpenAiConfig::new()
+            .with_base_url(server.base_url())
+            .with_model(api_model)
+            .with_timeout(Duration::from_secs(1))
+            .with_budget(config)
+            .with_api_key(ApiKey::new(KEY).unwrap()),
+    )
+    .expect("model builds")
+}
+
+fn model(server: &FakeServer, dir: &TempDir, api_model: &str) -> OpenAiCompat {
+    model_with(server, dir, api_model, |_| {})
+}
+
+/// A gradient, so that every pixel differs from its neighbours.
+pub(crate) fn photo(width: u32, height: u32) -> RgbImage {
+    RgbImage::from_fn(width, height, |x, y| {
+        Rgb([(x * 7 % 256) as u8, (y * 5 % 256) as u8, ((x + y) % 256) as u8])
+    })
+}
+
+/// Fill inside the rectangle `[x0, x1) × [y0, y1)`.
+pub(crate) fn rect_mask(width: u32, height: u32, (x0, y0, x1, y1): (u32, u32, u32, u32)) -> Mask {
+    Mask::from_gray(GrayImage::from_fn(width, height, |x, y| {
+        Luma([if (x0..x1).contains(&x) && (y0..y1).contains(&y) { 255 } else { 0 }])
+    }))
+    .unwrap()
+}
+
+fn statuses(model: &OpenAiCompat) -> Vec<String> {
+    model
+        .ledger()
+        .entries()
+        .unwrap()
+        .into_iter()
+        .map(|e| e.status)
+        .collect()
+}
+
+#[test]
+fn the_multipart_request_is_exactly_as_specified() {
+    let server = FakeServer::start(|_| Reply::B64(png(256, 256, [1, 2, 3]), None));
+    let dir = TempDir::new().unwrap();
+    let mut model = model(&server, &dir, "dall-e-2");
+    let (w, h) = (200, 150);
+    let image = photo(w, h);
+    let mask = rect_mask(w, h, (20, 30, 90, 100));
+    model.set_prompt("a red kite");
+    let out = model.edit(&image, &mask, "a red kite").unwrap();
+    assert_eq!(out.dimensions(), (w, h));
+    assert_eq!(out.get_pixel(0, 0), &Rgb([1, 2, 3]));
+
+    let requests = server.requests();
+    assert_eq!(requests.len(), 1);
+    let request = &requests[0];
+    assert_eq!(request.method, "POST");
+    assert_eq!(request.path, "/v1/images/edits");
+    assert_eq!(request.header("authorization"), Some(&*format!("Bearer {KEY}")));
+    let names: Vec<_> = request.fields().into_iter().map(|(n, f, _)| (n, f)).collect();
+    let text = |n: &str| (n.to_string(), None);
+    assert_eq!(
+        names,
+        [
+            ("image".to_string(), Some("image.png".to_string())),
+            ("mask".to_string(), Some("mask.png".to_string())),
+            text("prompt"),
+            text("model"),
+            text("n"),
+            text("size"),
+            text("response_format"),
+        ]
+    );
+    assert_eq!(request.text("prompt").unwrap(), "a red kite");
+    assert_eq!(request.text("model").unwrap(), "dall-e-2");
+    assert_eq!(request.text("n").unwrap(), "1");
+    assert_eq!(request.text("size").unwrap(), "256x256");
+    assert_eq!(request.text("response_format").unwrap(), "b64_json");
+
+    let sent = image::load_from_memory(&request.file("image")).unwrap();
+    let sent_mask = image::load_from_memory(&request.file("mask")).unwrap();
+    assert_eq!((sent.width(), sent.height()), (256, 256));
+    assert_eq!((sent_mask.width(), sent_mask.height()), (256, 256));
+    let sent = sent.to_rgba8();
+    for (x, y, p) in sent.enumerate_pixels().filter(|(x, y, _)| *x < w && *y < h) {
+        let Rgb([r, g, b]) = *image.get_pixel(x, y);
+        assert_eq!(p.0, [r, g, b, 255], "image pixel ({x}, {y})");
+    }
+    let sent_mask = sent_mask.to_rgba8();
+    for (x, y, p) in sent_mask.enumerate_pixels() {
+        let fill = mask.is_fill(x, y).unwrap_or(false);
+        assert_eq!(p.0[3] == 0, fill, "mask alpha at ({x}, {y})");
+    }
+    assert_eq!(statuses(&model), ["succeeded"]);
+}
+
+#[test]
+fn gpt_image_models_get_their_sizes_quality_and_no_response_format() {
+    let server = FakeServer::start(|_| Reply::B64(png(1536, 1024, [9, 9, 9]), None));
+    let dir = TempDir::new().unwrap();
+    let config = OpenAiConfig::new()
+        .with_base_url(server.base_url())
+        .with_quality(Some("low".into()))
+        .with_budget({
+            let mut b = BudgetConfig::default();
+            b.ledger = Some(dir.path().join("l.sqlite3"));
+            b
+        })
+        .with_api_key(ApiKey::new(KEY).unwrap());
+    let mut model = OpenAiCompat::new(config).unwrap();
+    let out = model
+        .edit(&photo(1400, 900), &rect_mask(1400, 900, (0, 0, 10, 10)), "")
+        .unwrap();
+    assert_eq!(out.dimensions(), (1400, 900));
+    let request = &server.requests()[0];
+    assert_eq!(request.text("model").unwrap(), "gpt-image-1");
+    assert_eq!(request.text("size").unwrap(), "1536x1024");
+    assert_eq!(request.text("quality").unwrap(), "low");
+    assert_eq!(request.text("response_format"), None);
+    // An empty prompt sends the neutral default.
+    assert_eq!(request.text("prompt").unwrap(), DEFAULT_PROMPT);
+}
+
+#[test]
+fn a_url_answer_is_fetched_without_the_key() {
+    let server = FakeServer::start(|_| Reply::Url(png(256, 256, [40, 50, 60])));
+    let dir = TempDir::new().unwrap();
+    let mut model = model(&server, &dir, "dall-e-2");
+    let out = model
+        .edit(&photo(256, 256), &rect_mask(256, 256, (5, 5, 9, 9)), "x")
+        .unwrap();
+    assert_eq!(out.get_pixel(100, 100), &Rgb([40, 50, 60]));
+    let requests = server.requests();
+    assert_eq!(requests.len(), 2);
+    assert_eq!((requests[1].method.as_str(), requests[1].path.as_str()), ("GET", "/image.png"));
+    assert_eq!(requests[1].header("authorization"), None);
+}
+
+#[test]
+fn error_statuses_become_clear_errors_and_cost_nothing() {
+    let cases: [(u16, &str, fn(&Error) -> bool); 4] = [
+        (400, "Invalid size", |e| matches!(e, Error::Rejected { status: 400, .. })),
+        (401, "Incorrect API key provided: sk-test-0123456789-secret", |e| {
+            matches!(e, Error::Unauthorized)
+        }),
+        (429, "Rate limit reached", |e| matches!(e, Error::RateLimited { .. })),
+        (500, "The server had an error", |e| matches!(e, Error::Server { status: 500, .. })),
+    ];
+    for (status, message, is_expected) in cases {
+        let body = serde_json::json!({"error": {"message": message}}).to_string();
+        let server = FakeServer::start(move |_| Reply::Status(status, body.clone()));
+        let dir = TempDir::new().unwrap();
+        let mut model = model(&server, &dir, "dall-e-2");
+        let err = model
+            .edit(&photo(64, 64), &rect_mask(64, 64, (1, 1, 3, 3)), "x")
+            .unwrap_err();
+        assert!(is_expected(&err), "{status}: {err:?}");
+        let text = inpaint_core::error::full_message(&err);
+        assert!(!text.contains(KEY), "the key leaked: {text}");
+        assert!(!format!("{err:?}").contains(KEY), "the key leaked: {err:?}");
+        if status == 401 {
+            assert!(text.contains("API key") && text.contains("401"), "{text}");
+        } else {
+            assert!(text.contains(message) && text.contains(&status.to_string()), "{text}");
+        }
+        let entries = model.ledger().entries().unwrap();
+        assert_eq!(entries.len(), 1);
+        assert_eq!(entries[0].status, "failed");
+        assert_eq!(entries[0].actual.map(|a| a.micros()), Some(0));
+    }
+}
+
+#[test]
+fn a_stalled_server_hits_the_timeout() {
+    let server = FakeServer::start(|_| Reply::Stall);
+    let dir = TempDir::new().unwrap();
+    let mut model = model(&server, &dir, "dall-e-2");
+    let started = Instant::now();
+    let err = model
+        .edit(&photo(64, 64), &rect_mask(64, 64, (1, 1, 3, 3)), "x")
+        .unwrap_err();
+    assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
+    assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
+    // The server may have done the work: the estimate keeps counting.
+    assert_eq!(statuses(&model), ["interrupted"]);
+}
+
+#[test]
+fn non_image_answers_are_refused() {
+    let not_json = || Reply::Status(200, "<html>gateway</html>".into());
+    let not_image = || Reply::B64(b"hello, not a PNG".to_vec(), None);
+    let wrong_size = || Reply::B64(png(512, 512, [0, 0, 0]), None);
+    let no_data = || Reply::Status(200, "{\"data\": []}".into());
+    for (reply, expect) in [
+        (not_json(), "not JSON"),
+        (not_image(), "not an image"),
+        (wrong_size(), "asked for 256x256, got 512x512"),
+        (no_data(), "no `data[0]`"),
+    ] {
+        let server = FakeServer::start(move |_| reply.clone());
+        let dir = TempDir::new().unwrap();
+        let mut model = model(&server, &dir, "dall-e-2");
+        let err = model
+            .edit(&photo(64, 64), &rect_mask(64, 64, (1, 1, 3, 3)), "x")
+            .unwrap_err();
+        assert!(matches!(err, Error::BadAnswer { .. }), "{err:?}");
+        assert!(err.to_string().contains(expect), "{err}");
+    }
+}
+
+#[test]
+fn everything_outside_the_mask_is_byte_identical() {
+    // The server answers magenta: the result is magenta inside the mask only.
+    let server = FakeServer::start(|request| {
+        let size = request.text("size").unwrap();
+        let (w, h) = size.split_once('x').unwrap();
+        Reply::B64(png(w.parse().unwrap(), h.parse().unwrap(), [255, 0, 255]), None)
+    });
+    let dir = TempDir::new().unwrap();
+    for (api_model, (w, h), holes) in [
+        ("dall-e-2", (300, 200), vec![(40, 50, 120, 90)]),
+        // Larger than the crop trigger: two crops, each fitted to a gpt-image-1 size.
+        ("gpt-image-1", (1200, 900), vec![(50, 50, 200, 150), (300, 700, 1150, 800)]),
+    ] {
+        let mut model = model(&server, &dir, api_model);
+        let image = photo(w, h);
+        let mut gray = GrayImage::new(w, h);
+        for &(x0, y0, x1, y1) in &holes {
+            for y in y0..y1 {
+                for x in x0..x1 {
+                    gray.put_pixel(x, y, Luma([255]));
+                }
+            }
+        }
+        let mask = Mask::from_gray(gray).unwrap();
+        let input = Image::from_rgb(image.clone()).unwrap();
+        let out = inpaint(&mut model, &input, &mask, &InpaintOptions::default()).unwrap();
+        let out = out.rgb();
+        assert_eq!(out.dimensions(), (w, h));
+        for (x, y, p) in out.enumerate_pixels() {
+            if mask.is_fill(x, y).unwrap() {
+                assert_eq!(p, &Rgb([255, 0, 255]), "{api_model} inside ({x}, {y})");
+            } else {
+                assert_eq!(p, image.get_pixel(x, y), "{api_model} outside ({x}, {y})");
+            }
+        }
+    }
+    // One request for the small image, one per hole for the large one.
+    assert_eq!(server.edits(), 3);
+    let mut sizes: Vec<_> = server.requests().iter().map(|r| r.text("size").unwrap()).collect();
+    sizes.sort();
+    assert_eq!(sizes, ["1024x1024", "1536x1024", "512x512"]);
+}
