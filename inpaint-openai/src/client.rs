@@ -186,7 +186,9 @@ impl Client {
         } else if let Some(image_url) = first.get("url").and_then(|v| v.as_str()) {
             self.fetch(image_url)?
         } else {
-            return Err(Error::bad_answer("`data[0]` has neither `b64_json` nor `url`"));
+            return Err(Error::bad_answer(
+                "`data[0]` has neither `b64_json` nor `url`",
+            ));
         };
         Ok(Answer { image, usage })
     }
@@ -194,7 +196,9 @@ impl Client {
     /// Downloads a URL answer. The key is not sent: the URL is often another host's.
     fn fetch(&self, url: &str) -> Result<Vec<u8>> {
         if !(url.starts_with("https://") || url.starts_with("http://")) {
-            return Err(Error::bad_answer(format!("`url` is not an http(s) URL: {url}")));
+            return Err(Error::bad_answer(format!(
+                "`url` is not an http(s) URL: {url}"
+            )));
         }
         let mut response = self
             .agent

@@ -326,7 +326,12 @@ impl Ledger {
             .map(|m| Usd::from_micros(m.max(0) as u64))
         };
         let checks: [(CapKind, Option<Usd>, &str, &dyn rusqlite::ToSql); 3] = [
-            (CapKind::Session, caps.session, "session = ?1", &request.session),
+            (
+                CapKind::Session,
+                caps.session,
+                "session = ?1",
+                &request.session,
+            ),
             (
                 CapKind::Day,
                 caps.day,

@@ -26,17 +26,17 @@
 //!
 //! ```no_run
 //! use inpaint_core::io::{load_image, load_mask, save_image};
-//! use inpaint_core::{inpaint, InpaintOptions, Limits};
+//! use inpaint_core::{inpaint, InpaintOptions, Limits, Request};
 //! use inpaint_openai::{BudgetConfig, OpenAiCompat, OpenAiConfig, cap_from_dollars};
 //!
 //! let mut budget = BudgetConfig::default();
 //! budget.caps.day = cap_from_dollars(1.0)?;
 //! // The key comes from INPAINT_OPENAI_API_KEY or OPENAI_API_KEY.
 //! let mut model = OpenAiCompat::new(OpenAiConfig::new().with_budget(budget))?;
-//! model.set_prompt("a wooden bench");
 //! let image = load_image("park.jpg", &Limits::default())?;
 //! let mask = load_mask("mask.png", &Limits::default())?;
-//! let result = inpaint(&mut model, &image, &mask, &InpaintOptions::default())?;
+//! let options = InpaintOptions::default().with_request(Request::new().with_prompt("a bench"));
+//! let result = inpaint(&mut model, &image, &mask, &options)?;
 //! save_image(&result, "out.png")?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```

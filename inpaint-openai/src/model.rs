@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use image::imageops::{self, FilterType};
 use image::{GrayImage, ImageFormat, Rgb, RgbImage, Rgba, RgbaImage};
-use inpaint_core::{InpaintModel, Mask, ModelSpec};
+use inpaint_core::{InpaintModel, Mask, ModelSpec, Request};
 use sha2::{Digest, Sha256};
 
 use crate::client::{Client, EditRequest, is_unanswered};
@@ -48,7 +48,6 @@ pub struct OpenAiCompat {
     client: Client,
     ledger: Ledger,
     session: String,
-    prompt: String,
 }
 
 impl OpenAiCompat {
@@ -80,7 +79,9 @@ impl OpenAiCompat {
             .map(|s| s.width.min(s.height))
             .max()
             .unwrap_or(1);
-        let spec = ModelSpec::new(MODEL_NAME).with_fixed_size(Some(side));
+        let spec = ModelSpec::new(MODEL_NAME)
+            .with_fixed_size(Some(side))
+            .with_takes_prompt(true);
         let session = format!(
             "{}-{}",
             std::process::id(),
@@ -95,7 +96,6 @@ impl OpenAiCompat {
             key,
             ledger,
             session,
-            prompt: String::new(),
             config,
         })
     }
@@ -115,19 +115,14 @@ impl OpenAiCompat {
         &self.config
     }
 
-    /// Sets the prompt of the next [`forward`](InpaintModel::forward) calls; empty means the
-    /// configured [`default_prompt`](OpenAiConfig::default_prompt).
-    pub fn set_prompt(&mut self, prompt: impl Into<String>) {
-        self.prompt = prompt.into();
-    }
-
     /// The size a `width`×`height` region is sent at.
     pub fn api_size(&self, width: u32, height: u32) -> Size {
         self.prices.fit(width, height)
     }
 
     /// [`forward`](InpaintModel::forward) with this crate's error: `image` must fit one of
-    /// the model's sizes (the pipeline sees to it).
+    /// the model's sizes (the pipeline sees to it). An empty `prompt` sends the configured
+    /// [`default_prompt`](OpenAiConfig::default_prompt).
     pub fn edit(&mut self, image: &RgbImage, mask: &Mask, prompt: &str) -> Result<RgbImage> {
         let (width, height) = image.dimensions();
         let size = self.prices.fit(width, height);
@@ -234,9 +229,21 @@ impl InpaintModel for OpenAiCompat {
         &self.spec
     }
 
-    fn forward(&mut self, image: &RgbImage, mask: &Mask) -> inpaint_core::Result<RgbImage> {
-        let prompt = self.prompt.clone();
-        self.edit(image, mask, &prompt)
+    /// Sends the region with `request.prompt`. The images API has no negative prompt, so a
+    /// non-empty one is refused rather than ignored; the diffusion parameters (steps, seed, …)
+    /// do not apply to a remote model.
+    fn forward(
+        &mut self,
+        image: &RgbImage,
+        mask: &Mask,
+        request: &Request,
+    ) -> inpaint_core::Result<RgbImage> {
+        if !request.negative_prompt.trim().is_empty() {
+            return Err(inpaint_core::Error::invalid_input(format!(
+                "`{MODEL_NAME}` takes no negative prompt (the images/edits API has none)"
+            )));
+        }
+        self.edit(image, mask, &request.prompt)
             .map_err(|e| inpaint_core::Error::model_with(MODEL_NAME, e.to_string(), e))
     }
 

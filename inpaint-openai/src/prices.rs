@@ -191,7 +191,11 @@ impl ModelPrices {
                     Error::config(format!(
                         "quality `{quality}` is not priced for `{}`; priced: {}",
                         self.model,
-                        self.per_image.keys().cloned().collect::<Vec<_>>().join(", ")
+                        self.per_image
+                            .keys()
+                            .cloned()
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ))
                 })?
                 .get(&size)
@@ -281,7 +285,10 @@ impl PriceTable {
             let model = ModelPrices {
                 model: name.clone(),
                 response_format: raw_model.response_format,
-                input_allowance: dollars(&format!("{name} input_allowance"), raw_model.input_allowance)?,
+                input_allowance: dollars(
+                    &format!("{name} input_allowance"),
+                    raw_model.input_allowance,
+                )?,
                 per_image,
                 tokens: raw_model.per_million_tokens,
             };
@@ -333,16 +340,30 @@ mod tests {
         let dalle = table.model("dall-e-2").unwrap();
         assert_eq!(
             dalle.sizes(),
-            [Size::new(256, 256), Size::new(512, 512), Size::new(1024, 1024)]
+            [
+                Size::new(256, 256),
+                Size::new(512, 512),
+                Size::new(1024, 1024)
+            ]
         );
         assert!(dalle.response_format);
         let gpt = table.model("gpt-image-1").unwrap();
         assert_eq!(
             gpt.sizes(),
-            [Size::new(1024, 1024), Size::new(1024, 1536), Size::new(1536, 1024)]
+            [
+                Size::new(1024, 1024),
+                Size::new(1024, 1536),
+                Size::new(1536, 1024)
+            ]
         );
         assert!(!gpt.response_format);
-        assert!(table.model("dall-e-9").unwrap_err().to_string().contains("gpt-image-1"));
+        assert!(
+            table
+                .model("dall-e-9")
+                .unwrap_err()
+                .to_string()
+                .contains("gpt-image-1")
+        );
     }
 
     #[test]
@@ -366,7 +387,10 @@ mod tests {
         let gpt = table.model("gpt-image-1").unwrap();
         let size = Size::new(1024, 1024);
         assert_eq!(gpt.estimate(size, None).unwrap().micros(), 167_000 + 20_000);
-        assert_eq!(gpt.estimate(size, Some("low")).unwrap().micros(), 11_000 + 20_000);
+        assert_eq!(
+            gpt.estimate(size, Some("low")).unwrap().micros(),
+            11_000 + 20_000
+        );
         assert!(gpt.estimate(size, Some("ultra")).is_err());
         assert!(gpt.estimate(Size::new(256, 256), None).is_err());
     }

@@ -12,6 +12,21 @@ use crate::fake::{FakeServer, Reply, png};
 
 pub(crate) const KEY: &str = "sk-test-0123456789-secret";
 
+/// A price table of small sizes, so that the tests move small images: `tiny-square` is
+/// shaped like dall-e-2, `tiny-gpt` like gpt-image-1 (three sizes, qualities, no
+/// `response_format`, token prices).
+const TINY_PRICES: &str = r#"
+read_on = "test"
+[models.tiny-square]
+per_image.standard = { "32x32" = 0.1, "64x64" = 0.2 }
+[models.tiny-gpt]
+response_format = false
+input_allowance = 0.05
+per_image.low = { "64x64" = 0.1, "96x64" = 0.15, "64x96" = 0.15 }
+per_image.high = { "64x64" = 0.25, "96x64" = 0.3, "64x96" = 0.3 }
+per_million_tokens = { text_input = 5.0, image_input = 10.0, image_output = 40.0 }
+"#;
+
 /// A model talking to `server`, with its ledger in `dir`; no caps, no de-dup unless the test
 /// sets them.
 pub(crate) fn model_with(
@@ -20,16 +35,33 @@ pub(crate) fn model_with(
     api_model: &str,
     budget: impl FnOnce(&mut BudgetConfig),
 ) -> OpenAiCompat {
+    model_timeout(server, dir, api_model, Duration::from_secs(20), budget)
+}
+
+/// [`model_with`] with this timeout.
+pub(crate) fn model_timeout(
+    server: &FakeServer,
+    dir: &TempDir,
+    api_model: &str,
+    timeout: Duration,
+    budget: impl FnOnce(&mut BudgetConfig),
+) -> OpenAiCompat {
     let mut config = BudgetConfig::default();
     config.caps = Caps::UNLIMITED;
     config.dedup_window = Duration::ZERO;
     config.ledger = Some(dir.path().join("ledger.sqlite3"));
     budget(&mut config);
+    let prices = api_model.starts_with("tiny-").then(|| {
+        let path = dir.path().join("prices.toml");
+        std::fs::write(&path, TINY_PRICES).unwrap();
+        path
+    });
     OpenAiCompat::new(
         OpenAiConfig::new()
+            .with_prices(prices)
             .with_base_url(server.base_url())
             .with_model(api_model)
-            .with_timeout(Duration::from_secs(1))
+            .with_timeout(timeout)
             .with_budget(config)
             .with_api_key(ApiKey::new(KEY).unwrap()),
     )
@@ -43,14 +75,22 @@ fn model(server: &FakeServer, dir: &TempDir, api_model: &str) -> OpenAiCompat {
 /// A gradient, so that every pixel differs from its neighbours.
 pub(crate) fn photo(width: u32, height: u32) -> RgbImage {
     RgbImage::from_fn(width, height, |x, y| {
-        Rgb([(x * 7 % 256) as u8, (y * 5 % 256) as u8, ((x + y) % 256) as u8])
+        Rgb([
+            (x * 7 % 256) as u8,
+            (y * 5 % 256) as u8,
+            ((x + y) % 256) as u8,
+        ])
     })
 }
 
 /// Fill inside the rectangle `[x0, x1) × [y0, y1)`.
 pub(crate) fn rect_mask(width: u32, height: u32, (x0, y0, x1, y1): (u32, u32, u32, u32)) -> Mask {
     Mask::from_gray(GrayImage::from_fn(width, height, |x, y| {
-        Luma([if (x0..x1).contains(&x) && (y0..y1).contains(&y) { 255 } else { 0 }])
+        Luma([if (x0..x1).contains(&x) && (y0..y1).contains(&y) {
+            255
+        } else {
+            0
+        }])
     }))
     .unwrap()
 }
@@ -73,7 +113,6 @@ fn the_multipart_request_is_exactly_as_specified() {
     let (w, h) = (200, 150);
     let image = photo(w, h);
     let mask = rect_mask(w, h, (20, 30, 90, 100));
-    model.set_prompt("a red kite");
     let out = model.edit(&image, &mask, "a red kite").unwrap();
     assert_eq!(out.dimensions(), (w, h));
     assert_eq!(out.get_pixel(0, 0), &Rgb([1, 2, 3]));
@@ -83,8 +122,15 @@ fn the_multipart_request_is_exactly_as_specified() {
     let request = &requests[0];
     assert_eq!(request.method, "POST");
     assert_eq!(request.path, "/v1/images/edits");
-    assert_eq!(request.header("authorization"), Some(&*format!("Bearer {KEY}")));
-    let names: Vec<_> = request.fields().into_iter().map(|(n, f, _)| (n, f)).collect();
+    assert_eq!(
+        request.header("authorization"),
+        Some(&*format!("Bearer {KEY}"))
+    );
+    let names: Vec<_> = request
+        .fields()
+        .into_iter()
+        .map(|(n, f, _)| (n, f))
+        .collect();
     let text = |n: &str| (n.to_string(), None);
     assert_eq!(
         names,
@@ -123,7 +169,8 @@ fn the_multipart_request_is_exactly_as_specified() {
 
 #[test]
 fn gpt_image_models_get_their_sizes_quality_and_no_response_format() {
-    let server = FakeServer::start(|_| Reply::B64(png(1536, 1024, [9, 9, 9]), None));
+    let answer = png(1536, 1024, [9, 9, 9]);
+    let server = FakeServer::start(move |_| Reply::B64(answer.clone(), None));
     let dir = TempDir::new().unwrap();
     let config = OpenAiConfig::new()
         .with_base_url(server.base_url())
@@ -159,19 +206,30 @@ fn a_url_answer_is_fetched_without_the_key() {
     assert_eq!(out.get_pixel(100, 100), &Rgb([40, 50, 60]));
     let requests = server.requests();
     assert_eq!(requests.len(), 2);
-    assert_eq!((requests[1].method.as_str(), requests[1].path.as_str()), ("GET", "/image.png"));
+    assert_eq!(
+        (requests[1].method.as_str(), requests[1].path.as_str()),
+        ("GET", "/image.png")
+    );
     assert_eq!(requests[1].header("authorization"), None);
 }
 
 #[test]
 fn error_statuses_become_clear_errors_and_cost_nothing() {
     let cases: [(u16, &str, fn(&Error) -> bool); 4] = [
-        (400, "Invalid size", |e| matches!(e, Error::Rejected { status: 400, .. })),
-        (401, "Incorrect API key provided: sk-test-0123456789-secret", |e| {
-            matches!(e, Error::Unauthorized)
+        (400, "Invalid size", |e| {
+            matches!(e, Error::Rejected { status: 400, .. })
         }),
-        (429, "Rate limit reached", |e| matches!(e, Error::RateLimited { .. })),
-        (500, "The server had an error", |e| matches!(e, Error::Server { status: 500, .. })),
+        (
+            401,
+            "Incorrect API key provided: sk-test-0123456789-secret",
+            |e| matches!(e, Error::Unauthorized),
+        ),
+        (429, "Rate limit reached", |e| {
+            matches!(e, Error::RateLimited { .. })
+        }),
+        (500, "The server had an error", |e| {
+            matches!(e, Error::Server { status: 500, .. })
+        }),
     ];
     for (status, message, is_expected) in cases {
         let body = serde_json::json!({"error": {"message": message}}).to_string();
@@ -188,7 +246,10 @@ fn error_statuses_become_clear_errors_and_cost_nothing() {
         if status == 401 {
             assert!(text.contains("API key") && text.contains("401"), "{text}");
         } else {
-            assert!(text.contains(message) && text.contains(&status.to_string()), "{text}");
+            assert!(
+                text.contains(message) && text.contains(&status.to_string()),
+                "{text}"
+            );
         }
         let entries = model.ledger().entries().unwrap();
         assert_eq!(entries.len(), 1);
@@ -201,13 +262,17 @@ fn error_statuses_become_clear_errors_and_cost_nothing() {
 fn a_stalled_server_hits_the_timeout() {
     let server = FakeServer::start(|_| Reply::Stall);
     let dir = TempDir::new().unwrap();
-    let mut model = model(&server, &dir, "dall-e-2");
+    let mut model = model_timeout(&server, &dir, "dall-e-2", Duration::from_secs(1), |_| {});
     let started = Instant::now();
     let err = model
         .edit(&photo(64, 64), &rect_mask(64, 64, (1, 1, 3, 3)), "x")
         .unwrap_err();
     assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
-    assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
     // The server may have done the work: the estimate keeps counting.
     assert_eq!(statuses(&model), ["interrupted"]);
 }
@@ -241,13 +306,20 @@ fn everything_outside_the_mask_is_byte_identical() {
     let server = FakeServer::start(|request| {
         let size = request.text("size").unwrap();
         let (w, h) = size.split_once('x').unwrap();
-        Reply::B64(png(w.parse().unwrap(), h.parse().unwrap(), [255, 0, 255]), None)
+        Reply::B64(
+            png(w.parse().unwrap(), h.parse().unwrap(), [255, 0, 255]),
+            None,
+        )
     });
     let dir = TempDir::new().unwrap();
     for (api_model, (w, h), holes) in [
         ("dall-e-2", (300, 200), vec![(40, 50, 120, 90)]),
-        // Larger than the crop trigger: two crops, each fitted to a gpt-image-1 size.
-        ("gpt-image-1", (1200, 900), vec![(50, 50, 200, 150), (300, 700, 1150, 800)]),
+        // Larger than the model's sizes: one crop per hole, each fitted to one of its sizes.
+        (
+            "tiny-gpt",
+            (700, 300),
+            vec![(10, 10, 40, 40), (500, 200, 600, 260)],
+        ),
     ] {
         let mut model = model(&server, &dir, api_model);
         let image = photo(w, h);
@@ -274,7 +346,45 @@ fn everything_outside_the_mask_is_byte_identical() {
     }
     // One request for the small image, one per hole for the large one.
     assert_eq!(server.edits(), 3);
-    let mut sizes: Vec<_> = server.requests().iter().map(|r| r.text("size").unwrap()).collect();
+    let mut sizes: Vec<_> = server
+        .requests()
+        .iter()
+        .map(|r| r.text("size").unwrap())
+        .collect();
     sizes.sort();
-    assert_eq!(sizes, ["1024x1024", "1536x1024", "512x512"]);
+    assert_eq!(sizes, ["512x512", "64x64", "96x64"]);
+}
+
+#[test]
+fn the_pipeline_sends_the_requests_prompt_and_refuses_a_negative_one() {
+    use inpaint_core::{InpaintModel, Request};
+
+    let server = FakeServer::start(|_| Reply::B64(png(256, 256, [0, 0, 0]), None));
+    let dir = TempDir::new().unwrap();
+    let mut model = model(&server, &dir, "dall-e-2");
+    assert!(model.spec().takes_prompt);
+    let input = Image::from_rgb(photo(100, 100)).unwrap();
+    let mask = rect_mask(100, 100, (10, 10, 20, 20));
+    let with = |request: Request| InpaintOptions::default().with_request(request);
+    inpaint(
+        &mut model,
+        &input,
+        &mask,
+        &with(Request::new().with_prompt("a cat")),
+    )
+    .unwrap();
+    assert_eq!(server.requests()[0].text("prompt").unwrap(), "a cat");
+    let err = inpaint(
+        &mut model,
+        &input,
+        &mask,
+        &with(
+            Request::new()
+                .with_prompt("a cat")
+                .with_negative_prompt("dogs"),
+        ),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("negative prompt"), "{err}");
+    assert_eq!(server.edits(), 1);
 }

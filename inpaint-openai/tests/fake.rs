@@ -121,7 +121,9 @@ pub(crate) fn png(width: u32, height: u32, color: [u8; 3]) -> Vec<u8> {
 
 impl FakeServer {
     /// Starts a server answering every `POST .../images/edits` with `handler`.
-    pub(crate) fn start(handler: impl Fn(&Recorded) -> Reply + Send + Sync + 'static) -> FakeServer {
+    pub(crate) fn start(
+        handler: impl Fn(&Recorded) -> Reply + Send + Sync + 'static,
+    ) -> FakeServer {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
         let addr = listener.local_addr().expect("address");
         let requests = Arc::new(Mutex::new(Vec::new()));
@@ -256,7 +258,12 @@ fn serve(
                 if let Some(usage) = usage {
                     json["usage"] = usage;
                 }
-                respond(&mut stream, 200, "application/json", json.to_string().as_bytes());
+                respond(
+                    &mut stream,
+                    200,
+                    "application/json",
+                    json.to_string().as_bytes(),
+                );
                 return;
             }
             Reply::Url(png) => {
@@ -265,7 +272,12 @@ fn serve(
                     "created": 0,
                     "data": [{"url": format!("http://{addr}/image.png")}],
                 });
-                respond(&mut stream, 200, "application/json", json.to_string().as_bytes());
+                respond(
+                    &mut stream,
+                    200,
+                    "application/json",
+                    json.to_string().as_bytes(),
+                );
                 return;
             }
             Reply::Status(status, body) => {
