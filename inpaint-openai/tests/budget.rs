@@ -51,7 +51,8 @@ fn the_estimate_is_the_price_tables() {
 
 #[test]
 fn each_cap_refuses_before_sending() {
-    let caps: [(CapKind, fn(&mut Caps)); 3] = [
+    type SetCap = fn(&mut Caps);
+    let caps: [(CapKind, SetCap); 3] = [
         (CapKind::Session, |c: &mut Caps| {
             c.session = Some(Usd::from_micros(40_000))
         }),

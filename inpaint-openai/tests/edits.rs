@@ -215,7 +215,8 @@ fn a_url_answer_is_fetched_without_the_key() {
 
 #[test]
 fn error_statuses_become_clear_errors_and_cost_nothing() {
-    let cases: [(u16, &str, fn(&Error) -> bool); 4] = [
+    type IsExpected = fn(&Error) -> bool;
+    let cases: [(u16, &str, IsExpected); 4] = [
         (400, "Invalid size", |e| {
             matches!(e, Error::Rejected { status: 400, .. })
         }),
