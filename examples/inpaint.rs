@@ -22,6 +22,13 @@
 //! loader, in that order. `--device auto` tries this machine's accelerators, then the CPU; any
 //! other device is required. The device that actually ran is printed.
 //!
+//! `--model openai-compat` sends each masked region, with `--prompt`, to an OpenAI-compatible
+//! `images/edits` API (`--openai-base-url`, `--openai-model`; the key from
+//! `INPAINT_OPENAI_API_KEY` or `OPENAI_API_KEY`), within a budget (`--budget-session`,
+//! `--budget-day`, `--budget-month` in US dollars, `--budget-db` for the ledger): a request
+//! that would cross a cap is refused before anything is sent. `models budget` shows the
+//! spending.
+//!
 //! Reads PNG, JPEG (EXIF orientation applied), WebP, GIF (first frame) and BMP; writes by the
 //! output's extension. The mask is white (> 127) where the image is to be filled.
 
@@ -29,23 +36,92 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
+use clap::{CommandFactory, FromArgMatches, Parser};
+
+#[path = "openai_flags.rs"]
+mod openai_flags;
+use openai_flags::OpenAiFlags;
+
 use inpaint_core::io::{load_image, load_mask, save_image};
-use inpaint_core::{HdStrategy, InpaintModel, InpaintOptions, Limits, inpaint};
+use inpaint_core::{HdStrategy, InpaintModel, InpaintOptions, Limits, Request, inpaint};
 use inpaint_models::onnx::{
     Architecture, Device, DevicePolicy, OnnxModel, OnnxOptions, OutputRange, RuntimeSearch,
 };
+use inpaint_core::error::full_message;
 use inpaint_models::{ModelOptions, classical::DEFAULT_RADIUS};
+use inpaint_openai::OpenAiCompat;
 use inpaint_registry::{
     CATALOG, DEFAULT_MODEL, LoadPlan, Matched, ModelArchitecture, ModelManager, ModelRoot,
     Registry, Scanner,
 };
 
-const USAGE: &str = "usage: inpaint --image IN --mask MASK --output OUT [--model ID] \
-[--model-dir D] [--device NAME] [--radius N] [--patch-size N] [--seed N] \
-[--hd-strategy original|resize|crop]
-       inpaint --model-file PATH.onnx --arch lama|lama-dynamic|migan|migan-pipeline|mat|fcf \
-[--device cpu|cuda|tensorrt|coreml|directml|openvino|rocm|auto] [--ort-lib PATH] \
-[--output-range 0-1|0-255] [--seed N] [--hd-strategy …] --image IN --mask MASK --output OUT";
+/// Inpaints a photo: fills the white part of a mask from the rest of the image.
+///
+/// The model is a catalog name resolved through the registry (`--model`, the default `telea`
+/// needs no file), or an ONNX file with its architecture (`--model-file` with `--arch`).
+#[derive(Debug, Parser)]
+#[command(name = "inpaint", version, args_override_self = true)]
+struct Cli {
+    /// The photo to inpaint (PNG, JPEG, WebP, GIF or BMP).
+    #[arg(long, value_name = "IN")]
+    image: PathBuf,
+    /// The mask: white (> 127) where the image is to be filled; the image's size.
+    #[arg(long, value_name = "MASK")]
+    mask: PathBuf,
+    /// Where to write the result; the format follows the extension.
+    #[arg(long, value_name = "OUT")]
+    output: PathBuf,
+    /// A catalog id or alias, or a model found in the model folders; without it, the default
+    /// model (named below).
+    #[arg(long, value_name = "ID", conflicts_with = "model_file")]
+    model: Option<String>,
+    /// The project model folder (`D/<id>/<file>`) searched for `--model`; without it, the
+    /// default folders (`INPAINT_MODELS_DIR` or ~/.cache/inpaint/models, then the Hugging Face
+    /// cache).
+    #[arg(long, value_name = "D", conflicts_with = "model_file")]
+    model_dir: Option<PathBuf>,
+    /// An ONNX model file to run, with `--arch`; not looked up in the registry.
+    #[arg(long, value_name = "PATH.onnx", requires = "arch")]
+    model_file: Option<PathBuf>,
+    /// The architecture of `--model-file`: lama, lama-dynamic, migan, migan-pipeline, mat, fcf.
+    #[arg(long, value_name = "ARCH", requires = "model_file")]
+    arch: Option<Architecture>,
+    /// Where a neural model runs: cpu, cuda[:N], tensorrt, coreml, directml, openvino, rocm, or
+    /// auto (this machine's accelerators, then the CPU); any but auto is required, never
+    /// replaced.
+    #[arg(long, value_name = "NAME", default_value_t = Device::Cpu)]
+    device: Device,
+    /// The ONNX Runtime library to load (before `ORT_DYLIB_PATH`, an installed backend, the
+    /// project's .runtime folder and the system loader).
+    #[arg(long, value_name = "PATH")]
+    ort_lib: Option<PathBuf>,
+    /// The range of a LaMa graph's output when its metadata does not say: 0-1 or 0-255.
+    #[arg(long, value_name = "RANGE")]
+    output_range: Option<OutputRange>,
+    /// The search radius of telea and navier-stokes, in pixels [default: 4].
+    #[arg(
+        long,
+        value_name = "N",
+        allow_negative_numbers = true,
+        conflicts_with = "model_file"
+    )]
+    radius: Option<f64>,
+    /// PatchMatch's patch size, in pixels.
+    #[arg(long, value_name = "N", conflicts_with = "model_file")]
+    patch_size: Option<u32>,
+    /// The random seed of PatchMatch and of MAT's noise.
+    #[arg(long, value_name = "N")]
+    seed: Option<u64>,
+    /// How large images are handled: original, resize or crop.
+    #[arg(long, value_name = "NAME", default_value_t = HdStrategy::default())]
+    hd_strategy: HdStrategy,
+    /// What to paint, for the models that take a prompt (openai-compat); empty: the model's
+    /// neutral default.
+    #[arg(long, value_name = "TEXT", default_value = "")]
+    prompt: String,
+    #[command(flatten)]
+    openai: OpenAiFlags,
+}
 
 struct Args {
     image: PathBuf,
@@ -62,75 +138,60 @@ struct Args {
     /// ONNX models' settings (runtime, output range; the seed is moved here for them).
     onnx: OnnxOptions,
     hd_strategy: HdStrategy,
+    prompt: String,
+    /// openai-compat's settings.
+    openai: OpenAiFlags,
 }
 
-fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, String> {
-    let (mut image, mut mask, mut output, mut model, mut model_dir) =
-        (None, None, None, None, None);
-    let (mut model_file, mut arch, mut device, mut ort_lib) = (None, None, None, None);
-    let mut options = ModelOptions::new();
-    let mut onnx = OnnxOptions::default();
-    let mut hd_strategy = HdStrategy::default();
-    while let Some(flag) = args.next() {
-        if flag == "-h" || flag == "--help" {
-            return Ok(None);
+impl From<Cli> for Args {
+    fn from(cli: Cli) -> Args {
+        let mut options = ModelOptions::new();
+        if let Some(radius) = cli.radius {
+            options = options.with_radius(radius);
         }
-        let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value"));
-        match flag.as_str() {
-            "--image" => image = Some(PathBuf::from(value()?)),
-            "--mask" => mask = Some(PathBuf::from(value()?)),
-            "--output" => output = Some(PathBuf::from(value()?)),
-            "--model" => model = Some(value()?),
-            "--model-dir" => model_dir = Some(PathBuf::from(value()?)),
-            "--model-file" => model_file = Some(PathBuf::from(value()?)),
-            "--arch" => {
-                arch = Some(
-                    value()?
-                        .parse::<Architecture>()
-                        .map_err(|e| e.to_string())?,
-                )
-            }
-            "--device" => device = Some(value()?.parse::<Device>().map_err(|e| e.to_string())?),
-            "--ort-lib" => ort_lib = Some(PathBuf::from(value()?)),
-            "--output-range" => {
-                onnx = onnx
-                    .with_output_range(value()?.parse::<OutputRange>().map_err(|e| e.to_string())?)
-            }
-            "--radius" => options = options.with_radius(number(&flag, &value()?)?),
-            "--patch-size" => options = options.with_patch_size(number(&flag, &value()?)?),
-            "--seed" => options = options.with_seed(number(&flag, &value()?)?),
-            "--hd-strategy" => hd_strategy = value()?.parse().map_err(|e| format!("{e}"))?,
-            other => return Err(format!("unknown argument `{other}`")),
+        if let Some(patch_size) = cli.patch_size {
+            options = options.with_patch_size(patch_size);
+        }
+        if let Some(seed) = cli.seed {
+            options = options.with_seed(seed);
+        }
+        let mut onnx = OnnxOptions::default().with_runtime(runtime_search(cli.ort_lib));
+        if let Some(range) = cli.output_range {
+            onnx = onnx.with_output_range(range);
+        }
+        Args {
+            image: cli.image,
+            mask: cli.mask,
+            output: cli.output,
+            model: cli.model,
+            model_dir: cli.model_dir,
+            // clap's `requires` makes these come as a pair.
+            file: cli.model_file.zip(cli.arch),
+            device: cli.device,
+            options,
+            onnx,
+            hd_strategy: cli.hd_strategy,
+            prompt: cli.prompt,
+            openai: cli.openai,
         }
     }
-    let missing = |name: &str| format!("{name} is required");
-    let file = match (model_file, arch) {
-        (Some(file), Some(arch)) => Some((file, arch)),
-        (Some(_), None) => return Err(missing("--arch (with --model-file)")),
-        (None, Some(_)) => return Err(missing("--model-file (with --arch)")),
-        (None, None) => None,
-    };
-    if file.is_some() {
-        if model.is_some() || model_dir.is_some() {
-            return Err("--model/--model-dir and --model-file exclude each other".into());
-        }
-        if options.radius.is_some() || options.patch_size.is_some() {
-            return Err("--radius and --patch-size apply to the classical models only".into());
-        }
+}
+
+/// The command line, with the known models, architectures and devices listed after `--help`.
+fn parse_args() -> Args {
+    let ids: Vec<&str> = CATALOG.iter().map(|entry| entry.id).collect();
+    let lists = format!(
+        "Models: {} (default {DEFAULT_MODEL})\nArchitectures: {}\nDevices: {}\nHD strategies: {}",
+        ids.join(", "),
+        Architecture::NAMES.join(", "),
+        Device::NAMES.join(", "),
+        HdStrategy::NAMES.join(", ")
+    );
+    let matches = Cli::command().after_help(lists).get_matches();
+    match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli.into(),
+        Err(err) => err.exit(),
     }
-    onnx = onnx.with_runtime(runtime_search(ort_lib));
-    Ok(Some(Args {
-        image: image.ok_or_else(|| missing("--image"))?,
-        mask: mask.ok_or_else(|| missing("--mask"))?,
-        output: output.ok_or_else(|| missing("--output"))?,
-        model,
-        model_dir,
-        file,
-        device: device.unwrap_or(Device::Cpu),
-        options,
-        onnx,
-        hd_strategy,
-    }))
 }
 
 /// Where ONNX Runtime is looked for: `--ort-lib`, then `ORT_DYLIB_PATH`, then the installed
@@ -151,21 +212,18 @@ fn runtime_search(ort_lib: Option<PathBuf>) -> RuntimeSearch {
     }
 }
 
-fn number<T: std::str::FromStr>(flag: &str, text: &str) -> Result<T, String> {
-    text.parse()
-        .map_err(|_| format!("{flag}: `{text}` is not a valid number here"))
-}
-
-/// A loaded model: owned, or held by the registry's manager.
+/// A loaded model: owned, held by the registry's manager, or remote.
 enum Loaded {
     Own(Box<dyn InpaintModel>),
     Managed(Box<ModelManager>),
+    Remote(Box<OpenAiCompat>),
 }
 
 impl Loaded {
     fn model(&mut self) -> Result<&mut dyn InpaintModel, String> {
         match self {
             Loaded::Own(model) => Ok(model.as_mut()),
+            Loaded::Remote(model) => Ok(model.as_mut()),
             Loaded::Managed(manager) => match manager.model_mut() {
                 Some(model) => Ok(model),
                 None => Err("no model is loaded".into()),
@@ -195,11 +253,16 @@ fn load(args: &mut Args) -> Result<(Loaded, Described), String> {
         return Ok((Loaded::Own(Box::new(model)), described));
     }
 
-    // A classical catalog model needs no scan of the model folders.
     let name = args.model.as_deref();
-    let classical = inpaint_registry::catalog::resolve(name)
-        .ok()
-        .filter(|r| matches!(r.entry.architecture, ModelArchitecture::Classical(_)));
+    let resolved = inpaint_registry::catalog::resolve(name).ok();
+    if resolved.as_ref().is_some_and(|r| matches!(r.entry.architecture, ModelArchitecture::Remote(_))) {
+        return load_openai(&args.openai);
+    }
+    if args.openai.any() {
+        return Err("the --openai-* and --budget-* flags apply to --model openai-compat only".into());
+    }
+    // A classical catalog model needs no scan of the model folders.
+    let classical = resolved.filter(|r| matches!(r.entry.architecture, ModelArchitecture::Classical(_)));
     let (plan, matched) = match classical {
         Some(resolved) => (
             LoadPlan::classical(resolved.entry.id).map_err(|e| e.full_message())?,
@@ -258,6 +321,26 @@ fn load(args: &mut Args) -> Result<(Loaded, Described), String> {
     Ok((Loaded::Managed(Box::new(manager)), described))
 }
 
+/// The `openai-compat` model, from the flags and `--models-config`; no connection is opened.
+fn load_openai(flags: &OpenAiFlags) -> Result<(Loaded, Described), String> {
+    let config = flags.config()?;
+    let model = OpenAiCompat::new(config).map_err(|e| full_message(&e))?;
+    let config = model.config();
+    let caps = &config.budget.caps;
+    let described = Described {
+        model: format!(
+            "openai-compat ({} at {}; caps: session {}, day {}, month {})",
+            config.model,
+            config.base_url,
+            openai_flags::cap_text(caps.session),
+            openai_flags::cap_text(caps.day),
+            openai_flags::cap_text(caps.month)
+        ),
+        device: None,
+    };
+    Ok((Loaded::Remote(Box::new(model)), described))
+}
+
 fn device_line(model: &OnnxModel, asked: Device) -> String {
     let runtime = model.runtime();
     format!(
@@ -274,7 +357,8 @@ fn run(mut args: Args) -> Result<(), String> {
     let limits = Limits::default();
     let image = load_image(&args.image, &limits).map_err(|e| e.full_message())?;
     let mask = load_mask(&args.mask, &limits).map_err(|e| e.full_message())?;
-    let options = InpaintOptions::new(args.hd_strategy);
+    let options = InpaintOptions::new(args.hd_strategy)
+        .with_request(Request::new().with_prompt(args.prompt.clone()));
 
     let started = Instant::now();
     let result = inpaint(loaded.model()?, &image, &mask, &options).map_err(|e| e.full_message())?;
@@ -293,6 +377,24 @@ fn run(mut args: Args) -> Result<(), String> {
     println!("hd strategy:   {}", args.hd_strategy);
     println!("time:          {:.1} ms", elapsed.as_secs_f64() * 1000.0);
     println!("output:        {}", args.output.display());
+    if let Loaded::Remote(model) = &loaded {
+        print_spending(model)?;
+    }
+    Ok(())
+}
+
+/// What this run's requests cost, from the ledger.
+fn print_spending(model: &OpenAiCompat) -> Result<(), String> {
+    let ledger = model.ledger();
+    let entries = ledger.entries().map_err(|e| full_message(&e))?;
+    for entry in entries.iter().filter(|e| e.session == model.session()) {
+        let cost = match entry.actual {
+            Some(actual) => format!("{actual} (estimated {})", entry.estimate),
+            None => format!("estimated {}", entry.estimate),
+        };
+        println!("request:       {} {} {}, {cost}", entry.status, entry.model, entry.size);
+    }
+    println!("ledger:        {}", ledger.path().display());
     Ok(())
 }
 
@@ -315,23 +417,7 @@ fn describe(model: &str, options: &ModelOptions) -> String {
 }
 
 fn main() -> ExitCode {
-    let args = match parse_args(std::env::args().skip(1)) {
-        Ok(Some(args)) => args,
-        Ok(None) => {
-            let ids: Vec<&str> = CATALOG.iter().map(|entry| entry.id).collect();
-            println!(
-                "{USAGE}\nmodels: {} (default {DEFAULT_MODEL})\narchitectures: {}\ndevices: {}",
-                ids.join(", "),
-                Architecture::NAMES.join(", "),
-                Device::NAMES.join(", ")
-            );
-            return ExitCode::SUCCESS;
-        }
-        Err(message) => {
-            eprintln!("error: {message}\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
+    let args = parse_args();
     match run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {

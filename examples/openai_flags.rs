@@ -1,12 +1,7 @@
-//! The `openai-compat` model's flags, shared by the `inpaint` and `models` examples: parsed
-//! here, apart from the examples' own flags, and turned into an [`OpenAiConfig`] over the
-//! `[models.openai-compat]` section of a models config.
-//!
-//! ```text
-//! --openai-base-url URL  --openai-model NAME  --openai-quality Q  --openai-prices FILE
-//! --budget-session USD  --budget-day USD  --budget-month USD  --budget-db PATH
-//! --models-config FILE   (its [models.openai-compat] section; flags win)
-//! ```
+//! The `openai-compat` model's flags, shared by the `inpaint` and `models` examples (each
+//! flattens [`OpenAiFlags`] into its command line), and their meaning: an [`OpenAiConfig`]
+//! over the `[models.openai-compat]` section of a models config.
+#![allow(dead_code, reason = "shared by two examples, each using part of it")]
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -14,56 +9,54 @@ use std::time::Duration;
 use inpaint_openai::{BudgetConfig, Caps, OpenAiConfig, Usd, cap_from_dollars};
 use inpaint_registry::{ConfigFile, RemoteParams};
 
-/// The flags as given; `None` = not given.
-#[derive(Debug, Default)]
+/// The flags as given; `None` = not given. Flattened into both examples' command lines.
+#[derive(Debug, Default, clap::Args)]
 pub(crate) struct OpenAiFlags {
-    base_url: Option<String>,
-    model: Option<String>,
-    quality: Option<String>,
-    prices: Option<PathBuf>,
-    session: Option<f64>,
-    day: Option<f64>,
-    month: Option<f64>,
-    pub(crate) db: Option<PathBuf>,
+    /// openai-compat: the API root (default https://api.openai.com/v1; http:// only for a
+    /// local server). The key comes from INPAINT_OPENAI_API_KEY, else OPENAI_API_KEY.
+    #[arg(long, value_name = "URL")]
+    openai_base_url: Option<String>,
+    /// openai-compat: the API's model (default gpt-image-1; must be in the price table).
+    #[arg(long, value_name = "NAME")]
+    openai_model: Option<String>,
+    /// openai-compat: the `quality` sent (e.g. low, medium, high); without it the server
+    /// picks and the estimate assumes the dearest.
+    #[arg(long, value_name = "Q")]
+    openai_quality: Option<String>,
+    /// openai-compat: a price table file to use instead of the built-in one.
+    #[arg(long, value_name = "FILE")]
+    openai_prices: Option<PathBuf>,
+    /// openai-compat: the most this run may spend, in US dollars (0 = unlimited; default 1).
+    #[arg(long, value_name = "USD")]
+    budget_session: Option<f64>,
+    /// openai-compat: the most to spend per UTC day, across processes (0 = unlimited;
+    /// default 5).
+    #[arg(long, value_name = "USD")]
+    budget_day: Option<f64>,
+    /// openai-compat: the most to spend per UTC month, across processes (0 = unlimited;
+    /// default 20).
+    #[arg(long, value_name = "USD")]
+    budget_month: Option<f64>,
+    /// openai-compat: the spending ledger (SQLite; default
+    /// ~/.local/share/inpaint/openai-ledger.sqlite3).
+    #[arg(long, value_name = "PATH")]
+    pub(crate) budget_db: Option<PathBuf>,
+    /// A models config whose [models.openai-compat] section sets the above (flags win).
+    #[arg(long, value_name = "FILE")]
     models_config: Option<PathBuf>,
 }
 
 impl OpenAiFlags {
-    /// Takes `flag` (and its value) when it is one of these flags: `Ok(false)` when not.
-    pub(crate) fn parse(
-        &mut self,
-        flag: &str,
-        value: &mut dyn FnMut() -> Result<String, String>,
-    ) -> Result<bool, String> {
-        let dollars = |text: String| {
-            text.parse::<f64>()
-                .map_err(|_| format!("{flag}: `{text}` is not an amount of US dollars"))
-        };
-        match flag {
-            "--openai-base-url" => self.base_url = Some(value()?),
-            "--openai-model" => self.model = Some(value()?),
-            "--openai-quality" => self.quality = Some(value()?),
-            "--openai-prices" => self.prices = Some(PathBuf::from(value()?)),
-            "--budget-session" => self.session = Some(dollars(value()?)?),
-            "--budget-day" => self.day = Some(dollars(value()?)?),
-            "--budget-month" => self.month = Some(dollars(value()?)?),
-            "--budget-db" => self.db = Some(PathBuf::from(value()?)),
-            "--models-config" => self.models_config = Some(PathBuf::from(value()?)),
-            _ => return Ok(false),
-        }
-        Ok(true)
-    }
-
     /// Whether any flag was given (they apply to `openai-compat` only).
     pub(crate) fn any(&self) -> bool {
-        self.base_url.is_some()
-            || self.model.is_some()
-            || self.quality.is_some()
-            || self.prices.is_some()
-            || self.session.is_some()
-            || self.day.is_some()
-            || self.month.is_some()
-            || self.db.is_some()
+        self.openai_base_url.is_some()
+            || self.openai_model.is_some()
+            || self.openai_quality.is_some()
+            || self.openai_prices.is_some()
+            || self.budget_session.is_some()
+            || self.budget_day.is_some()
+            || self.budget_month.is_some()
+            || self.budget_db.is_some()
             || self.models_config.is_some()
     }
 
@@ -85,16 +78,17 @@ impl OpenAiFlags {
     /// The key comes from the environment (`INPAINT_OPENAI_API_KEY`, `OPENAI_API_KEY`).
     pub(crate) fn config(&self) -> Result<OpenAiConfig, String> {
         let params = self.params()?;
+        let caps = self.caps(&params)?;
         let mut config = OpenAiConfig::new();
-        if let Some(url) = self.base_url.clone().or(params.base_url) {
+        if let Some(url) = self.openai_base_url.clone().or(params.base_url) {
             config = config.with_base_url(url);
         }
-        if let Some(model) = self.model.clone().or(params.model) {
+        if let Some(model) = self.openai_model.clone().or(params.model) {
             config = config.with_model(model);
         }
         config = config
-            .with_quality(self.quality.clone().or(params.quality))
-            .with_prices(self.prices.clone().or(params.prices));
+            .with_quality(self.openai_quality.clone().or(params.quality))
+            .with_prices(self.openai_prices.clone().or(params.prices));
         if let Some(secs) = params.timeout_secs {
             if !(secs.is_finite() && secs > 0.0) {
                 return Err(format!("timeout_secs must be above 0, not {secs}"));
@@ -105,8 +99,8 @@ impl OpenAiFlags {
             config = config.with_default_prompt(prompt);
         }
         let mut budget = BudgetConfig::default();
-        budget.caps = self.caps(&params)?;
-        budget.ledger = self.db.clone().or(params.budget_db);
+        budget.caps = caps;
+        budget.ledger = self.budget_db.clone().or(params.budget_db);
         if let Some(secs) = params.dedup_window_secs {
             budget.dedup_window = Duration::from_secs(secs);
         }
@@ -125,9 +119,9 @@ impl OpenAiFlags {
             }
             Ok(())
         };
-        set(&mut caps.session, self.session.or(params.budget_session))?;
-        set(&mut caps.day, self.day.or(params.budget_day))?;
-        set(&mut caps.month, self.month.or(params.budget_month))?;
+        set(&mut caps.session, self.budget_session.or(params.budget_session))?;
+        set(&mut caps.day, self.budget_day.or(params.budget_day))?;
+        set(&mut caps.month, self.budget_month.or(params.budget_month))?;
         Ok(caps)
     }
 
@@ -136,7 +130,7 @@ impl OpenAiFlags {
         let params = self.params()?;
         Ok((
             self.caps(&params)?,
-            self.db
+            self.budget_db
                 .clone()
                 .or(params.budget_db)
                 .or_else(inpaint_openai::default_ledger_path),
