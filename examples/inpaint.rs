@@ -42,12 +42,12 @@ use clap::{CommandFactory, FromArgMatches, Parser};
 mod openai_flags;
 use openai_flags::OpenAiFlags;
 
+use inpaint_core::error::full_message;
 use inpaint_core::io::{load_image, load_mask, save_image};
 use inpaint_core::{HdStrategy, InpaintModel, InpaintOptions, Limits, Request, inpaint};
 use inpaint_models::onnx::{
     Architecture, Device, DevicePolicy, OnnxModel, OnnxOptions, OutputRange, RuntimeSearch,
 };
-use inpaint_core::error::full_message;
 use inpaint_models::{ModelOptions, classical::DEFAULT_RADIUS};
 use inpaint_openai::OpenAiCompat;
 use inpaint_registry::{
@@ -255,14 +255,20 @@ fn load(args: &mut Args) -> Result<(Loaded, Described), String> {
 
     let name = args.model.as_deref();
     let resolved = inpaint_registry::catalog::resolve(name).ok();
-    if resolved.as_ref().is_some_and(|r| matches!(r.entry.architecture, ModelArchitecture::Remote(_))) {
+    if resolved
+        .as_ref()
+        .is_some_and(|r| matches!(r.entry.architecture, ModelArchitecture::Remote(_)))
+    {
         return load_openai(&args.openai);
     }
     if args.openai.any() {
-        return Err("the --openai-* and --budget-* flags apply to --model openai-compat only".into());
+        return Err(
+            "the --openai-* and --budget-* flags apply to --model openai-compat only".into(),
+        );
     }
     // A classical catalog model needs no scan of the model folders.
-    let classical = resolved.filter(|r| matches!(r.entry.architecture, ModelArchitecture::Classical(_)));
+    let classical =
+        resolved.filter(|r| matches!(r.entry.architecture, ModelArchitecture::Classical(_)));
     let (plan, matched) = match classical {
         Some(resolved) => (
             LoadPlan::classical(resolved.entry.id).map_err(|e| e.full_message())?,
@@ -392,7 +398,10 @@ fn print_spending(model: &OpenAiCompat) -> Result<(), String> {
             Some(actual) => format!("{actual} (estimated {})", entry.estimate),
             None => format!("estimated {}", entry.estimate),
         };
-        println!("request:       {} {} {}, {cost}", entry.status, entry.model, entry.size);
+        println!(
+            "request:       {} {} {}, {cost}",
+            entry.status, entry.model, entry.size
+        );
     }
     println!("ledger:        {}", ledger.path().display());
     Ok(())

@@ -31,7 +31,6 @@ use clap::{ArgAction, Parser, Subcommand};
 
 #[path = "openai_flags.rs"]
 mod openai_flags;
-use openai_flags::OpenAiFlags;
 use indicatif::{ProgressBar, ProgressStyle};
 use inpaint_core::error::full_message;
 use inpaint_download::{
@@ -41,6 +40,7 @@ use inpaint_download::{
 use inpaint_registry::{
     CATALOG, Discovery, ModelInfo, ModelRoot, Scanner, Verification, download_plan,
 };
+use openai_flags::OpenAiFlags;
 
 /// Lists, downloads and identifies models, and manages ONNX Runtime backends.
 #[derive(Debug, Parser)]
@@ -239,7 +239,9 @@ fn list(model_dir: Option<&PathBuf>, verify: bool) -> Result<(), String> {
                 .map(|f| f.integrity.size())
                 .sum::<Option<u64>>(),
         };
-        let on_disk = if entry.files.is_empty() {
+        let on_disk = if entry.needs_network {
+            "remote: needs a prompt, a key and the network".to_string()
+        } else if entry.files.is_empty() {
             "built in".to_string()
         } else {
             match discovery.models.iter_mut().find(|m| m.id == entry.id) {

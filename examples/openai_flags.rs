@@ -119,7 +119,10 @@ impl OpenAiFlags {
             }
             Ok(())
         };
-        set(&mut caps.session, self.budget_session.or(params.budget_session))?;
+        set(
+            &mut caps.session,
+            self.budget_session.or(params.budget_session),
+        )?;
         set(&mut caps.day, self.budget_day.or(params.budget_day))?;
         set(&mut caps.month, self.budget_month.or(params.budget_month))?;
         Ok(caps)

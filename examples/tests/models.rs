@@ -427,3 +427,137 @@ fn help_documents_every_command_and_flag() {
         format!("models {}", env!("CARGO_PKG_VERSION"))
     );
 }
+
+/// The `inpaint` example, beside `models`.
+fn inpaint(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let exe = std::env::current_exe().unwrap();
+    let binary = exe
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples")
+        .join(format!("inpaint{}", std::env::consts::EXE_SUFFIX));
+    let mut command = Command::new(binary);
+    command
+        .args(args)
+        .env_remove("OPENAI_API_KEY")
+        .env_remove("INPAINT_OPENAI_API_KEY");
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command.output().unwrap()
+}
+
+#[test]
+fn openai_compat_is_listed_capped_before_sending_and_its_spending_shown() {
+    use inpaint_core::image::{GrayImage, Luma, Rgb, RgbImage};
+
+    let dir = temp_dir("openai");
+    let out = models(
+        &["list", "--no-verify", "--model-dir", dir.to_str().unwrap()],
+        &[],
+    );
+    let listing = String::from_utf8_lossy(&out.stdout);
+    let line = listing
+        .lines()
+        .find(|l| l.starts_with("openai-compat"))
+        .unwrap_or_else(|| panic!("not listed: {listing}"));
+    assert!(line.contains("remote: needs a prompt"), "{line}");
+
+    let (image, mask, output) = (
+        dir.join("in.png"),
+        dir.join("mask.png"),
+        dir.join("out.png"),
+    );
+    RgbImage::from_pixel(64, 64, Rgb([10, 20, 30]))
+        .save(&image)
+        .unwrap();
+    GrayImage::from_fn(64, 64, |x, _| Luma([if x < 8 { 255 } else { 0 }]))
+        .save(&mask)
+        .unwrap();
+    let ledger = dir.join("ledger.sqlite3");
+    let (url, requests) = serve(b"{}".to_vec());
+    let base_url = format!("{url}/v1");
+    let key = "sk-cli-secret-0000";
+    let run = |extra: &[&str], env: &[(&str, &str)]| {
+        let mut args = vec![
+            "--image",
+            image.to_str().unwrap(),
+            "--mask",
+            mask.to_str().unwrap(),
+            "--output",
+            output.to_str().unwrap(),
+            "--model",
+            "openai-compat",
+            "--prompt",
+            "sand",
+            "--openai-base-url",
+            &base_url,
+            "--openai-model",
+            "dall-e-2",
+            "--budget-db",
+            ledger.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        inpaint(&args, env)
+    };
+
+    // No key: refused before anything is sent, saying where the key comes from.
+    let out = run(&[], &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("OPENAI_API_KEY"), "{stderr}");
+
+    // dall-e-2 at 256×256 is estimated at $0.016: over a session cap of one cent.
+    let out = run(&["--budget-session", "0.01"], &[("OPENAI_API_KEY", key)]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    for part in ["session cap of $0.01", "$0.016", "nothing was sent"] {
+        assert!(stderr.contains(part), "{stderr} lacks {part}");
+    }
+    assert!(!stderr.contains(key) && !String::from_utf8_lossy(&out.stdout).contains(key));
+    assert_eq!(
+        requests.load(Ordering::SeqCst),
+        0,
+        "a refused request reached the server"
+    );
+
+    // The flags of the remote model are refused for another.
+    let out = inpaint(
+        &[
+            "--image",
+            image.to_str().unwrap(),
+            "--mask",
+            mask.to_str().unwrap(),
+            "--output",
+            output.to_str().unwrap(),
+            "--budget-day",
+            "1",
+        ],
+        &[],
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("openai-compat only"));
+
+    let out = models(
+        &[
+            "budget",
+            "--budget-db",
+            ledger.to_str().unwrap(),
+            "--budget-day",
+            "0",
+        ],
+        &[],
+    );
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{shown}");
+    assert!(shown.contains("day unlimited"), "{shown}");
+    let month = shown
+        .lines()
+        .find(|l| l.len() > 7 && l.as_bytes()[4] == b'-' && l.as_bytes()[7] == b' ')
+        .unwrap_or_else(|| panic!("no month line: {shown}"));
+    // Spent, sent, refused, deduplicated.
+    let columns: Vec<&str> = month.split_whitespace().collect();
+    assert_eq!(columns[1..], ["$0.00", "0", "1", "0"], "{shown}");
+}
