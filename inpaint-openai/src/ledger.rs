@@ -281,6 +281,13 @@ impl Ledger {
             .map(|_| tx.last_insert_rowid())
         };
 
+        // Stored answers are kept only as long as they can be reused: they are the user's
+        // images.
+        tx.execute(
+            "UPDATE requests SET result = NULL WHERE result IS NOT NULL AND created < ?1",
+            params![now - dedup_window.as_secs().min(i64::MAX as u64) as i64],
+        )
+        .map_err(fail)?;
         if !dedup_window.is_zero() {
             let stored: Option<Vec<u8>> = tx
                 .query_row(
@@ -391,9 +398,10 @@ impl Ledger {
         Ok(())
     }
 
-    /// Records an answer: its actual cost when known, and the encoded image for de-dup.
-    pub fn succeed(&mut self, id: i64, actual: Option<Usd>, result: &[u8]) -> Result<()> {
-        self.finish(id, "succeeded", actual, None, Some(result))
+    /// Records an answer: its actual cost when known, and the encoded image when it is to be
+    /// reused by de-duplication (kept for the de-dup window only).
+    pub fn succeed(&mut self, id: i64, actual: Option<Usd>, result: Option<&[u8]>) -> Result<()> {
+        self.finish(id, "succeeded", actual, None, result)
     }
 
     /// Records an error answer from the server (not billed: cost 0).

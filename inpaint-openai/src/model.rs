@@ -207,7 +207,9 @@ impl OpenAiCompat {
         match outcome {
             Ok((decoded, answer)) => {
                 let actual = answer.usage.and_then(|usage| self.prices.actual(&usage));
-                self.ledger.succeed(id, actual, &answer.image)?;
+                let keep = !self.config.budget.dedup_window.is_zero();
+                self.ledger
+                    .succeed(id, actual, keep.then_some(answer.image.as_slice()))?;
                 Ok(crop(&decoded, width, height))
             }
             Err(error) => {

@@ -189,7 +189,14 @@ fn the_actual_cost_is_recorded_from_usage() {
 }
 
 /// Runs [`child_edit`] in another process of this test binary.
-fn spawn_child(ledger: &Path, base_url: &str, outcome: &Path, go: &Path, day_cap: &str) -> Child {
+fn spawn_child(
+    ledger: &Path,
+    base_url: &str,
+    outcome: &Path,
+    go: &Path,
+    day_cap: &str,
+    timeout_secs: &str,
+) -> Child {
     Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
@@ -202,6 +209,7 @@ fn spawn_child(ledger: &Path, base_url: &str, outcome: &Path, go: &Path, day_cap
         .env("INPAINT_OPENAI_TEST_OUTCOME", outcome)
         .env("INPAINT_OPENAI_TEST_GO", go)
         .env("INPAINT_OPENAI_TEST_DAY_CAP", day_cap)
+        .env("INPAINT_OPENAI_TEST_TIMEOUT", timeout_secs)
         // The harness's own lines; the outcome goes to its file.
         .stdout(std::process::Stdio::null())
         .spawn()
@@ -225,12 +233,13 @@ fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
 #[ignore = "run as a child process by the race and crash tests"]
 fn child_edit() {
     let var = |name: &str| std::env::var_os(name).map(PathBuf::from);
-    let (Some(ledger), Some(url), Some(outcome), Some(go), Some(day_cap)) = (
+    let (Some(ledger), Some(url), Some(outcome), Some(go), Some(day_cap), Some(timeout)) = (
         var("INPAINT_OPENAI_TEST_LEDGER"),
         var("INPAINT_OPENAI_TEST_URL"),
         var("INPAINT_OPENAI_TEST_OUTCOME"),
         var("INPAINT_OPENAI_TEST_GO"),
         var("INPAINT_OPENAI_TEST_DAY_CAP"),
+        var("INPAINT_OPENAI_TEST_TIMEOUT"),
     ) else {
         return;
     };
@@ -242,7 +251,9 @@ fn child_edit() {
         inpaint_openai::OpenAiConfig::new()
             .with_base_url(url.to_str().unwrap())
             .with_model("dall-e-2")
-            .with_timeout(Duration::from_secs(2))
+            .with_timeout(Duration::from_secs(
+                timeout.to_str().unwrap().parse().unwrap(),
+            ))
             .with_budget(budget)
             .with_api_key(inpaint_openai::ApiKey::new(crate::edits::KEY).unwrap()),
     )
@@ -275,7 +286,7 @@ fn two_processes_racing_for_the_last_of_a_cap_send_exactly_one_request() {
     let outcomes = [dir.path().join("a"), dir.path().join("b")];
     let mut children: Vec<Child> = outcomes
         .iter()
-        .map(|o| spawn_child(&ledger, &server.base_url(), o, &go, "40000"))
+        .map(|o| spawn_child(&ledger, &server.base_url(), o, &go, "40000", "30"))
         .collect();
     std::fs::write(&go, "").unwrap();
     for child in &mut children {
@@ -307,6 +318,7 @@ fn a_crash_between_pending_and_the_answer_is_reconciled_at_the_next_start() {
         &dir.path().join("o"),
         &go,
         "40000",
+        "1",
     );
     // Killed while its request is in flight.
     wait_for("the request", || server.edits() == 1);
@@ -321,9 +333,9 @@ fn a_crash_between_pending_and_the_answer_is_reconciled_at_the_next_start() {
     assert_eq!(ledger.periods(false).unwrap()[0].spent, ESTIMATE);
     drop(ledger);
 
-    // Past it (2 × the 2 s timeout, plus the margin), the next start reconciles it:
+    // Past it (2 × the 1 s timeout, plus the margin), the next start reconciles it:
     // interrupted, still counted at its estimate since the server may have billed it.
-    let deadline = Instant::now() + Duration::from_secs(8);
+    let deadline = Instant::now() + Duration::from_secs(20);
     let ledger = loop {
         std::thread::sleep(Duration::from_millis(500));
         let ledger = Ledger::open(&ledger_path).unwrap();
@@ -342,4 +354,57 @@ fn a_crash_between_pending_and_the_answer_is_reconciled_at_the_next_start() {
             .contains("process ended")
     );
     assert_eq!(ledger.periods(false).unwrap()[0].spent, ESTIMATE);
+}
+
+#[test]
+fn requests_keep_the_minimum_interval() {
+    let server = FakeServer::start(|_| answer());
+    let dir = TempDir::new().unwrap();
+    let mut model = model_with(&server, &dir, "dall-e-2", |b| {
+        b.min_interval = Duration::from_secs(1);
+    });
+    let started = Instant::now();
+    edit(&mut model, 1).unwrap();
+    edit(&mut model, 2).unwrap();
+    // Whole seconds: the second request waits for the next second at least.
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(server.edits(), 2);
+}
+
+#[test]
+fn answers_are_kept_only_for_de_duplication() {
+    let server = FakeServer::start(|_| answer());
+    let dir = TempDir::new().unwrap();
+    let ledger = dir.path().join("ledger.sqlite3");
+    let kept = || -> i64 {
+        rusqlite::Connection::open(&ledger)
+            .unwrap()
+            .query_row(
+                "SELECT COUNT(*) FROM requests WHERE result IS NOT NULL",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap()
+    };
+    // De-dup off: no answer is stored.
+    let mut model = model_with(&server, &dir, "dall-e-2", |_| {});
+    edit(&mut model, 1).unwrap();
+    edit(&mut model, 1).unwrap();
+    assert_eq!(server.edits(), 2);
+    assert_eq!(kept(), 0);
+    drop(model);
+    // De-dup on: kept, then dropped once older than the window.
+    let mut model = model_with(&server, &dir, "dall-e-2", |b| {
+        b.dedup_window = Duration::from_secs(1);
+    });
+    edit(&mut model, 2).unwrap();
+    assert_eq!(kept(), 1);
+    std::thread::sleep(Duration::from_millis(2100));
+    edit(&mut model, 3).unwrap();
+    assert_eq!(kept(), 1, "the older answer is dropped, the new one kept");
+    assert_eq!(server.edits(), 4);
 }
