@@ -523,6 +523,17 @@ fn openai_compat_is_listed_capped_before_sending_and_its_spending_shown() {
         "a refused request reached the server"
     );
 
+    // The same cap from the models config's [models.openai-compat] section.
+    let config = dir.join("models.toml");
+    std::fs::write(&config, "[models.openai-compat]\nbudget_session = 0.01\n").unwrap();
+    let out = run(
+        &["--models-config", config.to_str().unwrap()],
+        &[("INPAINT_OPENAI_API_KEY", key)],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("session cap of $0.01"), "{stderr}");
+    assert_eq!(requests.load(Ordering::SeqCst), 0);
+
     // The flags of the remote model are refused for another.
     let out = inpaint(
         &[
@@ -559,5 +570,5 @@ fn openai_compat_is_listed_capped_before_sending_and_its_spending_shown() {
         .unwrap_or_else(|| panic!("no month line: {shown}"));
     // Spent, sent, refused, deduplicated.
     let columns: Vec<&str> = month.split_whitespace().collect();
-    assert_eq!(columns[1..], ["$0.00", "0", "1", "0"], "{shown}");
+    assert_eq!(columns[1..], ["$0.00", "0", "2", "0"], "{shown}");
 }
