@@ -13,6 +13,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 fn models(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = example("models");
+    command.args(args).env_remove("HF_HUB_OFFLINE");
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command.output().unwrap()
+}
+
+/// The example program `name`, beside this test's own folder.
+fn example(name: &str) -> Command {
     let exe = std::env::current_exe().unwrap();
     let binary = exe
         .parent()
@@ -20,13 +30,8 @@ fn models(args: &[&str], env: &[(&str, &str)]) -> Output {
         .parent()
         .unwrap()
         .join("examples")
-        .join(format!("models{}", std::env::consts::EXE_SUFFIX));
-    let mut command = Command::new(binary);
-    command.args(args).env_remove("HF_HUB_OFFLINE");
-    for (key, value) in env {
-        command.env(key, value);
-    }
-    command.output().unwrap()
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    Command::new(binary)
 }
 
 fn fixture(name: &str) -> PathBuf {
@@ -430,15 +435,7 @@ fn help_documents_every_command_and_flag() {
 
 /// The `inpaint` example, beside `models`.
 fn inpaint(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let exe = std::env::current_exe().unwrap();
-    let binary = exe
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("examples")
-        .join(format!("inpaint{}", std::env::consts::EXE_SUFFIX));
-    let mut command = Command::new(binary);
+    let mut command = example("inpaint");
     command
         .args(args)
         .env_remove("OPENAI_API_KEY")

@@ -9,7 +9,7 @@ use inpaint_openai::ledger::{Caps, Ledger};
 use inpaint_openai::{CapKind, Error, OpenAiCompat, PriceTable, Size, Usd, cap_from_dollars};
 use tempfile::TempDir;
 
-use crate::edits::{model_with, photo, rect_mask};
+use crate::edits::{model_with, photo, rect_mask, statuses};
 use crate::fake::{FakeServer, Reply, png};
 
 /// dall-e-2 at 256×256: $0.016 (no input allowance).
@@ -27,15 +27,6 @@ fn edit(model: &mut OpenAiCompat, seed: u32) -> Result<(), Error> {
     model
         .edit(&image, &rect_mask(64, 64, (2, 2, 6, 6)), "fill")
         .map(|_| ())
-}
-
-fn statuses(ledger: &Ledger) -> Vec<String> {
-    ledger
-        .entries()
-        .unwrap()
-        .into_iter()
-        .map(|e| e.status)
-        .collect()
 }
 
 #[test]

@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use image::{GrayImage, Luma, Rgb, RgbImage};
 use inpaint_core::{Image, InpaintOptions, Mask, inpaint};
-use inpaint_openai::ledger::Caps;
+use inpaint_openai::ledger::{Caps, Ledger};
 use inpaint_openai::{ApiKey, BudgetConfig, DEFAULT_PROMPT, Error, OpenAiCompat, OpenAiConfig};
 use tempfile::TempDir;
 
@@ -95,9 +95,9 @@ pub(crate) fn rect_mask(width: u32, height: u32, (x0, y0, x1, y1): (u32, u32, u3
     .unwrap()
 }
 
-fn statuses(model: &OpenAiCompat) -> Vec<String> {
-    model
-        .ledger()
+/// The ledger's statuses, oldest first.
+pub(crate) fn statuses(ledger: &Ledger) -> Vec<String> {
+    ledger
         .entries()
         .unwrap()
         .into_iter()
@@ -164,7 +164,7 @@ fn the_multipart_request_is_exactly_as_specified() {
         let fill = mask.is_fill(x, y).unwrap_or(false);
         assert_eq!(p.0[3] == 0, fill, "mask alpha at ({x}, {y})");
     }
-    assert_eq!(statuses(&model), ["succeeded"]);
+    assert_eq!(statuses(model.ledger()), ["succeeded"]);
 }
 
 #[test]
@@ -275,7 +275,7 @@ fn a_stalled_server_hits_the_timeout() {
         started.elapsed()
     );
     // The server may have done the work: the estimate keeps counting.
-    assert_eq!(statuses(&model), ["interrupted"]);
+    assert_eq!(statuses(model.ledger()), ["interrupted"]);
 }
 
 #[test]
