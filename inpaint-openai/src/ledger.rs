@@ -31,6 +31,7 @@ const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS requests (
     id INTEGER PRIMARY KEY,
     created INTEGER NOT NULL,
+    created_ms INTEGER NOT NULL,
     finished INTEGER,
     deadline INTEGER NOT NULL,
     session TEXT NOT NULL,
@@ -173,11 +174,16 @@ pub struct Ledger {
     reconciled: usize,
 }
 
-/// Unix seconds now.
-pub(crate) fn now() -> i64 {
+/// Unix milliseconds now.
+fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// Unix seconds now.
+fn now() -> i64 {
+    now_ms() / 1000
 }
 
 impl Ledger {
@@ -253,7 +259,8 @@ impl Ledger {
             path: path.clone(),
             source,
         };
-        let now = now();
+        let now_ms = now_ms();
+        let now = now_ms / 1000;
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -261,9 +268,9 @@ impl Ledger {
         let insert = |tx: &rusqlite::Transaction<'_>, status: &str, detail: Option<&str>| {
             tx.execute(
                 "INSERT INTO requests (created, deadline, session, status, model, size, quality,
-                     fingerprint, estimate_micros, detail, finished)
+                     fingerprint, estimate_micros, detail, finished, created_ms)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,
-                     CASE WHEN ?4 = 'pending' THEN NULL ELSE ?1 END)",
+                     CASE WHEN ?4 = 'pending' THEN NULL ELSE ?1 END, ?11)",
                 params![
                     now,
                     // The margin covers the work between reserving and sending.
@@ -276,6 +283,7 @@ impl Ledger {
                     request.fingerprint,
                     request.estimate.micros() as i64,
                     detail,
+                    now_ms,
                 ],
             )
             .map(|_| tx.last_insert_rowid())
@@ -310,16 +318,16 @@ impl Ledger {
         if !min_interval.is_zero() {
             let last: Option<i64> = tx
                 .query_row(
-                    "SELECT MAX(created) FROM requests
+                    "SELECT MAX(created_ms) FROM requests
                      WHERE status IN ('pending', 'succeeded', 'failed', 'interrupted')",
                     [],
                     |row| row.get(0),
                 )
                 .map_err(fail)?;
             if let Some(last) = last {
-                let ready = last + min_interval.as_secs().max(1) as i64;
-                if ready > now {
-                    return Ok(Reservation::Wait(Duration::from_secs((ready - now) as u64)));
+                let ready = last.saturating_add(min_interval.as_millis() as i64);
+                if ready > now_ms {
+                    return Ok(Reservation::Wait(Duration::from_millis((ready - now_ms) as u64)));
                 }
             }
         }
