@@ -94,9 +94,21 @@ pub(crate) struct Answer {
 }
 
 /// Whether an error happened after the request may have reached the server without an
-/// answer coming back (it may have been billed).
+/// answer coming back (it may have been billed). A host that cannot be found or connected to
+/// never got the request.
 pub(crate) fn is_unanswered(error: &Error) -> bool {
-    matches!(error, Error::Timeout { .. } | Error::Transport { .. })
+    match error {
+        Error::Timeout { .. } => true,
+        Error::Transport { source, .. } => match &**source {
+            ureq::Error::HostNotFound | ureq::Error::ConnectionFailed => false,
+            ureq::Error::Io(io) => !matches!(
+                io.kind(),
+                std::io::ErrorKind::ConnectionRefused | std::io::ErrorKind::NotFound
+            ),
+            _ => true,
+        },
+        _ => false,
+    }
 }
 
 #[derive(Debug)]

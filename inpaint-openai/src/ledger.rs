@@ -327,7 +327,9 @@ impl Ledger {
             if let Some(last) = last {
                 let ready = last.saturating_add(min_interval.as_millis() as i64);
                 if ready > now_ms {
-                    return Ok(Reservation::Wait(Duration::from_millis((ready - now_ms) as u64)));
+                    return Ok(Reservation::Wait(Duration::from_millis(
+                        (ready - now_ms) as u64,
+                    )));
                 }
             }
         }

@@ -249,6 +249,7 @@ fn child_edit() {
             .with_api_key(inpaint_openai::ApiKey::new(crate::edits::KEY).unwrap()),
     )
     .unwrap();
+    std::fs::write(outcome.with_extension("ready"), "").unwrap();
     wait_for("the go file", || go.exists());
     let result = match edit(&mut model, std::process::id()) {
         Ok(()) => "sent".to_string(),
@@ -259,7 +260,7 @@ fn child_edit() {
 }
 
 #[test]
-fn two_processes_racing_for_the_last_of_a_cap_send_exactly_one_request() {
+fn processes_racing_for_the_last_of_a_cap_send_exactly_one_request() {
     // Slow answers, so that both processes are in flight together.
     let server =
         FakeServer::start(|_| Reply::Delayed(Duration::from_millis(500), Box::new(answer())));
@@ -274,12 +275,24 @@ fn two_processes_racing_for_the_last_of_a_cap_send_exactly_one_request() {
         edit(&mut earlier, 99).unwrap();
     }
     let go = dir.path().join("go");
-    let outcomes = [dir.path().join("a"), dir.path().join("b")];
+    // Four processes, room for one: more chances for their reservations to interleave.
+    let outcomes: Vec<PathBuf> = (0..4).map(|i| dir.path().join(i.to_string())).collect();
     let mut children: Vec<Child> = outcomes
         .iter()
         .map(|o| spawn_child(&ledger, &server.base_url(), o, &go, "40000", "30"))
         .collect();
+    wait_for("the children's models", || {
+        outcomes.iter().all(|o| o.with_extension("ready").exists())
+    });
+    // Holding the write lock while they go makes them all reach their reservation before any
+    // can finish one: a reservation that read before taking the lock would let two through.
+    let mut holder = rusqlite::Connection::open(&ledger).unwrap();
+    let lock = holder
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .unwrap();
     std::fs::write(&go, "").unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    lock.commit().unwrap();
     for child in &mut children {
         assert!(child.wait().unwrap().success());
     }
@@ -288,12 +301,15 @@ fn two_processes_racing_for_the_last_of_a_cap_send_exactly_one_request() {
         .map(|o| std::fs::read_to_string(o).unwrap())
         .collect();
     results.sort();
-    assert_eq!(results, ["refused", "sent"]);
+    assert_eq!(results, ["refused", "refused", "refused", "sent"]);
     assert_eq!(server.edits(), 1);
     let ledger = Ledger::open(&ledger).unwrap();
     let mut rows = statuses(&ledger);
     rows.sort();
-    assert_eq!(rows, ["refused", "succeeded", "succeeded"]);
+    assert_eq!(
+        rows,
+        ["refused", "refused", "refused", "succeeded", "succeeded"]
+    );
 }
 
 #[test]

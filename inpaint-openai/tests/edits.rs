@@ -389,3 +389,29 @@ fn the_pipeline_sends_the_requests_prompt_and_refuses_a_negative_one() {
     assert!(err.to_string().contains("negative prompt"), "{err}");
     assert_eq!(server.edits(), 1);
 }
+
+#[test]
+fn a_server_that_cannot_be_reached_got_nothing_and_costs_nothing() {
+    // A port that was just free: nothing listens there.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = TempDir::new().unwrap();
+    let mut budget = BudgetConfig::default();
+    budget.ledger = Some(dir.path().join("l.sqlite3"));
+    let mut model = OpenAiCompat::new(
+        OpenAiConfig::new()
+            .with_base_url(format!("http://127.0.0.1:{port}/v1"))
+            .with_model("dall-e-2")
+            .with_budget(budget)
+            .with_api_key(ApiKey::new(KEY).unwrap()),
+    )
+    .unwrap();
+    let err = model
+        .edit(&photo(64, 64), &rect_mask(64, 64, (1, 1, 3, 3)), "x")
+        .unwrap_err();
+    assert!(matches!(err, Error::Transport { .. }), "{err:?}");
+    assert_eq!(statuses(model.ledger()), ["failed"]);
+}
