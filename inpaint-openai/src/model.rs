@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use image::imageops::{self, FilterType};
 use image::{GrayImage, ImageFormat, Rgb, RgbImage, Rgba, RgbaImage};
-use inpaint_core::{InpaintModel, Mask, ModelSpec, Request};
+use inpaint_core::{InpaintModel, Mask, ModelSpec, ProgressStep, Request};
 use sha2::{Digest, Sha256};
 
 use crate::client::{Client, EditRequest, is_unanswered};
@@ -231,9 +231,10 @@ impl InpaintModel for OpenAiCompat {
         &self.spec
     }
 
-    /// Sends the region with `request.prompt`. The images API has no negative prompt, so a
-    /// non-empty one is refused rather than ignored; the diffusion parameters (steps, seed, …)
-    /// do not apply to a remote model.
+    /// Sends the region with `request.prompt`, and reports it to `request.progress` as one
+    /// finished step once answered. The images API has no negative prompt, so a non-empty one
+    /// is refused rather than ignored; the diffusion parameters (steps, seed, …) do not apply
+    /// to a remote model.
     fn forward(
         &mut self,
         image: &RgbImage,
@@ -245,8 +246,12 @@ impl InpaintModel for OpenAiCompat {
                 "`{MODEL_NAME}` takes no negative prompt (the images/edits API has none)"
             )));
         }
-        self.edit(image, mask, &request.prompt)
-            .map_err(|e| inpaint_core::Error::model_with(MODEL_NAME, e.to_string(), e))
+        let started = std::time::Instant::now();
+        let result = self
+            .edit(image, mask, &request.prompt)
+            .map_err(|e| inpaint_core::Error::model_with(MODEL_NAME, e.to_string(), e))?;
+        request.report(ProgressStep::new(1, 1, started.elapsed()))?;
+        Ok(result)
     }
 
     /// Scales the region (up or down) to fill the size it will be sent at: the pipeline

@@ -367,14 +367,18 @@ fn the_pipeline_sends_the_requests_prompt_and_refuses_a_negative_one() {
     let input = Image::from_rgb(photo(100, 100)).unwrap();
     let mask = rect_mask(100, 100, (10, 10, 20, 20));
     let with = |request: Request| InpaintOptions::default().with_request(request);
-    inpaint(
-        &mut model,
-        &input,
-        &mask,
-        &with(Request::new().with_prompt("a cat")),
-    )
-    .unwrap();
+    let steps = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let counter = steps.clone();
+    let progress = inpaint_core::Progress::new(move |step: &inpaint_core::ProgressStep| {
+        assert_eq!((step.step, step.total), (1, 1));
+        counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        std::ops::ControlFlow::Continue(())
+    });
+    let request = Request::new().with_prompt("a cat").with_progress(progress);
+    inpaint(&mut model, &input, &mask, &with(request)).unwrap();
     assert_eq!(server.requests()[0].text("prompt").unwrap(), "a cat");
+    // One finished step per region sent.
+    assert_eq!(steps.load(std::sync::atomic::Ordering::SeqCst), 1);
     let err = inpaint(
         &mut model,
         &input,
