@@ -40,7 +40,7 @@ use inpaint_download::{
 use inpaint_registry::{
     CATALOG, Discovery, ModelInfo, ModelRoot, Scanner, Verification, download_plan,
 };
-use openai_flags::OpenAiFlags;
+use openai_flags::BudgetFlags;
 
 /// Lists, downloads and identifies models, and manages ONNX Runtime backends.
 #[derive(Debug, Parser)]
@@ -92,7 +92,7 @@ enum Command {
     /// What openai-compat spent (per UTC month and day, from its ledger) and the caps.
     Budget {
         #[command(flatten)]
-        flags: OpenAiFlags,
+        flags: BudgetFlags,
     },
 }
 
@@ -403,7 +403,7 @@ fn scan(dir: &PathBuf) -> Result<(), String> {
 }
 
 /// `models budget`: the ledger's spending per month and day, and the caps.
-fn budget(flags: &OpenAiFlags) -> Result<(), String> {
+fn budget(flags: &BudgetFlags) -> Result<(), String> {
     let (caps, path) = flags.budget_view()?;
     let path = path.ok_or("no place for the ledger: give --budget-db")?;
     println!(

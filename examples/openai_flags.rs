@@ -1,6 +1,6 @@
-//! The `openai-compat` model's flags, shared by the `inpaint` and `models` examples (each
-//! flattens [`OpenAiFlags`] into its command line), and their meaning: an [`OpenAiConfig`]
-//! over the `[models.openai-compat]` section of a models config.
+//! The `openai-compat` model's flags, shared by the `inpaint` example (which flattens
+//! [`OpenAiFlags`] into its command line) and `models budget` ([`BudgetFlags`]), and their
+//! meaning: an [`OpenAiConfig`] over the `[models.openai-compat]` section of a models config.
 #![allow(dead_code, reason = "shared by two examples, each using part of it")]
 
 use std::path::PathBuf;
@@ -9,7 +9,7 @@ use std::time::Duration;
 use inpaint_openai::{BudgetConfig, Caps, OpenAiConfig, Usd, cap_from_dollars};
 use inpaint_registry::{ConfigFile, RemoteParams};
 
-/// The flags as given; `None` = not given. Flattened into both examples' command lines.
+/// The flags as given; `None` = not given.
 #[derive(Debug, Default, clap::Args)]
 pub(crate) struct OpenAiFlags {
     /// openai-compat: the API root (default https://api.openai.com/v1; http:// only for a
@@ -26,6 +26,13 @@ pub(crate) struct OpenAiFlags {
     /// openai-compat: a price table file to use instead of the built-in one.
     #[arg(long, value_name = "FILE")]
     openai_prices: Option<PathBuf>,
+    #[command(flatten)]
+    budget: BudgetFlags,
+}
+
+/// The budget's flags, and the models config they override.
+#[derive(Debug, Default, clap::Args)]
+pub(crate) struct BudgetFlags {
     /// openai-compat: the most this run may spend, in US dollars (0 = unlimited; default 1).
     #[arg(long, value_name = "USD")]
     budget_session: Option<f64>,
@@ -40,7 +47,7 @@ pub(crate) struct OpenAiFlags {
     /// openai-compat: the spending ledger (SQLite; default
     /// ~/.local/share/inpaint/openai-ledger.sqlite3).
     #[arg(long, value_name = "PATH")]
-    pub(crate) budget_db: Option<PathBuf>,
+    budget_db: Option<PathBuf>,
     /// A models config whose [models.openai-compat] section sets the above (flags win).
     #[arg(long, value_name = "FILE")]
     models_config: Option<PathBuf>,
@@ -53,32 +60,18 @@ impl OpenAiFlags {
             || self.openai_model.is_some()
             || self.openai_quality.is_some()
             || self.openai_prices.is_some()
-            || self.budget_session.is_some()
-            || self.budget_day.is_some()
-            || self.budget_month.is_some()
-            || self.budget_db.is_some()
-            || self.models_config.is_some()
-    }
-
-    /// The `[models.openai-compat]` section of `--models-config`, if any.
-    fn params(&self) -> Result<RemoteParams, String> {
-        let Some(path) = &self.models_config else {
-            return Ok(RemoteParams::default());
-        };
-        let file = ConfigFile::load(path).map_err(|e| e.full_message())?;
-        Ok(file
-            .config()
-            .models
-            .get("openai-compat")
-            .and_then(|m| m.remote.clone())
-            .unwrap_or_default())
+            || self.budget.budget_session.is_some()
+            || self.budget.budget_day.is_some()
+            || self.budget.budget_month.is_some()
+            || self.budget.budget_db.is_some()
+            || self.budget.models_config.is_some()
     }
 
     /// The model's configuration: the defaults, then the models config, then the flags.
     /// The key comes from the environment (`INPAINT_OPENAI_API_KEY`, `OPENAI_API_KEY`).
     pub(crate) fn config(&self) -> Result<OpenAiConfig, String> {
-        let params = self.params()?;
-        let caps = self.caps(&params)?;
+        let params = self.budget.params()?;
+        let caps = self.budget.caps(&params)?;
         let mut config = OpenAiConfig::new();
         if let Some(url) = self.openai_base_url.clone().or(params.base_url) {
             config = config.with_base_url(url);
@@ -100,7 +93,7 @@ impl OpenAiFlags {
         }
         let mut budget = BudgetConfig::default();
         budget.caps = caps;
-        budget.ledger = self.budget_db.clone().or(params.budget_db);
+        budget.ledger = self.budget.budget_db.clone().or(params.budget_db);
         if let Some(secs) = params.dedup_window_secs {
             budget.dedup_window = Duration::from_secs(secs);
         }
@@ -108,6 +101,22 @@ impl OpenAiFlags {
             budget.min_interval = Duration::from_secs(secs);
         }
         Ok(config.with_budget(budget))
+    }
+}
+
+impl BudgetFlags {
+    /// The `[models.openai-compat]` section of `--models-config`, if any.
+    fn params(&self) -> Result<RemoteParams, String> {
+        let Some(path) = &self.models_config else {
+            return Ok(RemoteParams::default());
+        };
+        let file = ConfigFile::load(path).map_err(|e| e.full_message())?;
+        Ok(file
+            .config()
+            .models
+            .get("openai-compat")
+            .and_then(|m| m.remote.clone())
+            .unwrap_or_default())
     }
 
     /// The caps: defaults, then the models config, then the flags (0 = unlimited).
