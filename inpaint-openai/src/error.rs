@@ -61,6 +61,21 @@ pub enum Error {
         /// The models it lists, comma-separated.
         known: String,
     },
+    /// The image or mask file is larger than the API model takes (the price table's
+    /// `max_upload_mb`); nothing was sent.
+    #[error(
+        "the {size} image makes a PNG of {bytes} bytes; `{model}` takes files under {max} bytes; nothing was sent"
+    )]
+    UploadTooLarge {
+        /// The size sent at.
+        size: crate::prices::Size,
+        /// The larger of the image and mask files.
+        bytes: u64,
+        /// The limit.
+        max: u64,
+        /// The API model.
+        model: String,
+    },
     /// The request was refused before anything was sent: its estimate would cross a cap.
     #[error(
         "budget: the {cap} cap of {limit} would be crossed: {spent} spent, this request is estimated at {estimate}; nothing was sent"

@@ -139,6 +139,18 @@ impl OpenAiCompat {
         };
         let image_png = encode_png(&DynamicRgba::Image(image), size)?;
         let mask_png = encode_png(&DynamicRgba::Mask(mask.as_gray()), size)?;
+        if let Some(max) = self.prices.max_upload_bytes {
+            let largest = image_png.len().max(mask_png.len()) as u64;
+            if largest >= max {
+                // Refused here rather than by the server, which would answer 400 anyway.
+                return Err(Error::UploadTooLarge {
+                    size,
+                    bytes: largest,
+                    max,
+                    model: self.config.model.clone(),
+                });
+            }
+        }
         let quality = self.config.quality.as_deref();
         let estimate = self.prices.estimate(size, quality)?;
         let fingerprint = {

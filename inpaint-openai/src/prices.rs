@@ -127,6 +127,7 @@ struct RawModel {
     input_allowance: f64,
     per_image: BTreeMap<String, BTreeMap<String, f64>>,
     per_million_tokens: Option<TokenPrices>,
+    max_upload_mb: Option<f64>,
 }
 
 fn yes() -> bool {
@@ -147,6 +148,8 @@ pub struct ModelPrices {
     pub per_image: BTreeMap<String, BTreeMap<Size, Usd>>,
     /// Token prices, for the actual cost when the answer reports usage.
     pub tokens: Option<TokenPrices>,
+    /// The largest image or mask file the API takes, in bytes (dall-e-2: under 4 MB).
+    pub max_upload_bytes: Option<u64>,
 }
 
 impl ModelPrices {
@@ -282,8 +285,14 @@ impl PriceTable {
                     dollars(&format!("{name} per_million_tokens"), v)?;
                 }
             }
+            let max_upload_bytes = match raw_model.max_upload_mb {
+                Some(mb) if mb.is_finite() && mb > 0.0 => Some((mb * 1e6) as u64),
+                Some(mb) => return Err(fail(format!("{name}: max_upload_mb {mb} is not a size"))),
+                None => None,
+            };
             let model = ModelPrices {
                 model: name.clone(),
+                max_upload_bytes,
                 response_format: raw_model.response_format,
                 input_allowance: dollars(
                     &format!("{name} input_allowance"),
@@ -347,6 +356,7 @@ mod tests {
             ]
         );
         assert!(dalle.response_format);
+        assert_eq!(dalle.max_upload_bytes, Some(4_000_000));
         let gpt = table.model("gpt-image-1").unwrap();
         assert_eq!(
             gpt.sizes(),

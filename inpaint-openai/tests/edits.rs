@@ -419,3 +419,45 @@ fn a_server_that_cannot_be_reached_got_nothing_and_costs_nothing() {
     assert!(matches!(err, Error::Transport { .. }), "{err:?}");
     assert_eq!(statuses(model.ledger()), ["failed"]);
 }
+
+#[test]
+fn an_image_over_the_upload_limit_is_refused_before_sending() {
+    let server = FakeServer::start(|_| Reply::B64(png(32, 32, [0, 0, 0]), None));
+    let dir = TempDir::new().unwrap();
+    let prices = dir.path().join("limit.toml");
+    std::fs::write(
+        &prices,
+        "read_on = \"test\"\n[models.small]\nmax_upload_mb = 0.001\n\
+         per_image.standard = { \"32x32\" = 0.01 }\n",
+    )
+    .unwrap();
+    let mut budget = BudgetConfig::default();
+    budget.ledger = Some(dir.path().join("l.sqlite3"));
+    let mut model = OpenAiCompat::new(
+        OpenAiConfig::new()
+            .with_base_url(server.base_url())
+            .with_model("small")
+            .with_prices(Some(prices))
+            .with_budget(budget)
+            .with_api_key(ApiKey::new(KEY).unwrap()),
+    )
+    .unwrap();
+    // Noise does not compress: a 32×32 RGBA PNG of it is over 1000 bytes.
+    let noisy = RgbImage::from_fn(32, 32, |x, y| {
+        let v = x
+            .wrapping_mul(2_654_435_761)
+            .wrapping_add(y.wrapping_mul(40_503))
+            >> 7;
+        Rgb([v as u8, (v >> 8) as u8, (v >> 16) as u8])
+    });
+    let err = model
+        .edit(&noisy, &rect_mask(32, 32, (1, 1, 3, 3)), "x")
+        .unwrap_err();
+    assert!(matches!(err, Error::UploadTooLarge { .. }), "{err:?}");
+    assert!(
+        err.to_string().contains("takes files under 1000 bytes"),
+        "{err}"
+    );
+    assert_eq!(server.edits(), 0);
+    assert!(model.ledger().entries().unwrap().is_empty());
+}
