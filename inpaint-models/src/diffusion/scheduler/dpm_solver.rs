@@ -46,7 +46,7 @@ impl SolverConfig {
             "use_flow_sigmas",
             "use_dynamic_shifting",
         ])?;
-        if config.str("variance_type", "")? != "" {
+        if !config.str("variance_type", "")?.is_empty() {
             return Err(unsupported("variance_type (learned variance)"));
         }
         let solver_order = config.usize("solver_order", 2)?;

@@ -69,7 +69,7 @@ impl Kdpm2 {
 
 /// `[v₀, v₁, v₁, v₂, v₂, …, vₙ, vₙ, vₙ]`: diffusers' `cat([v[:1], v[1:].repeat_interleave(2), v[-1:]])`.
 fn interleave(values: &[f32]) -> Vec<f32> {
-    let mut out = Vec::with_capacity(values.len() * 2);
+    let mut out = Vec::new();
     out.push(values[0]);
     for &v in &values[1..] {
         out.extend([v, v]);

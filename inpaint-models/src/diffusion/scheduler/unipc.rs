@@ -51,9 +51,6 @@ impl UniPc {
             "use_flow_sigmas",
             "use_dynamic_shifting",
         ])?;
-        if config.str("solver_p", "")? != "" {
-            return Err(super::unsupported("solver_p"));
-        }
         let solver_order = config.usize("solver_order", 2)?;
         if !(1..=3).contains(&solver_order) {
             return Err(invalid(format!(
@@ -217,10 +214,12 @@ fn solve(a: &[Vec<f64>], b: &[f64]) -> Result<Vec<f32>> {
             ));
         }
         m.swap(col, pivot);
-        for row in col + 1..n {
-            let factor = m[row][col] / m[col][col];
-            for k in col..=n {
-                m[row][k] -= factor * m[col][k];
+        let (done, rest) = m.split_at_mut(col + 1);
+        let pivot_row = &done[col];
+        for row in rest {
+            let factor = row[col] / pivot_row[col];
+            for (value, pivot) in row.iter_mut().zip(pivot_row).skip(col) {
+                *value -= factor * pivot;
             }
         }
     }
