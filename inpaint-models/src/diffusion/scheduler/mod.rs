@@ -25,9 +25,12 @@
 //! | LCM | `LCMScheduler` | |
 //!
 //! **Which diffusers.** The reference is current diffusers (0.39), not the 0.27.2 IOPaint 1.6.0
-//! pins. They differ for two samplers: UniPC's last step goes to sigma 0 now (0.27.2 stopped at
-//! the smallest training sigma, ≈ 0.029, leaving a little noise), and DPM2 a's schedule and
-//! noise changed; both follow 0.39 here.
+//! pins. They differ for two samplers, and both follow 0.39 here:
+//! - UniPC's last step now goes to sigma 0 (`final_sigmas_type = "zero"`); 0.27.2 stopped at
+//!   the smallest training sigma (≈ 0.029 for SD), leaving a little noise in the result.
+//! - DPM2 a now draws noise only in the second half of each step, where it is used; 0.27.2 drew
+//!   a tensor on every UNet call and threw half of them away, so from the second step on the same
+//!   seed gives other noise.
 //!
 //! **Driving a scheduler** (what diffusers' inpainting pipeline does):
 //! ```
