@@ -142,7 +142,7 @@ fn samplers_match_diffusers() {
         let steps = case["steps"].as_u64().unwrap() as usize;
         let strength = case["strength"].as_f64().unwrap() as f32;
         let label = format!("{name} / {config_name} / {steps} steps / strength {strength}");
-        let sampler = Sampler::ALL[Sampler::NAMES.iter().position(|&n| n == name).unwrap()];
+        let sampler: Sampler = name.parse().unwrap();
         let config = &configs.iter().find(|(n, _)| *n == config_name).unwrap().1;
         let mut scheduler = scheduler_for(sampler, config).unwrap();
         scheduler.set_timesteps(steps).unwrap();
@@ -239,6 +239,12 @@ fn samplers_match_diffusers() {
     for (name, delta) in &worst {
         eprintln!("{name:>20}: largest |Δ| {delta:.2e}");
     }
+    // Every sampler IOPaint names was checked.
+    let mut checked: Vec<&str> = worst.keys().map(String::as_str).collect();
+    let mut all = Sampler::NAMES.to_vec();
+    checked.sort_unstable();
+    all.sort_unstable();
+    assert_eq!(checked, all);
     assert!(
         failures.is_empty(),
         "{} mismatches:\n{}",

@@ -65,7 +65,6 @@ mod kdpm2;
 mod lcm;
 mod lms;
 mod pndm;
-mod sampler;
 mod schedule;
 mod unipc;
 
@@ -73,7 +72,8 @@ use inpaint_core::{Error, Result};
 use serde_json::Value;
 
 pub use config::SchedulerConfig;
-pub use sampler::Sampler;
+/// IOPaint's sampler names (re-exported from `inpaint-core`, where requests carry them).
+pub use inpaint_core::Sampler;
 
 use super::noise::{NoiseSource, element_count};
 
@@ -163,6 +163,12 @@ pub fn scheduler_for(
         S::Pndm => Box::new(pndm::Pndm::new(c)?),
         S::UniPc => Box::new(unipc::UniPc::new(c)?),
         S::Lcm => Box::new(lcm::Lcm::new(c)?),
+        // `Sampler` is non-exhaustive: a name added to inpaint-core before it is built here.
+        other => {
+            return Err(Error::Unsupported {
+                message: format!("sampler `{other}` has no scheduler in this build"),
+            });
+        }
     })
 }
 
