@@ -56,6 +56,36 @@
 //! # Ok::<(), inpaint_core::Error>(())
 //! ```
 
+/// The [`Scheduler`] methods a sampler answers from its schedule alone, a `run` field of type
+/// [`schedule::SigmaSteps`] or [`schedule::SolverSteps`]: `timesteps`, `set_begin_index` and
+/// `add_noise` (and, with `sigma`, `init_noise_sigma` and `scale_model_input`).
+macro_rules! schedule_methods {
+    () => {
+        fn timesteps(&self) -> &[f32] {
+            &self.run.timesteps
+        }
+
+        fn set_begin_index(&mut self, index: usize) {
+            self.run.index.begin = Some(index);
+        }
+
+        fn add_noise(&self, original: &[f32], noise: &[f32], timestep: f32) -> Result<Vec<f32>> {
+            self.run.add_noise(original, noise, timestep)
+        }
+    };
+    (sigma) => {
+        schedule_methods!();
+
+        fn init_noise_sigma(&self) -> f32 {
+            self.run.init_noise_sigma()
+        }
+
+        fn scale_model_input(&mut self, sample: &[f32], timestep: f32) -> Result<Vec<f32>> {
+            self.run.scale_model_input(sample, timestep)
+        }
+    };
+}
+
 mod config;
 mod ddim;
 mod dpm_solver;
@@ -94,20 +124,28 @@ pub trait Scheduler: std::fmt::Debug {
     /// DPM2) list about twice `steps` of them; PNDM repeats one.
     fn timesteps(&self) -> &[f32];
 
-    /// diffusers' `scheduler.order`: 2 for Heun and DPM2, else 1. Img2img skips `order` entries
-    /// of [`timesteps`](Self::timesteps) per skipped step.
-    fn order(&self) -> usize;
+    /// diffusers' `scheduler.order`: 2 for Heun and DPM2, else 1 (the default). Img2img skips
+    /// `order` entries of [`timesteps`](Self::timesteps) per skipped step.
+    fn order(&self) -> usize {
+        1
+    }
 
     /// Starts the run at `timesteps()[index]` (img2img, `strength < 1`). A no-op for DDIM and
     /// PNDM, which find their place from the timestep (diffusers has no begin index for them).
     fn set_begin_index(&mut self, index: usize);
 
-    /// The standard deviation of the initial noise.
-    fn init_noise_sigma(&self) -> f32;
+    /// The standard deviation of the initial noise: 1 (the default) for the variance-preserving
+    /// samplers, the largest sigma for the sigma samplers (Euler, Heun, DPM2, LMS).
+    fn init_noise_sigma(&self) -> f32 {
+        1.0
+    }
 
-    /// The UNet's input at `timestep`: `sample` scaled as the sampler needs (`x / √(σ² + 1)`
-    /// for the sigma samplers, unchanged for the others).
-    fn scale_model_input(&mut self, sample: &[f32], timestep: f32) -> Result<Vec<f32>>;
+    /// The UNet's input at `timestep`: `sample / √(σ² + 1)` for the sigma samplers, `sample`
+    /// itself for the others (the default).
+    fn scale_model_input(&mut self, sample: &[f32], timestep: f32) -> Result<Vec<f32>> {
+        let _ = timestep;
+        Ok(sample.to_vec())
+    }
 
     /// One denoising step: the latents after `timestep`, from the UNet's `model_output` for
     /// `sample`. `shape` is the latents' shape; ancestral, SDE and LCM samplers draw one noise

@@ -232,6 +232,8 @@ fn solve(a: &[Vec<f64>], b: &[f64]) -> Result<Vec<f32>> {
 }
 
 impl Scheduler for UniPc {
+    schedule_methods!();
+
     fn set_timesteps(&mut self, steps: usize) -> Result<()> {
         check_steps(steps, &self.train)?;
         let train_steps = self.train.len();
@@ -255,26 +257,6 @@ impl Scheduler for UniPc {
         self.this_order = 0;
         self.last_sample = None;
         Ok(())
-    }
-
-    fn timesteps(&self) -> &[f32] {
-        &self.run.timesteps
-    }
-
-    fn order(&self) -> usize {
-        1
-    }
-
-    fn set_begin_index(&mut self, index: usize) {
-        self.run.index.begin = Some(index);
-    }
-
-    fn init_noise_sigma(&self) -> f32 {
-        1.0
-    }
-
-    fn scale_model_input(&mut self, sample: &[f32], _timestep: f32) -> Result<Vec<f32>> {
-        Ok(sample.to_vec())
     }
 
     fn step(
@@ -337,10 +319,6 @@ impl Scheduler for UniPc {
         self.lower_order_nums = (self.lower_order_nums + 1).min(self.solver_order);
         self.run.index.advance();
         Ok(out)
-    }
-
-    fn add_noise(&self, original: &[f32], noise: &[f32], timestep: f32) -> Result<Vec<f32>> {
-        self.run.add_noise(original, noise, timestep)
     }
 }
 
