@@ -345,10 +345,62 @@ fn misuse_is_an_error() {
                 .step(&[0.1; 4], t, &sample, &[4], &mut noise)
                 .unwrap();
         }
+        // DDIM and PNDM place a step by its timestep alone (as diffusers does); the others know
+        // their position and refuse a step past the end.
         let last = *scheduler.timesteps().last().unwrap();
-        let _ = scheduler.step(&[0.1; 4], last, &sample, &[4], &mut noise);
+        let extra = scheduler.step(&[0.1; 4], last, &sample, &[4], &mut noise);
+        assert_eq!(
+            extra.is_err(),
+            !matches!(sampler, Sampler::Ddim | Sampler::Pndm),
+            "{sampler:?}: {extra:?}"
+        );
+        // A run cannot begin past the end either.
+        scheduler.set_timesteps(2).unwrap();
+        scheduler.set_begin_index(99);
+        let t = scheduler.timesteps()[0];
+        if !matches!(sampler, Sampler::Ddim | Sampler::Pndm) {
+            assert!(
+                scheduler
+                    .step(&[0.1; 4], t, &sample, &[4], &mut noise)
+                    .is_err(),
+                "{sampler:?}"
+            );
+        }
     }
     let mut euler = scheduler_for(Sampler::Euler, &config).unwrap();
     euler.set_timesteps(4).unwrap();
     assert!(euler.scale_model_input(&[0.0; 4], 123.5).is_err());
+}
+
+/// How many noise tensors each sampler draws per run (4 steps, strength 1): the pipeline's
+/// seeded stream depends on it. Ancestral and SDE samplers draw once per step, DPM2 a once per
+/// full step (3 of its 7 UNet calls), LCM at every step but the last; the rest never.
+#[test]
+fn per_step_noise_draws() {
+    struct Counting(TorchCpuNoise, usize);
+    impl NoiseSource for Counting {
+        fn randn(&mut self, shape: &[usize]) -> inpaint_core::Result<Vec<f32>> {
+            self.1 += 1;
+            self.0.randn(shape)
+        }
+    }
+    let config = SchedulerConfig::from_json(r#"{"skip_prk_steps": true}"#).unwrap();
+    for sampler in Sampler::ALL {
+        let mut scheduler = scheduler_for(sampler, &config).unwrap();
+        scheduler.set_timesteps(4).unwrap();
+        let mut noise = Counting(TorchCpuNoise::new(0), 0);
+        let mut sample = vec![0.5f32; 16];
+        for t in scheduler.timesteps().to_vec() {
+            let input = scheduler.scale_model_input(&sample, t).unwrap();
+            sample = scheduler
+                .step(&fake_unet(&input, t), t, &sample, &[1, 16], &mut noise)
+                .unwrap();
+        }
+        let expected = match sampler {
+            Sampler::EulerA | Sampler::DpmPp2mSde | Sampler::DpmPp2mSdeKarras => 4,
+            Sampler::Dpm2A | Sampler::Dpm2AKarras | Sampler::Lcm => 3,
+            _ => 0,
+        };
+        assert_eq!(noise.1, expected, "{sampler:?}");
+    }
 }

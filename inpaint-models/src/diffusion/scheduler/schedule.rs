@@ -388,13 +388,18 @@ impl StepIndex {
         timestep: f32,
         missing: Missing,
     ) -> Result<usize> {
-        if let Some(step) = self.step {
-            return Ok(step);
-        }
-        let step = match self.begin {
-            Some(begin) => begin,
-            None => index_for_timestep(schedule, timestep, missing)?,
+        let step = match (self.step, self.begin) {
+            (Some(step), _) => step,
+            (None, Some(begin)) => begin,
+            (None, None) => index_for_timestep(schedule, timestep, missing)?,
         };
+        if step >= schedule.len() {
+            return Err(invalid(format!(
+                "step {step} asked of a schedule of {} timesteps: set_timesteps first, begin \
+                 inside the schedule and step once per timestep",
+                schedule.len()
+            )));
+        }
         self.step = Some(step);
         Ok(step)
     }
