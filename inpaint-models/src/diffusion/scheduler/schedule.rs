@@ -13,7 +13,9 @@ use super::{invalid, unsupported};
 /// The training schedule: `alphas_cumprod` (ᾱₜ) for each of the `num_train_timesteps`.
 #[derive(Debug, Clone)]
 pub(crate) struct TrainSchedule {
-    /// ᾱₜ as torch computes it: float32 betas, cumulative product accumulated in double.
+    /// ᾱₜ as torch computes it: float32 betas, cumulative product accumulated in double (bit
+    /// for bit for SD's `scaled_linear` betas; within 2 ulp for `linear`, whose torch
+    /// `linspace` rounds differently in its vectorised half).
     pub(crate) alphas_cumprod: Vec<f32>,
 }
 
