@@ -312,6 +312,14 @@ fn absent_keys_take_each_class_default() {
         run(Sampler::Euler, "{}").0,
         run(Sampler::Euler, r#"{"timestep_spacing": "leading"}"#).0
     );
+    // Keys diffusers marks as written-out defaults of the saving class count as absent.
+    assert_eq!(
+        run(Sampler::Euler, "{}"),
+        run(
+            Sampler::Euler,
+            r#"{"timestep_spacing": "leading", "_use_default_values": ["timestep_spacing"]}"#
+        )
+    );
 }
 
 /// Misuse is an error, not a panic: wrong lengths, an unknown timestep, stepping past the end.
