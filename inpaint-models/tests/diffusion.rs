@@ -273,6 +273,22 @@ fn configs_the_samplers_do_not_implement_are_errors() {
     // PNDM's class default is to run Runge-Kutta steps; SD's configs turn them off.
     assert!(refused(Sampler::Pndm, "{}").contains("skip_prk_steps"));
     assert!(SchedulerConfig::from_json("[1, 2]").is_err());
+    // Malformed values are the caller's (or the model file's) error, not a panic or an abort.
+    for json in [
+        r#"{"num_train_timesteps": 1}"#,
+        r#"{"num_train_timesteps": 1000000000000}"#,
+        r#"{"beta_end": 2.0}"#,
+        r#"{"trained_betas": [0.1, 0.2]}"#,
+        r#"{"timestep_spacing": "sideways"}"#,
+        r#"{"solver_order": 7}"#,
+    ] {
+        let config = SchedulerConfig::from_json(json).unwrap();
+        let result = scheduler_for(Sampler::DpmPp2m, &config);
+        assert!(
+            matches!(result, Err(inpaint_core::Error::InvalidInput { .. })),
+            "{json}: {result:?}"
+        );
+    }
     assert!(
         SchedulerConfig::from_json(r#"{"beta_start": "small"}"#)
             .and_then(|c| scheduler_for(Sampler::Euler, &c))

@@ -64,6 +64,10 @@ impl SchedulerConfig {
     }
 }
 
+/// The most training timesteps a config may declare: far above any real model's (1000), low
+/// enough that a hostile config cannot make the schedule's allocation abort the process.
+const MAX_TRAIN_STEPS: usize = 100_000;
+
 /// The keys IOPaint's `get_scheduler` removes from the model's config before `from_config`, so
 /// that only its own per-sampler overrides set them (diffusers issue 4167).
 const IOPAINT_POPPED_KEYS: [&str; 2] = ["use_karras_sigmas", "algorithm_type"];
@@ -180,12 +184,12 @@ impl<'a> ClassConfig<'a> {
         Ok(())
     }
 
-    /// `num_train_timesteps` (1000 by default), at least 2.
+    /// `num_train_timesteps` (1000 by default), from 2 to [`MAX_TRAIN_STEPS`].
     pub(crate) fn train_steps(&self) -> Result<usize> {
         let steps = self.usize("num_train_timesteps", 1000)?;
-        if steps < 2 {
+        if !(2..=MAX_TRAIN_STEPS).contains(&steps) {
             return Err(invalid(format!(
-                "num_train_timesteps is {steps}, needs at least 2"
+                "num_train_timesteps is {steps}, needs 2 to {MAX_TRAIN_STEPS}"
             )));
         }
         Ok(steps)

@@ -51,6 +51,11 @@ impl TrainSchedule {
                 }
             }
         };
+        if let Some(bad) = betas.iter().find(|b| !(0.0..1.0).contains(*b)) {
+            return Err(invalid(format!(
+                "beta {bad} from the scheduler config is outside [0, 1)"
+            )));
+        }
         if config.bool("rescale_betas_zero_snr", false)? {
             return Err(unsupported("rescale_betas_zero_snr = true"));
         }
