@@ -270,8 +270,6 @@ fn configs_the_samplers_do_not_implement_are_errors() {
     );
     assert!(refused(Sampler::EulerA, r#"{"prediction_type": "sample"}"#).contains("sample"));
     assert!(refused(Sampler::UniPc, r#"{"use_exponential_sigmas": true}"#).contains("exponential"));
-    // PNDM's class default is to run Runge-Kutta steps; SD's configs turn them off.
-    assert!(refused(Sampler::Pndm, "{}").contains("skip_prk_steps"));
     assert!(SchedulerConfig::from_json("[1, 2]").is_err());
     // Malformed values are the caller's (or the model file's) error, not a panic or an abort.
     for json in [
@@ -391,6 +389,11 @@ fn misuse_is_an_error() {
             );
         }
     }
+    // PNDM's Runge-Kutta warm-up (its class default) needs 4 steps, as in diffusers.
+    let mut pndm = scheduler_for(Sampler::Pndm, &config).unwrap();
+    assert!(pndm.set_timesteps(3).is_err());
+    pndm.set_timesteps(4).unwrap();
+    assert_eq!(pndm.timesteps().len(), 13);
     let mut euler = scheduler_for(Sampler::Euler, &config).unwrap();
     euler.set_timesteps(4).unwrap();
     assert!(euler.scale_model_input(&[0.0; 4], 123.5).is_err());
