@@ -4,7 +4,8 @@
 //! (torch 2.15, diffusers 0.39, run by hand in a torch venv; the tests need no Python).
 //! `noise.json` holds `torch.randn` draws after `torch.manual_seed`; `schedulers.json` holds, for
 //! each IOPaint sampler, three model configs (SD 1.5's, SDXL's, and one with v-prediction,
-//! "trailing" spacing and third-order solvers), several step counts and two strengths,
+//! "trailing" spacing, third-order solvers and PNDM's Runge–Kutta warm-up), several step counts
+//! and two strengths,
 //! diffusers' run of the inpainting pipeline's scheduler loop on a fake linear UNet, with
 //! torch's generator.
 
@@ -113,10 +114,11 @@ fn excess(ours: &[f32], theirs: &[f32]) -> (f32, f32) {
     (max_delta, worst_excess)
 }
 
-/// Each IOPaint sampler, on SD 1.5's and SDXL's scheduler configs (1, 4, 10, 25 steps) and a
-/// v-prediction/trailing/third-order one (4, 25 steps), at strength 1.0 and 0.6: timesteps, order, begin index and initial noise scale equal to
-/// diffusers'; the latents after the first step, after the last, and the pipeline's re-noising
-/// of known latents within 1e-4 relative or 1e-3 absolute.
+/// Each IOPaint sampler, on SD 1.5's and SDXL's scheduler configs (1, 4, 10, 25 steps) and the
+/// v-prediction/trailing/third-order/Runge–Kutta one (4, 25 steps), at strength 1.0 and 0.6:
+/// timesteps, order, begin index and initial noise scale equal to diffusers'; the latents after
+/// the first step, after the last, and the pipeline's re-noising of known latents within 1e-4
+/// relative or 1e-3 absolute.
 #[test]
 fn samplers_match_diffusers() {
     let fixture = fixture("schedulers.json");
