@@ -9,3 +9,4 @@ mod concurrency;
 #[cfg(feature = "onnx")]
 mod onnx;
 mod properties;
+mod tokenizer;
