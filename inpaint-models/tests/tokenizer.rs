@@ -259,6 +259,19 @@ fn ids(value: &Value) -> Vec<i64> {
         .collect()
 }
 
+/// Where two id lists first differ, and a few ids from there on.
+fn difference(got: &[i64], want: &[i64]) -> String {
+    let first = got.iter().zip(want).take_while(|(a, b)| a == b).count();
+    let window = |ids: &[i64]| ids[first.min(ids.len())..(first + 8).min(ids.len())].to_vec();
+    format!(
+        "from id {first}: got {:?} (of {}), want {:?} (of {})",
+        window(got),
+        got.len(),
+        window(want),
+        want.len()
+    )
+}
+
 /// Each of the fixture's tokenizer folders (SD 1.5 as published, SD 1.5 as transformers saves
 /// it, SDXL's tokenizer_2), assembled from its committed configs and the real vocabulary, gives
 /// transformers' ids for every prompt of `expected.json`; `token_ids` gives the untruncated ids.
@@ -298,9 +311,7 @@ fn real_vocabulary_gives_transformers_ids() {
             want.resize(length, pad);
             let got = tok.encode(prompt);
             if got != want {
-                failures.push(format!(
-                    "{name} {prompt:?}:\n  got  {got:?}\n  want {want:?}"
-                ));
+                failures.push(format!("{name} {prompt:?}: {}", difference(&got, &want)));
             }
             checked += 1;
         }
@@ -310,9 +321,8 @@ fn real_vocabulary_gives_transformers_ids() {
                 let all = ids(&case["unpadded"]);
                 let got = tok.token_ids(prompt);
                 if got[..] != all[1..all.len() - 1] {
-                    failures.push(format!(
-                        "unpadded {prompt:?}:\n  got  {got:?}\n  want {all:?}"
-                    ));
+                    let diff = difference(&got, &all[1..all.len() - 1]);
+                    failures.push(format!("unpadded {prompt:?}: {diff}"));
                 }
                 checked += 1;
             }

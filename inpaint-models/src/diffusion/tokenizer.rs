@@ -10,15 +10,16 @@
 //! 1. The added tokens (`<|startoftext|>`, `<|endoftext|>`, and any other special token the
 //!    folder's config names, such as SDXL `tokenizer_2`'s pad token `!`) are split out of the raw
 //!    text first, leftmost and longest first; each becomes its id directly.
-//! 2. Every other piece is cleaned as transformers does **when `ftfy` is not installed** (it is
-//!    no dependency of transformers, diffusers or IOPaint): characters of the Unicode category
-//!    `C*` (controls, format characters such as the zero-width joiner, unassigned code points),
-//!    NUL and U+FFFD are removed; tabs, newlines and `Zs` spaces become spaces; a space is put
-//!    on each side of a CJK ideograph; the text is normalised to NFC, split at whitespace, each
-//!    word lower-cased, and joined with single spaces. HTML entities are left as they are:
-//!    transformers never calls `html.unescape` (OpenAI's original `basic_clean` did, twice,
-//!    after `ftfy.fix_text`), so `&amp;` stays three tokens. Ligatures such as `ﬁ` stay
-//!    themselves (ftfy would have spelled them out).
+//! 2. Every other piece is cleaned as transformers does **when `ftfy` is not installed** (none
+//!    of transformers, diffusers and IOPaint 1.6.0 requires it): characters of the Unicode
+//!    category `C*` (controls, format characters such as the zero-width joiner, private-use and
+//!    unassigned code points), NUL and U+FFFD are removed; tabs, newlines and `Zs` spaces
+//!    become spaces; a space is put on each side of a CJK ideograph; the text is normalised to
+//!    NFC, split at whitespace, each word lower-cased, and joined with single spaces. HTML
+//!    entities are left as they are: that path never unescapes them, so `&amp;` stays three
+//!    tokens (with ftfy, `ftfy.fix_text` would unescape them once; OpenAI's original
+//!    `basic_clean` also called `html.unescape` twice). Ligatures such as `ﬁ` stay themselves
+//!    (ftfy would spell them out).
 //! 3. The cleaned text is cut into words by CLIP's pattern
 //!    `<|startoftext|>|<|endoftext|>|'s|'t|'re|'ve|'m|'ll|'d|\p{L}+|\p{N}|[^\s\p{L}\p{N}]+`,
 //!    which transformers compiles case-insensitively. It needs no look-ahead, so the `regex`
