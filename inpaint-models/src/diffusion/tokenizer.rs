@@ -52,7 +52,8 @@
 //! `regex`, `serde_json` and `unicode-normalization`, of which the workspace already builds
 //! the first two. Exports carry no `tokenizer.json` either.
 
-use std::collections::HashMap;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 
@@ -212,25 +213,11 @@ impl Merges {
         }
     }
 
-    /// The merge to apply next: the adjacent pair of lowest rank.
-    fn best_pair(&self, word: &[Symbol]) -> Option<(u32, u32, u32)> {
-        word.windows(2)
-            .filter_map(|pair| match pair {
-                [Symbol::Known(l), Symbol::Known(r)] => self
-                    .pairs
-                    .get(&(*l, *r))
-                    .map(|&(rank, merged)| (rank, *l, *r, merged)),
-                _ => None,
-            })
-            .min_by_key(|&(rank, ..)| rank)
-            .map(|(_, l, r, merged)| (l, r, merged))
-    }
-
-    /// BPE of one word (already in the byte alphabet): its symbols after every merge.
-    fn apply(&self, word: &str) -> Vec<Symbol> {
+    /// The symbols of `word` (already in the byte alphabet) before any merge: one per
+    /// character, `</w>` appended to the last.
+    fn initial(&self, word: &str) -> Vec<Symbol> {
         let count = word.chars().count();
-        let mut symbols: Vec<Symbol> = word
-            .chars()
+        word.chars()
             .enumerate()
             .map(|(i, c)| {
                 let mut text = c.to_string();
@@ -239,27 +226,77 @@ impl Merges {
                 }
                 self.symbol(text)
             })
-            .collect();
-        while symbols.len() > 1 {
-            let Some((left, right, merged)) = self.best_pair(&symbols) else {
-                break;
-            };
-            let mut next = Vec::new();
-            let mut i = 0;
-            while i < symbols.len() {
-                if symbols[i] == Symbol::Known(left)
-                    && symbols.get(i + 1) == Some(&Symbol::Known(right))
-                {
-                    next.push(Symbol::Known(merged));
-                    i += 2;
-                } else {
-                    next.push(symbols[i].clone());
-                    i += 1;
+            .collect()
+    }
+
+    /// The rank and result of the merge of `left` and `right`, if there is one.
+    fn merge_of(&self, left: &Symbol, right: &Symbol) -> Option<(usize, u32)> {
+        match (left, right) {
+            (Symbol::Known(l), Symbol::Known(r)) => self.pairs.get(&(*l, *r)).copied(),
+            _ => None,
+        }
+    }
+
+    /// BPE of one word (already in the byte alphabet): its symbols after every merge.
+    ///
+    /// transformers repeats a pass — take the adjacent pair of lowest rank, merge each of its
+    /// occurrences from left to right — which costs O(n²) on a long word; a prompt of one huge
+    /// word must not hang, so this does the same passes in O(n log n): a heap holds every
+    /// adjacent pair by (rank, position), all entries of the lowest rank are merged as one
+    /// pass, left to right, and the pairs that pass creates join the heap after it. A pass
+    /// cannot create a pair of its own rank (one side is the longer, merged symbol), so each
+    /// pass merges exactly what transformers' pass merges (checked against that loop by a
+    /// property test).
+    fn apply(&self, word: &str) -> Vec<Symbol> {
+        let mut symbols = self.initial(word);
+        let n = symbols.len();
+        // A linked list over `symbols`: a merged pair lives on in its left slot.
+        let mut prev: Vec<Option<usize>> = (0..n).map(|i| i.checked_sub(1)).collect();
+        let mut next: Vec<Option<usize>> = (0..n).map(|i| (i + 1 < n).then_some(i + 1)).collect();
+        let mut alive = vec![true; n];
+        let mut heap = BinaryHeap::new();
+        for i in 1..n {
+            if let Some((rank, _)) = self.merge_of(&symbols[i - 1], &symbols[i]) {
+                heap.push(Reverse((rank, i - 1)));
+            }
+        }
+        let mut merged_at = Vec::new();
+        while let Some(&Reverse((rank, _))) = heap.peek() {
+            while let Some(&Reverse((entry_rank, i))) = heap.peek() {
+                if entry_rank != rank {
+                    break;
+                }
+                heap.pop();
+                // Entries go stale when a merge changes a side; a current one has its rank.
+                let Some(j) = next[i].filter(|_| alive[i]) else {
+                    continue;
+                };
+                if let Some((current, merged)) = self.merge_of(&symbols[i], &symbols[j]) {
+                    if current == rank {
+                        symbols[i] = Symbol::Known(merged);
+                        alive[j] = false;
+                        next[i] = next[j];
+                        if let Some(k) = next[j] {
+                            prev[k] = Some(i);
+                        }
+                        merged_at.push(i);
+                    }
                 }
             }
-            symbols = next;
+            for i in merged_at.drain(..) {
+                let sides = [prev[i].map(|p| (p, i)), next[i].map(|k| (i, k))];
+                for (left, right) in sides.into_iter().flatten() {
+                    if let Some((rank, _)) = self.merge_of(&symbols[left], &symbols[right]) {
+                        heap.push(Reverse((rank, left)));
+                    }
+                }
+            }
         }
         symbols
+            .into_iter()
+            .zip(alive)
+            .filter_map(|(symbol, alive)| alive.then_some(symbol))
+            .collect()
     }
 }
 
@@ -719,6 +756,79 @@ fn clean_text(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    impl Merges {
+        /// transformers' `CLIPTokenizer.bpe` loop, as written there: the oracle for `apply`.
+        fn apply_by_passes(&self, word: &str) -> Vec<Symbol> {
+            let mut symbols = self.initial(word);
+            loop {
+                let best = symbols
+                    .windows(2)
+                    .filter_map(|w| self.merge_of(&w[0], &w[1]).map(|m| (m, w.to_vec())))
+                    .min_by_key(|((rank, _), _)| *rank);
+                let Some(((_, merged), pair)) = best else {
+                    return symbols;
+                };
+                let mut next = Vec::new();
+                let mut i = 0;
+                while i < symbols.len() {
+                    if symbols[i..].starts_with(&pair) {
+                        next.push(Symbol::Known(merged));
+                        i += 2;
+                    } else {
+                        next.push(symbols[i].clone());
+                        i += 1;
+                    }
+                }
+                symbols = next;
+            }
+        }
+    }
+
+    const SYMBOL_POOL: [&str; 17] = [
+        "a", "b", "c", "a</w>", "b</w>", "c</w>", "ab", "ba", "bc", "aa", "abc", "ab</w>",
+        "ca</w>", "aa</w>", "bca", "abab", "cab</w>",
+    ];
+
+    /// Merge tables of any kind, learned-looking or not: pairs drawn from a pool of symbols
+    /// over `a`, `b`, `c` (duplicates included, so a pair can take a later rank).
+    fn merge_tables() -> impl Strategy<Value = Vec<(String, String)>> {
+        let symbol = proptest::sample::select(SYMBOL_POOL.to_vec()).prop_map(str::to_owned);
+        proptest::collection::vec((symbol.clone(), symbol), 0..40)
+    }
+
+    proptest! {
+        #[test]
+        fn the_heap_bpe_merges_as_transformers_loop_does(
+            table in merge_tables(),
+            words in proptest::collection::vec("[abc]{1,24}", 1..8),
+        ) {
+            let mut merges = Merges::default();
+            for (rank, (left, right)) in table.iter().enumerate() {
+                merges.push(left, right, rank);
+            }
+            for word in &words {
+                prop_assert_eq!(merges.apply(word), merges.apply_by_passes(word), "{:?}", word);
+            }
+        }
+    }
+
+    #[test]
+    fn a_long_run_merges_into_its_binary_decomposition() {
+        // Every pair of equal runs merges: a word of 2^17 letters takes 17 passes of n/2, n/4,
+        // … merges, leaving runs of 2^16, 2^15, …, 1 letters.
+        let mut merges = Merges::default();
+        let mut run = "a".to_owned();
+        for rank in 0..17 {
+            merges.push(&run, &run, rank);
+            run = format!("{run}{run}");
+        }
+        let word = "a".repeat(1 << 17);
+        let symbols = merges.apply(&word);
+        // The last `a` carries `</w>`, so it and the run before it stay apart.
+        assert_eq!(symbols.len(), 18);
+    }
 
     #[test]
     fn the_byte_alphabet_is_gpt2s() {
