@@ -12,6 +12,8 @@ python="$(scripts/python-env.sh)"
 
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
-INPAINT_TEST_CLIP_VOCAB="$PWD/target/clip-vocab" cargo test -p inpaint-models --locked --test tests \
+# --workspace: the test binaries `cargo test --workspace` built (scripts/test.sh's "tests" step)
+# are reused; `-p inpaint-models` alone unifies features differently and would rebuild.
+INPAINT_TEST_CLIP_VOCAB="$PWD/target/clip-vocab" cargo test --workspace --locked --test tests \
     -- --ignored tokenizer::real_vocabulary_ 2>&1 | tee "$log"
 grep -q "test result: ok. 2 passed" "$log" || { echo "the real-vocabulary tokenizer tests did not both run" >&2; exit 1; }

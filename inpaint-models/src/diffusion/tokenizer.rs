@@ -664,8 +664,9 @@ impl ClipTokenizer {
     /// [`max_length`](Self::max_length) ids. Any text is accepted (the empty prompt gives BOS,
     /// EOS and padding).
     pub fn encode(&self, text: &str) -> Vec<i64> {
+        let kept = self.max_length - 2;
         let mut ids = vec![self.bos_id];
-        ids.extend(self.token_ids(text).into_iter().take(self.max_length - 2));
+        ids.extend(self.ids_up_to(text, kept).into_iter().take(kept));
         ids.push(self.eos_id);
         ids.resize(self.max_length, self.pad_id);
         ids
@@ -674,16 +675,25 @@ impl ClipTokenizer {
     /// The prompt's token ids alone: no BOS or EOS, no truncation, no padding. Compare its
     /// length with `max_length() - 2` to tell whether [`encode`](Self::encode) cuts the prompt.
     pub fn token_ids(&self, text: &str) -> Vec<i64> {
+        self.ids_up_to(text, usize::MAX)
+    }
+
+    /// The token ids of `text`, stopping at the first word that reaches `limit` ids: those
+    /// after it would be cut anyway, so a huge prompt costs little more than its cleaning.
+    fn ids_up_to(&self, text: &str, limit: usize) -> Vec<i64> {
         let mut ids = Vec::new();
         let mut rest = 0;
         if let Some(pattern) = &self.added_pattern {
             for found in pattern.find_iter(text) {
-                self.push_text_ids(&text[rest..found.start()], &mut ids);
+                self.push_text_ids(&text[rest..found.start()], limit, &mut ids);
+                if ids.len() >= limit {
+                    return ids;
+                }
                 ids.push(self.added[found.as_str()]);
                 rest = found.end();
             }
         }
-        self.push_text_ids(&text[rest..], &mut ids);
+        self.push_text_ids(&text[rest..], limit, &mut ids);
         ids
     }
 
@@ -699,12 +709,15 @@ impl ClipTokenizer {
     }
 
     /// Ids of a piece of text between added tokens.
-    fn push_text_ids(&self, text: &str, ids: &mut Vec<i64>) {
-        if text.is_empty() {
+    fn push_text_ids(&self, text: &str, limit: usize, ids: &mut Vec<i64>) {
+        if text.is_empty() || ids.len() >= limit {
             return;
         }
         let clean = clean_text(text);
         for word in WORDS.find_iter(&clean).map(|m| m.as_str()) {
+            if ids.len() >= limit {
+                return;
+            }
             // transformers' BPE cache starts with these two, so they are never split.
             if word == START_OF_TEXT || word == END_OF_TEXT {
                 ids.push(self.id_of(word));
