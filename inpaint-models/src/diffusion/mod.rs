@@ -1,3 +1,6 @@
-//! Stable Diffusion inpainting: the pieces that need no ONNX Runtime.
+//! Stable Diffusion: noise, samplers, the CLIP tokenizer (and, on the `diffusion` branch, the
+//! pipeline).
 
+pub mod noise;
+pub mod scheduler;
 pub mod tokenizer;
