@@ -31,4 +31,6 @@ mod runtime;
 pub use contract::{Element, GraphPort};
 pub use device::{Device, DevicePolicy, ExecutionReport, SessionOptions};
 pub use model::{Architecture, OnnxModel, OnnxOptions, OutputRange, PreparedInputs};
+#[cfg(feature = "remote")]
+pub(crate) use model::{HostTensor, TensorCodec, TensorData, TensorView};
 pub use runtime::{REQUIRED_VERSION, Runtime, RuntimeSearch, project_runtime_dir};
