@@ -9,3 +9,5 @@ mod concurrency;
 #[cfg(feature = "onnx")]
 mod onnx;
 mod properties;
+#[cfg(feature = "remote")]
+mod remote;
