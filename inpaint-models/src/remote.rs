@@ -50,10 +50,6 @@ use crate::onnx::{
     Architecture, Element, GraphPort, HostTensor, OutputRange, TensorCodec, TensorData, TensorView,
 };
 
-mod triton;
-
-pub use triton::triton_config;
-
 /// How tensors travel in a request.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]

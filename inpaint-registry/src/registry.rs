@@ -7,7 +7,7 @@ use inpaint_models::ModelOptions;
 use inpaint_models::onnx::{Architecture, DevicePolicy, OutputRange};
 
 use crate::catalog::{self, ModelArchitecture};
-use crate::config::{ModelParams, ModelsConfig};
+use crate::config::{ModelParams, ModelsConfig, RemoteParams};
 use crate::discover::{Discovery, ModelInfo, RootKind, Scanner};
 use crate::error::{Error, Result};
 use crate::names::{DefaultSource, Matched, Name, resolve_in};
@@ -44,6 +44,8 @@ pub struct LoadPlan {
     pub output_range: Option<OutputRange>,
     /// `mat`: the noise seed (else `inpaint-models`' default).
     pub seed: Option<u64>,
+    /// Where the forward pass runs, for a remote model (then `path` is `None`).
+    pub remote: Option<RemoteParams>,
 }
 
 impl LoadPlan {
@@ -104,6 +106,7 @@ impl LoadPlan {
             options: ModelOptions::new(),
             output_range,
             seed: None,
+            remote: None,
         }
     }
 
@@ -254,7 +257,16 @@ impl<'a> Registry<'a> {
         if let Some(params) = params {
             apply_params(&mut plan, params)?;
         }
-        if let ModelArchitecture::Onnx { .. } = architecture {
+        if let Some(remote) = params.and_then(|p| p.remote.as_ref()) {
+            if let ModelArchitecture::Classical(name) = architecture {
+                return Err(Error::InvalidParameter {
+                    id,
+                    message: format!("{name} runs in this process; it cannot be remote"),
+                });
+            }
+            // The server holds the file; the config checked there is no `path`.
+            plan.remote = Some(remote.clone());
+        } else if let ModelArchitecture::Onnx { .. } = architecture {
             plan.path = Some(self.model_file(&id, params, found)?);
         } else if let Some(path) = params.and_then(|p| p.path.as_ref()) {
             return Err(Error::InvalidParameter {

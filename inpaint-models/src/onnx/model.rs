@@ -394,6 +394,7 @@ impl TensorView<'_> {
 }
 
 impl TensorData {
+    #[cfg(feature = "remote")]
     pub(crate) fn view(&self) -> TensorView<'_> {
         match self {
             TensorData::F32(v) => TensorView::F32(v),

@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use inpaint_core::{Error, Result};
 
-use crate::onnx::{Architecture, Element, GraphPort};
+use super::{Architecture, Element, GraphPort};
 
 /// The `config.pbtxt` that serves a graph with these ports on Triton's ONNX Runtime backend,
 /// as model `name`: the graph's own shapes (symbolic dimensions as `-1`, so a dynamic LaMa
@@ -16,7 +16,7 @@ use crate::onnx::{Architecture, Element, GraphPort};
 ///
 /// ```
 /// use inpaint_models::onnx::{Architecture, Element, GraphPort};
-/// use inpaint_models::remote::triton_config;
+/// use inpaint_models::onnx::triton_config;
 ///
 /// let image = GraphPort::tensor("image", Element::Float32, [1, 3, -1, -1]);
 /// let mask = GraphPort::tensor("mask", Element::Float32, [1, 1, -1, -1]);
