@@ -9,7 +9,15 @@
 //!     --arch lama|lama-dynamic|migan|migan-pipeline|mat|fcf \
 //!     [--device cpu|cuda|tensorrt|coreml|directml|openvino|rocm|auto] [--ort-lib PATH] \
 //!     [--output-range 0-1|0-255] [--seed N] --image IN --mask MASK --output OUT
+//!
+//! cargo run --release --example inpaint -- --remote URL --remote-model NAME \
+//!     --arch ARCH [--remote-version V] [--output-range …] [--seed N] --image IN --mask MASK --output OUT
 //! ```
+//!
+//! `--remote URL` runs the forward pass on an inference server that speaks the Open Inference
+//! Protocol (Triton, KServe, …; see the README's "Scale out"); everything else runs here, as
+//! for a local model. `--config FILE` reads a models config, whose entries may name remote
+//! models (`--model lama-remote`).
 //!
 //! `--model ID` resolves through the registry (`inpaint-registry`): a catalog id or alias
 //! (`telea`, the default, `navier-stokes` and `patchmatch` need no file; `lama`, `migan`, …
@@ -34,10 +42,11 @@ use inpaint_core::{HdStrategy, InpaintModel, InpaintOptions, Limits, inpaint};
 use inpaint_models::onnx::{
     Architecture, Device, DevicePolicy, OnnxModel, OnnxOptions, OutputRange, RuntimeSearch,
 };
+use inpaint_models::remote::{RemoteModel, RemoteOptions};
 use inpaint_models::{ModelOptions, classical::DEFAULT_RADIUS};
 use inpaint_registry::{
-    CATALOG, DEFAULT_MODEL, LoadPlan, Matched, ModelArchitecture, ModelManager, ModelRoot,
-    Registry, Scanner,
+    CATALOG, ConfigFile, DEFAULT_MODEL, LoadPlan, Matched, ModelArchitecture, ModelManager,
+    ModelRoot, Registry, Scanner,
 };
 
 const USAGE: &str = "usage: inpaint --image IN --mask MASK --output OUT [--model ID] \
@@ -45,7 +54,10 @@ const USAGE: &str = "usage: inpaint --image IN --mask MASK --output OUT [--model
 [--hd-strategy original|resize|crop]
        inpaint --model-file PATH.onnx --arch lama|lama-dynamic|migan|migan-pipeline|mat|fcf \
 [--device cpu|cuda|tensorrt|coreml|directml|openvino|rocm|auto] [--ort-lib PATH] \
-[--output-range 0-1|0-255] [--seed N] [--hd-strategy …] --image IN --mask MASK --output OUT";
+[--output-range 0-1|0-255] [--seed N] [--hd-strategy …] --image IN --mask MASK --output OUT
+       inpaint --remote URL --remote-model NAME --arch ARCH [--remote-version V] \
+[--output-range 0-1|0-255] [--seed N] [--hd-strategy …] --image IN --mask MASK --output OUT
+       (any form) [--config MODELS.toml]";
 
 struct Args {
     image: PathBuf,
@@ -56,6 +68,10 @@ struct Args {
     model_dir: Option<PathBuf>,
     /// The model as an ONNX file and its architecture.
     file: Option<(PathBuf, Architecture)>,
+    /// The model on an inference server, and its architecture.
+    remote: Option<(Remote, Architecture)>,
+    /// A models config to resolve `--model` with.
+    config: Option<PathBuf>,
     device: Device,
     /// Classical models' parameters.
     options: ModelOptions,
@@ -68,6 +84,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
     let (mut image, mut mask, mut output, mut model, mut model_dir) =
         (None, None, None, None, None);
     let (mut model_file, mut arch, mut device, mut ort_lib) = (None, None, None, None);
+    let (mut remote, mut remote_model, mut remote_version, mut config) = (None, None, None, None);
     let mut options = ModelOptions::new();
     let mut onnx = OnnxOptions::default();
     let mut hd_strategy = HdStrategy::default();
@@ -92,6 +109,10 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
             }
             "--device" => device = Some(value()?.parse::<Device>().map_err(|e| e.to_string())?),
             "--ort-lib" => ort_lib = Some(PathBuf::from(value()?)),
+            "--remote" => remote = Some(value()?),
+            "--remote-model" => remote_model = Some(value()?),
+            "--remote-version" => remote_version = Some(value()?),
+            "--config" => config = Some(PathBuf::from(value()?)),
             "--output-range" => {
                 onnx = onnx
                     .with_output_range(value()?.parse::<OutputRange>().map_err(|e| e.to_string())?)
@@ -104,6 +125,35 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
         }
     }
     let missing = |name: &str| format!("{name} is required");
+    let remote = match (remote, remote_model) {
+        (Some(endpoint), Some(name)) => {
+            if model_file.is_some() || model.is_some() || model_dir.is_some() {
+                return Err("--remote excludes --model, --model-dir and --model-file".into());
+            }
+            if device.is_some() || ort_lib.is_some() {
+                return Err(
+                    "--device and --ort-lib do not apply to --remote (the server runs it)".into(),
+                );
+            }
+            let arch = arch
+                .take()
+                .ok_or_else(|| missing("--arch (with --remote)"))?;
+            Some((
+                Remote {
+                    endpoint,
+                    name,
+                    version: remote_version,
+                },
+                arch,
+            ))
+        }
+        (Some(_), None) => return Err(missing("--remote-model (with --remote)")),
+        (None, Some(_)) => return Err(missing("--remote (with --remote-model)")),
+        (None, None) if remote_version.is_some() => {
+            return Err(missing("--remote (with --remote-version)"));
+        }
+        (None, None) => None,
+    };
     let file = match (model_file, arch) {
         (Some(file), Some(arch)) => Some((file, arch)),
         (Some(_), None) => return Err(missing("--arch (with --model-file)")),
@@ -126,6 +176,8 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
         model,
         model_dir,
         file,
+        remote,
+        config,
         device: device.unwrap_or(Device::Cpu),
         options,
         onnx,
@@ -180,7 +232,40 @@ struct Described {
     device: Option<String>,
 }
 
+/// A model on an inference server, as the command line names it.
+struct Remote {
+    endpoint: String,
+    name: String,
+    version: Option<String>,
+}
+
+/// Connects to the remote model: the server's metadata is checked against `arch`'s contract.
+fn load_remote(
+    remote: &Remote,
+    arch: Architecture,
+    onnx: &OnnxOptions,
+    seed: Option<u64>,
+) -> Result<(Loaded, Described), String> {
+    let mut options =
+        RemoteOptions::new(&remote.endpoint, &remote.name).with_seed(seed.unwrap_or(onnx.seed));
+    if let Some(version) = &remote.version {
+        options = options.with_version(version);
+    }
+    if let Some(range) = onnx.output_range {
+        options = options.with_output_range(range);
+    }
+    let model = RemoteModel::connect(arch, &options).map_err(|e| e.full_message())?;
+    let described = Described {
+        model: format!("{arch} (`{}` on the server)", remote.name),
+        device: Some(model.device_name()),
+    };
+    Ok((Loaded::Own(Box::new(model)), described))
+}
+
 fn load(args: &mut Args) -> Result<(Loaded, Described), String> {
+    if let Some((remote, arch)) = &args.remote {
+        return load_remote(remote, *arch, &args.onnx, args.options.seed);
+    }
     let policy = DevicePolicy::for_flag(args.device);
     if let Some((file, arch)) = &args.file {
         let mut options = args.onnx.clone().with_device(policy);
@@ -211,7 +296,16 @@ fn load(args: &mut Args) -> Result<(Loaded, Described), String> {
                 None => ModelRoot::defaults_from_env(),
             };
             let discovery = Scanner::new().scan(&roots);
-            let registry = Registry::new(None, Some(&discovery));
+            let config = match &args.config {
+                Some(path) => Some(
+                    ConfigFile::load(path)
+                        .map_err(|e| e.full_message())?
+                        .config()
+                        .clone(),
+                ),
+                None => None,
+            };
+            let registry = Registry::new(config.as_ref(), Some(&discovery));
             let resolution = registry.resolve(name).map_err(|e| e.full_message())?;
             let plan = registry.plan(name).map_err(|e| e.full_message())?;
             (plan, resolution.matched)
@@ -234,6 +328,14 @@ fn load(args: &mut Args) -> Result<(Loaded, Described), String> {
         _ => String::new(),
     };
     let described = match &active.path {
+        None if active.remote.is_some() => Described {
+            model: format!(
+                "{}{how} ({}, remote)",
+                active.id,
+                active.architecture.name()
+            ),
+            device: active.execution.clone(),
+        },
         None => Described {
             model: format!(
                 "{}{how} ({})",

@@ -4,6 +4,7 @@
 //! cargo run --release --example models -- list [--model-dir D] [--no-verify]
 //! cargo run --release --example models -- download ID [--model-dir D] [--endpoint URL] [--allow-unverified] [--offline]
 //! cargo run --release --example models -- scan DIR
+//! cargo run --release --example models -- export-triton ID OUT_DIR [--model-dir D] [--name NAME]
 //! cargo run --release --example models -- backend list
 //! cargo run --release --example models -- backend install FILE|URL --sha256 HEX --name N \
 //!     --version V [--providers cpu,cuda] [--hardware any|nvidia-gpu]
@@ -19,6 +20,11 @@
 //! cache. Downloads honour `HF_ENDPOINT`, `HF_HUB_OFFLINE` and `<ID>_MODEL_URL` (e.g.
 //! `LAMA_MODEL_URL`); every file is checked against the catalog's sha256 before it is renamed
 //! into place, so a failed or corrupt download never leaves a model file behind.
+//!
+//! `export-triton` writes a Triton model repository for a downloaded (or discovered) ONNX
+//! model: `OUT_DIR/<NAME>/config.pbtxt` and `OUT_DIR/<NAME>/1/model.onnx` (`NAME`: the id,
+//! or the file's stem for a discovered file), to serve it to `inpaint --remote` (README, "Scale
+//! out").
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -30,12 +36,13 @@ use inpaint_download::{
     Phase, Progress,
 };
 use inpaint_registry::{
-    CATALOG, Discovery, ModelInfo, ModelRoot, Scanner, Verification, download_plan,
+    CATALOG, Discovery, ModelInfo, ModelRoot, Registry, Scanner, Verification, download_plan,
 };
 
 const USAGE: &str = "usage: models list [--model-dir D] [--no-verify]
        models download ID [--model-dir D] [--endpoint URL] [--allow-unverified] [--offline]
        models scan DIR
+       models export-triton ID OUT_DIR [--model-dir D] [--name NAME]
        models backend list | install FILE|URL --sha256 HEX --name N --version V \
 [--providers cpu,cuda] [--hardware any|nvidia-gpu] | remove NAME";
 
@@ -53,6 +60,12 @@ enum Command {
     },
     Scan {
         dir: PathBuf,
+    },
+    ExportTriton {
+        id: String,
+        out_dir: PathBuf,
+        model_dir: Option<PathBuf>,
+        name: Option<String>,
     },
     BackendList,
     BackendInstall {
@@ -75,13 +88,14 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Command>,
     if command == "backend" {
         return parse_backend(args).map(Some);
     }
-    let (mut positional, mut model_dir, mut endpoint) = (Vec::new(), None, None);
+    let (mut positional, mut model_dir, mut endpoint, mut name) = (Vec::new(), None, None, None);
     let (mut verify, mut allow_unverified, mut offline) = (true, false, false);
     while let Some(flag) = args.next() {
         let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value"));
         match flag.as_str() {
             "--model-dir" => model_dir = Some(PathBuf::from(value()?)),
             "--endpoint" => endpoint = Some(value()?),
+            "--name" if command == "export-triton" => name = Some(value()?),
             "--no-verify" => verify = false,
             "--allow-unverified" => allow_unverified = true,
             "--offline" => offline = true,
@@ -107,10 +121,19 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Command>,
         "scan" if model_dir.is_none() => Command::Scan {
             dir: PathBuf::from(one("a folder")?),
         },
+        "export-triton" => match positional.as_slice() {
+            [id, out_dir] => Command::ExportTriton {
+                id: id.clone(),
+                out_dir: PathBuf::from(out_dir),
+                model_dir,
+                name,
+            },
+            _ => return Err("`export-triton` needs a model id and an output folder".into()),
+        },
         "list" | "scan" => return Err(format!("unexpected arguments for `{command}`")),
         other => {
             return Err(format!(
-                "unknown command `{other}`; commands: list, download, scan, backend"
+                "unknown command `{other}`; commands: list, download, scan, export-triton, backend"
             ));
         }
     };
@@ -418,6 +441,40 @@ fn scan(dir: &PathBuf) -> Result<(), String> {
     Ok(())
 }
 
+/// Writes the Triton model repository entry of model `id` (found in the model folders).
+fn export_triton(
+    id: &str,
+    out_dir: &Path,
+    model_dir: Option<&PathBuf>,
+    name: Option<&str>,
+) -> Result<(), String> {
+    let roots = match model_dir {
+        Some(dir) => vec![ModelRoot::project(dir)],
+        None => ModelRoot::defaults_from_env(),
+    };
+    let discovery = Scanner::new().scan(&roots);
+    let plan = Registry::new(None, Some(&discovery))
+        .plan(Some(id))
+        .map_err(|e| full_message(&e))?;
+    // A discovered file's id is its path in its root: its stem makes the server-side name.
+    let stem = Path::new(id)
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or(id);
+    let name = name.unwrap_or(stem);
+    let export =
+        inpaint_registry::export_triton(&plan, out_dir, name).map_err(|e| full_message(&e))?;
+    println!("wrote {}", export.config.display());
+    println!("wrote {}", export.model.display());
+    println!(
+        "serve:  tritonserver --model-repository {}   (then: inpaint --remote http://HOST:8000 \
+         --remote-model {name} --arch {})",
+        out_dir.display(),
+        plan.architecture.name()
+    );
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let command = match parse_args(std::env::args().skip(1)) {
         Ok(Some(command)) => command,
@@ -446,6 +503,12 @@ fn main() -> ExitCode {
             *offline,
         ),
         Command::Scan { dir } => scan(dir),
+        Command::ExportTriton {
+            id,
+            out_dir,
+            model_dir,
+            name,
+        } => export_triton(id, out_dir, model_dir.as_ref(), name.as_deref()),
         backend_command => backend(backend_command),
     };
     match result {
