@@ -640,3 +640,98 @@ fn bad_endpoints_and_names_are_refused() {
     .to_string();
     assert!(err.contains("without `/`"), "{err}");
 }
+
+/// Against a real engine: KServe's model server (`kserve` from PyPI, stock) running the ONNX
+/// fixtures of `tests/fixtures/onnx` through onnxruntime, from the Triton repository that
+/// `models export-triton` wrote, each model named by its file's stem. Started and stopped by
+/// `scripts/test-remote.sh`, which passes its URL in `INPAINT_TEST_V2_ENDPOINT`. For every
+/// architecture, the whole pipeline gives the same bytes remotely as locally.
+#[test]
+#[ignore = "needs an inference server: scripts/test-remote.sh starts one"]
+fn remote_results_are_byte_identical_to_local_ones_on_kserve() {
+    use inpaint_models::onnx::{OnnxModel, OnnxOptions};
+
+    let endpoint = std::env::var("INPAINT_TEST_V2_ENDPOINT")
+        .expect("INPAINT_TEST_V2_ENDPOINT: the server's URL (scripts/test-remote.sh sets it)");
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/onnx");
+    // (served name = fixture stem, architecture, the range a server's metadata cannot carry)
+    let cases = [
+        ("lama_fixed512", Architecture::Lama, None),
+        (
+            "lama_dynamic",
+            Architecture::LamaDynamic,
+            Some(OutputRange::Unit),
+        ),
+        (
+            "lama_dynamic_255",
+            Architecture::LamaDynamic,
+            Some(OutputRange::Byte),
+        ),
+        (
+            "lama_dynamic_fp16",
+            Architecture::LamaDynamic,
+            Some(OutputRange::Unit),
+        ),
+        ("migan", Architecture::Migan, None),
+        ("fcf", Architecture::Fcf, None),
+        ("migan_pipeline", Architecture::MiganPipeline, None),
+        ("mat", Architecture::Mat, None),
+        ("mat_no_noise", Architecture::Mat, None),
+    ];
+    let mut covered = Vec::new();
+    for (name, arch, range) in cases {
+        let mut local = OnnxModel::load(
+            fixtures.join(format!("{name}.onnx")),
+            arch,
+            &OnnxOptions::default(),
+        )
+        .unwrap_or_else(|err| panic!("{name} local: {}", err.full_message()));
+        let mut options =
+            RemoteOptions::new(&endpoint, name).with_timeout(Duration::from_secs(120));
+        if let Some(range) = range {
+            options = options.with_output_range(range);
+        }
+        let mut remote = RemoteModel::connect(arch, &options)
+            .unwrap_or_else(|err| panic!("{name} remote: {}", err.full_message()));
+        for strategy in [HdStrategy::Original, HdStrategy::Crop] {
+            let (image, mask) = case();
+            let run_options = InpaintOptions::new(strategy);
+            let here = inpaint(&mut local, &image, &mask, &run_options).unwrap();
+            let there = inpaint(&mut remote, &image, &mask, &run_options)
+                .unwrap_or_else(|err| panic!("{name} remote run: {}", err.full_message()));
+            assert!(
+                here.rgb() == there.rgb(),
+                "{name} ({arch}, {strategy}): remote differs from local"
+            );
+            // The fixtures fill the hole with a colour of their own: the hole changed.
+            assert_ne!(
+                here.rgb().get_pixel(20, 15),
+                image.rgb().get_pixel(20, 15),
+                "{name}"
+            );
+        }
+        assert!(remote.server_time() > Duration::ZERO);
+        covered.push(arch);
+    }
+    // Every architecture ran remotely (a new one in `ALL` fails here until it is added).
+    for arch in Architecture::ALL {
+        assert!(covered.contains(&arch), "{arch} not covered");
+    }
+
+    // The server's wrong model is refused at load, every mismatch named.
+    let err = RemoteModel::connect(
+        Architecture::Lama,
+        &RemoteOptions::new(&endpoint, "wrong_names"),
+    )
+    .unwrap_err()
+    .full_message();
+    assert!(
+        err.contains("does not have the `lama` contract: no input named `image`; no input named `mask`; no output named `output`"),
+        "{err}"
+    );
+    // A model the server does not have: KServe's 404, with its words.
+    let err = RemoteModel::connect(Architecture::Lama, &RemoteOptions::new(&endpoint, "nope"))
+        .unwrap_err()
+        .full_message();
+    assert!(err.contains("model readiness: HTTP 404"), "{err}");
+}
