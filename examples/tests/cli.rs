@@ -484,3 +484,89 @@ fn named_models_resolve_through_the_registry() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr_line(&out).contains("runs on the CPU only"));
 }
+
+/// `--remote`: its flags go together, exclude a local model, and a server that cannot be
+/// reached is an error naming it (exit 1), with nothing run locally instead. A models-config
+/// entry with an `endpoint` loads the same way through `--config` and `--model`.
+#[test]
+fn remote_flags_and_config_entries_reach_the_server() {
+    let base = ["--image", "a.png", "--mask", "b.png", "--output", "c.png"];
+    let with = |extra: &[&str]| {
+        let mut args = base.to_vec();
+        args.extend_from_slice(extra);
+        run(&args)
+    };
+    for (extra, said) in [
+        (
+            &["--remote", "http://127.0.0.1:9"][..],
+            "--remote-model (with --remote) is required",
+        ),
+        (
+            &["--remote", "http://127.0.0.1:9", "--remote-model", "lama"][..],
+            "--arch (with --remote) is required",
+        ),
+        (
+            &["--remote-version", "1"][..],
+            "--remote (with --remote-version) is required",
+        ),
+        (
+            &[
+                "--remote",
+                "http://127.0.0.1:9",
+                "--remote-model",
+                "lama",
+                "--arch",
+                "lama",
+                "--model",
+                "telea",
+            ][..],
+            "--remote excludes --model",
+        ),
+    ] {
+        let out = with(extra);
+        assert_eq!(out.status.code(), Some(2), "{extra:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.starts_with(&format!("error: {said}")),
+            "{extra:?}: {stderr}"
+        );
+    }
+    let out = with(&[
+        "--remote",
+        "http://127.0.0.1:9",
+        "--remote-model",
+        "lama",
+        "--arch",
+        "lama",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr_line(&out)
+            .contains("server http://127.0.0.1:9 model `lama`: server readiness: cannot connect"),
+        "{}",
+        stderr_line(&out)
+    );
+
+    let files = Files::new("remote-config");
+    let config = files.path("models.toml");
+    std::fs::write(
+        &config,
+        "[models.lama-remote]\narchitecture = \"lama\"\nendpoint = \"http://127.0.0.1:9\"\nremote_name = \"big\"\n",
+    )
+    .unwrap();
+    let out = with(&[
+        "--config",
+        &config,
+        "--model",
+        "lama-remote",
+        "--model-dir",
+        &files.path("none"),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr_line(&out)
+            .contains("server http://127.0.0.1:9 model `big`: server readiness: cannot connect"),
+        "{}",
+        stderr_line(&out)
+    );
+}
