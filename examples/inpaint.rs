@@ -160,13 +160,13 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
         (None, Some(_)) => return Err(missing("--model-file (with --arch)")),
         (None, None) => None,
     };
-    if file.is_some() {
-        if model.is_some() || model_dir.is_some() {
-            return Err("--model/--model-dir and --model-file exclude each other".into());
-        }
-        if options.radius.is_some() || options.patch_size.is_some() {
-            return Err("--radius and --patch-size apply to the classical models only".into());
-        }
+    if file.is_some() && (model.is_some() || model_dir.is_some()) {
+        return Err("--model/--model-dir and --model-file exclude each other".into());
+    }
+    if (file.is_some() || remote.is_some())
+        && (options.radius.is_some() || options.patch_size.is_some())
+    {
+        return Err("--radius and --patch-size apply to the classical models only".into());
     }
     onnx = onnx.with_runtime(runtime_search(ort_lib));
     Ok(Some(Args {

@@ -522,6 +522,19 @@ fn remote_flags_and_config_entries_reach_the_server() {
             ][..],
             "--remote excludes --model",
         ),
+        (
+            &[
+                "--remote",
+                "http://127.0.0.1:9",
+                "--remote-model",
+                "lama",
+                "--arch",
+                "lama",
+                "--radius",
+                "3",
+            ][..],
+            "--radius and --patch-size apply to the classical models only",
+        ),
     ] {
         let out = with(extra);
         assert_eq!(out.status.code(), Some(2), "{extra:?}");
