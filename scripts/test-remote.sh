@@ -106,5 +106,6 @@ for _ in $(seq 1 120); do
     sleep 0.5
 done
 
+# Only the real-engine test: the mock-server ones run in `cargo test --workspace`.
 INPAINT_TEST_V2_ENDPOINT="$endpoint" cargo test --locked -p inpaint-models --features remote \
-    --test tests remote:: -- --include-ignored
+    --test tests remote:: -- --ignored
