@@ -431,3 +431,66 @@ fn export_triton_writes_a_model_repository() {
     let out = models(&["export-triton", "lama_dynamic.onnx"], &[]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn help_documents_every_command_and_flag() {
+    for (args, needles) in [
+        (
+            &["--help"][..],
+            &[
+                "list",
+                "download",
+                "scan",
+                "export-triton",
+                "backend",
+                "-V, --version",
+            ][..],
+        ),
+        (
+            &["list", "--help"][..],
+            &["--model-dir <D>", "--no-verify"][..],
+        ),
+        (
+            &["download", "--help"][..],
+            &[
+                "<ID>",
+                "--model-dir <D>",
+                "--endpoint <URL>",
+                "--allow-unverified",
+                "--offline",
+            ][..],
+        ),
+        (&["scan", "--help"][..], &["<DIR>"][..]),
+        (
+            &["export-triton", "--help"][..],
+            &["<ID>", "<OUT_DIR>", "--model-dir <D>", "--name <NAME>"][..],
+        ),
+        (
+            &["backend", "install", "--help"][..],
+            &[
+                "<FILE|URL>",
+                "--sha256 <HEX>",
+                "--name <N>",
+                "--version <V>",
+                "--providers",
+                "--hardware",
+            ][..],
+        ),
+        (&["backend", "remove", "--help"][..], &["<NAME>"][..]),
+    ] {
+        let out = models(args, &[]);
+        assert!(out.status.success(), "{args:?}");
+        let help = String::from_utf8_lossy(&out.stdout);
+        for needle in needles {
+            let line = help.lines().find(|l| l.trim_start().starts_with(needle));
+            // Each entry's one-line summary follows it on the same line.
+            let documented = line.is_some_and(|l| l.trim().len() > needle.len() + 10);
+            assert!(documented, "{args:?}: {needle} undocumented:\n{help}");
+        }
+    }
+    let out = models(&["--version"], &[]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim_end(),
+        format!("models {}", env!("CARGO_PKG_VERSION"))
+    );
+}

@@ -13,6 +13,9 @@
 //! Neural models (LaMa, MI-GAN, MAT, FcF) run on ONNX Runtime: see [`onnx`] (feature `onnx`, on
 //! by default; without it the crate builds with no ONNX Runtime code at all).
 //!
+//! Stable Diffusion's samplers, PyTorch-compatible seeded noise and CLIP tokenizer, which need no
+//! ONNX Runtime, are in [`diffusion`].
+//!
 //! ```no_run
 //! use inpaint_core::io::{load_image, load_mask, save_image};
 //! use inpaint_core::{inpaint, InpaintOptions, Limits};
@@ -28,6 +31,7 @@
 #![warn(missing_docs)]
 
 pub mod classical;
+pub mod diffusion;
 #[cfg(feature = "onnx")]
 pub mod onnx;
 pub mod patchmatch;

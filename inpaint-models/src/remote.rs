@@ -270,7 +270,13 @@ impl InpaintModel for RemoteModel {
         &self.spec
     }
 
-    fn forward(&mut self, image: &RgbImage, mask: &Mask) -> Result<RgbImage> {
+    // The erase architectures take no prompt: the request has nothing for them (as locally).
+    fn forward(
+        &mut self,
+        image: &RgbImage,
+        mask: &Mask,
+        _request: &inpaint_core::Request,
+    ) -> Result<RgbImage> {
         let (width, height) = image.dimensions();
         let inputs = self.codec.inputs(image, mask);
         let output = self.codec.output_name();
@@ -295,7 +301,7 @@ struct Client {
 }
 
 /// A request body and its headers.
-struct Request {
+struct HttpRequest {
     body: Vec<u8>,
     /// `Some(n)`: binary extension, the JSON header is the first `n` bytes.
     header_length: Option<usize>,
@@ -369,7 +375,7 @@ impl Client {
         self.read(response, what).map(|answer| answer.body)
     }
 
-    fn infer(&self, request: Request) -> Result<Answer> {
+    fn infer(&self, request: HttpRequest) -> Result<Answer> {
         let url = format!("{}{}/infer", self.options.endpoint, self.model_path());
         let response = self.send("inference", || {
             let post = self.agent.post(&url);
@@ -615,7 +621,7 @@ struct BinaryData {
 }
 
 /// The inference request for `inputs`, asking for `output`.
-fn encode(inputs: &[HostTensor], output: &str, encoding: Encoding) -> Result<Request> {
+fn encode(inputs: &[HostTensor], output: &str, encoding: Encoding) -> Result<HttpRequest> {
     let binary = encoding == Encoding::Binary;
     let request = InferRequest {
         inputs: inputs
@@ -644,7 +650,7 @@ fn encode(inputs: &[HostTensor], output: &str, encoding: Encoding) -> Result<Req
     let mut body = serde_json::to_vec(&request)
         .map_err(|err| Error::runtime_with("cannot encode an inference request", err))?;
     if !binary {
-        return Ok(Request {
+        return Ok(HttpRequest {
             body,
             header_length: None,
         });
@@ -661,7 +667,7 @@ fn encode(inputs: &[HostTensor], output: &str, encoding: Encoding) -> Result<Req
                 .map_err(|err| Error::runtime_with("cannot encode an inference request", err))?,
         }
     }
-    Ok(Request {
+    Ok(HttpRequest {
         body,
         header_length: Some(header_length),
     })

@@ -6,8 +6,10 @@
 
 mod classical;
 mod concurrency;
+mod diffusion;
 #[cfg(feature = "onnx")]
 mod onnx;
 mod properties;
 #[cfg(feature = "remote")]
 mod remote;
+mod tokenizer;
