@@ -9,7 +9,15 @@
 //!     --arch lama|lama-dynamic|migan|migan-pipeline|mat|fcf \
 //!     [--device cpu|cuda|tensorrt|coreml|directml|openvino|rocm|auto] [--ort-lib PATH] \
 //!     [--output-range 0-1|0-255] [--seed N] --image IN --mask MASK --output OUT
+//!
+//! cargo run --release --example inpaint -- --remote URL --remote-model NAME \
+//!     --arch ARCH [--remote-version V] [--output-range …] [--seed N] --image IN --mask MASK --output OUT
 //! ```
+//!
+//! `--remote URL` runs the forward pass on an inference server that speaks the Open Inference
+//! Protocol (Triton, KServe, …; see the README's "Scale out"); everything else runs here, as
+//! for a local model. `--config FILE` reads a models config, whose entries may name remote
+//! models (`--model lama-remote`).
 //!
 //! `--model ID` resolves through the registry (`inpaint-registry`): a catalog id or alias
 //! (`telea`, the default, `navier-stokes` and `patchmatch` need no file; `lama`, `migan`, …
@@ -36,7 +44,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use clap::{CommandFactory, FromArgMatches, Parser};
+use clap::{ArgGroup, CommandFactory, FromArgMatches, Parser};
 
 #[path = "openai_flags.rs"]
 mod openai_flags;
@@ -48,19 +56,22 @@ use inpaint_core::{HdStrategy, InpaintModel, InpaintOptions, Limits, Request, in
 use inpaint_models::onnx::{
     Architecture, Device, DevicePolicy, OnnxModel, OnnxOptions, OutputRange, RuntimeSearch,
 };
+use inpaint_models::remote::{RemoteModel, RemoteOptions};
 use inpaint_models::{ModelOptions, classical::DEFAULT_RADIUS};
 use inpaint_openai::OpenAiCompat;
 use inpaint_registry::{
-    CATALOG, DEFAULT_MODEL, LoadPlan, Matched, ModelArchitecture, ModelManager, ModelRoot,
-    Registry, Scanner,
+    CATALOG, ConfigFile, DEFAULT_MODEL, LoadPlan, Matched, ModelArchitecture, ModelManager,
+    ModelRoot, Registry, Scanner,
 };
 
 /// Inpaints a photo: fills the white part of a mask from the rest of the image.
 ///
 /// The model is a catalog name resolved through the registry (`--model`, the default `telea`
-/// needs no file), or an ONNX file with its architecture (`--model-file` with `--arch`).
+/// needs no file), an ONNX file with its architecture (`--model-file` with `--arch`), or a
+/// model on an inference server (`--remote` with `--remote-model` and `--arch`).
 #[derive(Debug, Parser)]
 #[command(name = "inpaint", version, args_override_self = true)]
+#[command(group(ArgGroup::new("arch_source").args(["model_file", "remote"])))]
 struct Cli {
     /// The photo to inpaint (PNG, JPEG, WebP, GIF or BMP).
     #[arg(long, value_name = "IN")]
@@ -83,9 +94,25 @@ struct Cli {
     /// An ONNX model file to run, with `--arch`; not looked up in the registry.
     #[arg(long, value_name = "PATH.onnx", requires = "arch")]
     model_file: Option<PathBuf>,
-    /// The architecture of `--model-file`: lama, lama-dynamic, migan, migan-pipeline, mat, fcf.
-    #[arg(long, value_name = "ARCH", requires = "model_file")]
+    /// The architecture of `--model-file` or `--remote`: lama, lama-dynamic, migan,
+    /// migan-pipeline, mat, fcf.
+    #[arg(long, value_name = "ARCH", requires = "arch_source")]
     arch: Option<Architecture>,
+    /// An inference server speaking the Open Inference Protocol (Triton, KServe, …) that runs
+    /// the forward pass, with `--remote-model` and `--arch`; everything else runs here.
+    #[arg(
+        long,
+        value_name = "URL",
+        requires_all = ["remote_model", "arch"],
+        conflicts_with_all = ["model", "model_dir", "model_file", "device", "ort_lib", "radius", "patch_size"]
+    )]
+    remote: Option<String>,
+    /// The model's name on the `--remote` server.
+    #[arg(long, value_name = "NAME", requires = "remote")]
+    remote_model: Option<String>,
+    /// The model's version on the `--remote` server (else the server's choice).
+    #[arg(long, value_name = "V", requires = "remote")]
+    remote_version: Option<String>,
     /// Where a neural model runs: cpu, cuda[:N], tensorrt, coreml, directml, openvino, rocm, or
     /// auto (this machine's accelerators, then the CPU); any but auto is required, never
     /// replaced.
@@ -132,6 +159,10 @@ struct Args {
     model_dir: Option<PathBuf>,
     /// The model as an ONNX file and its architecture.
     file: Option<(PathBuf, Architecture)>,
+    /// The model on an inference server, and its architecture.
+    remote: Option<(Remote, Architecture)>,
+    /// A models config to resolve `--model` with.
+    config: Option<PathBuf>,
     device: Device,
     /// Classical models' parameters.
     options: ModelOptions,
@@ -165,8 +196,18 @@ impl From<Cli> for Args {
             output: cli.output,
             model: cli.model,
             model_dir: cli.model_dir,
-            // clap's `requires` makes these come as a pair.
+            // clap's `requires` makes these come as pairs.
             file: cli.model_file.zip(cli.arch),
+            remote: cli
+                .remote
+                .zip(cli.remote_model)
+                .map(|(endpoint, name)| Remote {
+                    endpoint,
+                    name,
+                    version: cli.remote_version,
+                })
+                .zip(cli.arch),
+            config: cli.openai.budget.models_config.clone(),
             device: cli.device,
             options,
             onnx,
@@ -216,14 +257,14 @@ fn runtime_search(ort_lib: Option<PathBuf>) -> RuntimeSearch {
 enum Loaded {
     Own(Box<dyn InpaintModel>),
     Managed(Box<ModelManager>),
-    Remote(Box<OpenAiCompat>),
+    OpenAi(Box<OpenAiCompat>),
 }
 
 impl Loaded {
     fn model(&mut self) -> Result<&mut dyn InpaintModel, String> {
         match self {
             Loaded::Own(model) => Ok(model.as_mut()),
-            Loaded::Remote(model) => Ok(model.as_mut()),
+            Loaded::OpenAi(model) => Ok(model.as_mut()),
             Loaded::Managed(manager) => match manager.model_mut() {
                 Some(model) => Ok(model),
                 None => Err("no model is loaded".into()),
@@ -238,7 +279,40 @@ struct Described {
     device: Option<String>,
 }
 
+/// A model on an inference server, as the command line names it.
+struct Remote {
+    endpoint: String,
+    name: String,
+    version: Option<String>,
+}
+
+/// Connects to the remote model: the server's metadata is checked against `arch`'s contract.
+fn load_remote(
+    remote: &Remote,
+    arch: Architecture,
+    onnx: &OnnxOptions,
+    seed: Option<u64>,
+) -> Result<(Loaded, Described), String> {
+    let mut options =
+        RemoteOptions::new(&remote.endpoint, &remote.name).with_seed(seed.unwrap_or(onnx.seed));
+    if let Some(version) = &remote.version {
+        options = options.with_version(version);
+    }
+    if let Some(range) = onnx.output_range {
+        options = options.with_output_range(range);
+    }
+    let model = RemoteModel::connect(arch, &options).map_err(|e| e.full_message())?;
+    let described = Described {
+        model: format!("{arch} (`{}` on the server)", remote.name),
+        device: Some(model.device_name()),
+    };
+    Ok((Loaded::Own(Box::new(model)), described))
+}
+
 fn load(args: &mut Args) -> Result<(Loaded, Described), String> {
+    if let Some((remote, arch)) = &args.remote {
+        return load_remote(remote, *arch, &args.onnx, args.options.seed);
+    }
     let policy = DevicePolicy::for_flag(args.device);
     if let Some((file, arch)) = &args.file {
         let mut options = args.onnx.clone().with_device(policy);
@@ -257,7 +331,7 @@ fn load(args: &mut Args) -> Result<(Loaded, Described), String> {
     let resolved = inpaint_registry::catalog::resolve(name).ok();
     if resolved
         .as_ref()
-        .is_some_and(|r| matches!(r.entry.architecture, ModelArchitecture::Remote(_)))
+        .is_some_and(|r| matches!(r.entry.architecture, ModelArchitecture::Api(_)))
     {
         return load_openai(&args.openai);
     }
@@ -280,7 +354,16 @@ fn load(args: &mut Args) -> Result<(Loaded, Described), String> {
                 None => ModelRoot::defaults_from_env(),
             };
             let discovery = Scanner::new().scan(&roots);
-            let registry = Registry::new(None, Some(&discovery));
+            let config = match &args.config {
+                Some(path) => Some(
+                    ConfigFile::load(path)
+                        .map_err(|e| e.full_message())?
+                        .config()
+                        .clone(),
+                ),
+                None => None,
+            };
+            let registry = Registry::new(config.as_ref(), Some(&discovery));
             let resolution = registry.resolve(name).map_err(|e| e.full_message())?;
             let plan = registry.plan(name).map_err(|e| e.full_message())?;
             (plan, resolution.matched)
@@ -303,6 +386,14 @@ fn load(args: &mut Args) -> Result<(Loaded, Described), String> {
         _ => String::new(),
     };
     let described = match &active.path {
+        None if active.remote.is_some() => Described {
+            model: format!(
+                "{}{how} ({}, remote)",
+                active.id,
+                active.architecture.name()
+            ),
+            device: active.execution.clone(),
+        },
         None => Described {
             model: format!(
                 "{}{how} ({})",
@@ -327,7 +418,7 @@ fn load(args: &mut Args) -> Result<(Loaded, Described), String> {
     Ok((Loaded::Managed(Box::new(manager)), described))
 }
 
-/// The `openai-compat` model, from the flags and `--models-config`; no connection is opened.
+/// The `openai-compat` model, from the flags and `--config`; no connection is opened.
 fn load_openai(flags: &OpenAiFlags) -> Result<(Loaded, Described), String> {
     let config = flags.config()?;
     let model = OpenAiCompat::new(config).map_err(|e| full_message(&e))?;
@@ -344,7 +435,7 @@ fn load_openai(flags: &OpenAiFlags) -> Result<(Loaded, Described), String> {
         ),
         device: None,
     };
-    Ok((Loaded::Remote(Box::new(model)), described))
+    Ok((Loaded::OpenAi(Box::new(model)), described))
 }
 
 fn device_line(model: &OnnxModel, asked: Device) -> String {
@@ -383,7 +474,7 @@ fn run(mut args: Args) -> Result<(), String> {
     println!("hd strategy:   {}", args.hd_strategy);
     println!("time:          {:.1} ms", elapsed.as_secs_f64() * 1000.0);
     println!("output:        {}", args.output.display());
-    if let Loaded::Remote(model) = &loaded {
+    if let Loaded::OpenAi(model) = &loaded {
         print_spending(model)?;
     }
     Ok(())

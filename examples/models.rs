@@ -4,11 +4,12 @@
 //! cargo run --release --example models -- list [--model-dir D] [--no-verify]
 //! cargo run --release --example models -- download ID [--model-dir D] [--endpoint URL] [--allow-unverified] [--offline]
 //! cargo run --release --example models -- scan DIR
+//! cargo run --release --example models -- export-triton ID OUT_DIR [--model-dir D] [--name NAME]
 //! cargo run --release --example models -- backend list
 //! cargo run --release --example models -- backend install FILE|URL --sha256 HEX --name N \
 //!     --version V [--providers cpu,cuda] [--hardware any|nvidia-gpu]
 //! cargo run --release --example models -- backend remove NAME
-//! cargo run --release --example models -- budget [--budget-db PATH] [--models-config FILE]
+//! cargo run --release --example models -- budget [--budget-db PATH] [--config MODELS.toml]
 //! ```
 //!
 //! `budget` shows what the `openai-compat` model spent, per UTC month and day, from its
@@ -23,6 +24,11 @@
 //! cache. Downloads honour `HF_ENDPOINT`, `HF_HUB_OFFLINE` and `<ID>_MODEL_URL` (e.g.
 //! `LAMA_MODEL_URL`); every file is checked against the catalog's sha256 before it is renamed
 //! into place, so a failed or corrupt download never leaves a model file behind.
+//!
+//! `export-triton` writes a Triton model repository for a downloaded (or discovered) ONNX
+//! model: `OUT_DIR/<NAME>/config.pbtxt` and `OUT_DIR/<NAME>/1/model.onnx` (`NAME`: the id,
+//! or the file's stem for a discovered file), to serve it to `inpaint --remote` (README, "Scale
+//! out").
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -38,7 +44,7 @@ use inpaint_download::{
     Phase, Progress,
 };
 use inpaint_registry::{
-    CATALOG, Discovery, ModelInfo, ModelRoot, Scanner, Verification, download_plan,
+    CATALOG, Discovery, ModelInfo, ModelRoot, Registry, Scanner, Verification, download_plan,
 };
 use openai_flags::BudgetFlags;
 
@@ -85,6 +91,21 @@ enum Command {
         /// The folder to look in.
         #[arg(value_name = "DIR")]
         dir: PathBuf,
+    },
+    /// Writes a Triton model repository entry for a downloaded or discovered ONNX model.
+    ExportTriton {
+        /// The model's id (`models list`), or a discovered file's path in its folder.
+        #[arg(value_name = "ID")]
+        id: String,
+        /// The model repository: `<NAME>/config.pbtxt` and `<NAME>/1/model.onnx` go there.
+        #[arg(value_name = "OUT_DIR")]
+        out_dir: PathBuf,
+        /// The project model folder; without it, the default folders.
+        #[arg(long, value_name = "D")]
+        model_dir: Option<PathBuf>,
+        /// The model's name on the server (default: the id, or the file's stem).
+        #[arg(long, value_name = "NAME")]
+        name: Option<String>,
     },
     /// ONNX Runtime builds installed for the `inpaint` example.
     #[command(subcommand)]
@@ -445,6 +466,40 @@ fn budget(flags: &BudgetFlags) -> Result<(), String> {
     Ok(())
 }
 
+/// Writes the Triton model repository entry of model `id` (found in the model folders).
+fn export_triton(
+    id: &str,
+    out_dir: &Path,
+    model_dir: Option<&PathBuf>,
+    name: Option<&str>,
+) -> Result<(), String> {
+    let roots = match model_dir {
+        Some(dir) => vec![ModelRoot::project(dir)],
+        None => ModelRoot::defaults_from_env(),
+    };
+    let discovery = Scanner::new().scan(&roots);
+    let plan = Registry::new(None, Some(&discovery))
+        .plan(Some(id))
+        .map_err(|e| full_message(&e))?;
+    // A discovered file's id is its path in its root: its stem makes the server-side name.
+    let stem = Path::new(id)
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or(id);
+    let name = name.unwrap_or(stem);
+    let export =
+        inpaint_registry::export_triton(&plan, out_dir, name).map_err(|e| full_message(&e))?;
+    println!("wrote {}", export.config.display());
+    println!("wrote {}", export.model.display());
+    println!(
+        "serve:  tritonserver --model-repository {}   (then: inpaint --remote http://HOST:8000 \
+         --remote-model {name} --arch {})",
+        out_dir.display(),
+        plan.architecture.name()
+    );
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let result = match &Cli::parse().command {
         Command::List { model_dir, verify } => list(model_dir.as_ref(), *verify),
@@ -462,6 +517,12 @@ fn main() -> ExitCode {
             *offline,
         ),
         Command::Scan { dir } => scan(dir),
+        Command::ExportTriton {
+            id,
+            out_dir,
+            model_dir,
+            name,
+        } => export_triton(id, out_dir, model_dir.as_ref(), name.as_deref()),
         Command::Backend(command) => backend(command),
         Command::Budget { flags } => budget(flags),
     };

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use inpaint_openai::{BudgetConfig, Caps, OpenAiConfig, Usd, cap_from_dollars};
-use inpaint_registry::{ConfigFile, RemoteParams};
+use inpaint_registry::{ConfigFile, OpenAiParams};
 
 /// The flags as given; `None` = not given.
 #[derive(Debug, Default, clap::Args)]
@@ -27,7 +27,7 @@ pub(crate) struct OpenAiFlags {
     #[arg(long, value_name = "FILE")]
     openai_prices: Option<PathBuf>,
     #[command(flatten)]
-    budget: BudgetFlags,
+    pub(crate) budget: BudgetFlags,
 }
 
 /// The budget's flags, and the models config they override.
@@ -48,9 +48,11 @@ pub(crate) struct BudgetFlags {
     /// ~/.local/share/inpaint/openai-ledger.sqlite3).
     #[arg(long, value_name = "PATH")]
     budget_db: Option<PathBuf>,
-    /// A models config whose [models.openai-compat] section sets the above (flags win).
-    #[arg(long, value_name = "FILE")]
-    models_config: Option<PathBuf>,
+    /// A models config (TOML): `inpaint --model` resolves names with it (its entries may name
+    /// models on an inference server), and its [models.openai-compat] section sets the above
+    /// (flags win).
+    #[arg(long = "config", value_name = "MODELS.toml")]
+    pub(crate) models_config: Option<PathBuf>,
 }
 
 impl OpenAiFlags {
@@ -64,7 +66,6 @@ impl OpenAiFlags {
             || self.budget.budget_day.is_some()
             || self.budget.budget_month.is_some()
             || self.budget.budget_db.is_some()
-            || self.budget.models_config.is_some()
     }
 
     /// The model's configuration: the defaults, then the models config, then the flags.
@@ -105,22 +106,22 @@ impl OpenAiFlags {
 }
 
 impl BudgetFlags {
-    /// The `[models.openai-compat]` section of `--models-config`, if any.
-    fn params(&self) -> Result<RemoteParams, String> {
+    /// The `[models.openai-compat]` section of `--config`, if any.
+    fn params(&self) -> Result<OpenAiParams, String> {
         let Some(path) = &self.models_config else {
-            return Ok(RemoteParams::default());
+            return Ok(OpenAiParams::default());
         };
         let file = ConfigFile::load(path).map_err(|e| e.full_message())?;
         Ok(file
             .config()
             .models
             .get("openai-compat")
-            .and_then(|m| m.remote.clone())
+            .and_then(|m| m.openai.clone())
             .unwrap_or_default())
     }
 
     /// The caps: defaults, then the models config, then the flags (0 = unlimited).
-    pub(crate) fn caps(&self, params: &RemoteParams) -> Result<Caps, String> {
+    pub(crate) fn caps(&self, params: &OpenAiParams) -> Result<Caps, String> {
         let mut caps = Caps::DEFAULT;
         let set = |cap: &mut Option<Usd>, given: Option<f64>| -> Result<(), String> {
             if let Some(dollars) = given {

@@ -37,6 +37,9 @@ cargo run --release --locked --example inpaint -- \
 step "the C ABI: header, C tests (ASan+UBSan, valgrind), C example, pkg-config"
 scripts/test-c.sh
 
+step "remote inference: Triton config.pbtxt against Triton's schema; KServe's server on 127.0.0.1, byte-identical to local"
+scripts/test-remote.sh
+
 step "the ONNX test graphs are exactly what scripts/make-onnx-fixtures.py makes, and compute its formulas"
 scripts/python-env.sh >/dev/null
 .venv/bin/python scripts/make-onnx-fixtures.py --check >/dev/null

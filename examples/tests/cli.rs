@@ -379,7 +379,7 @@ fn onnx_flags_are_checked_as_usage() {
         ),
         (
             vec!["--arch", "lama"],
-            "required arguments were not provided:\n  --model-file <PATH.onnx>",
+            "required arguments were not provided:\n  <--model-file <PATH.onnx>|--remote <URL>>",
         ),
         (
             vec!["--model-file", lama.as_str(), "--arch", "lamma"],
@@ -488,6 +488,105 @@ fn named_models_resolve_through_the_registry() {
     assert!(stderr_line(&out).contains("runs on the CPU only"));
 }
 
+/// `--remote`: its flags go together, exclude a local model, and a server that cannot be
+/// reached is an error naming it (exit 1), with nothing run locally instead. A models-config
+/// entry with an `endpoint` loads the same way through `--config` and `--model`.
+#[test]
+fn remote_flags_and_config_entries_reach_the_server() {
+    let base = ["--image", "a.png", "--mask", "b.png", "--output", "c.png"];
+    let with = |extra: &[&str]| {
+        let mut args = base.to_vec();
+        args.extend_from_slice(extra);
+        run(&args)
+    };
+    for (extra, said) in [
+        (
+            &["--remote", "http://127.0.0.1:9"][..],
+            "the following required arguments were not provided:\n  --remote-model <NAME>\n  --arch <ARCH>",
+        ),
+        (
+            &["--remote", "http://127.0.0.1:9", "--remote-model", "lama"][..],
+            "the following required arguments were not provided:\n  --arch <ARCH>",
+        ),
+        (
+            &["--remote-version", "1"][..],
+            "the following required arguments were not provided:\n  --remote-model <NAME>\n  --arch <ARCH>\n  <--model-file <PATH.onnx>|--remote <URL>>",
+        ),
+        (
+            &[
+                "--remote",
+                "http://127.0.0.1:9",
+                "--remote-model",
+                "lama",
+                "--arch",
+                "lama",
+                "--model",
+                "telea",
+            ][..],
+            "the argument '--remote <URL>' cannot be used with '--model <ID>'",
+        ),
+        (
+            &[
+                "--remote",
+                "http://127.0.0.1:9",
+                "--remote-model",
+                "lama",
+                "--arch",
+                "lama",
+                "--radius",
+                "3",
+            ][..],
+            "the argument '--remote <URL>' cannot be used with '--radius <N>'",
+        ),
+    ] {
+        let out = with(extra);
+        assert_eq!(out.status.code(), Some(2), "{extra:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.starts_with(&format!("error: {said}")),
+            "{extra:?}: {stderr}"
+        );
+    }
+    let out = with(&[
+        "--remote",
+        "http://127.0.0.1:9",
+        "--remote-model",
+        "lama",
+        "--arch",
+        "lama",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr_line(&out)
+            .contains("server http://127.0.0.1:9 model `lama`: server readiness: cannot connect"),
+        "{}",
+        stderr_line(&out)
+    );
+
+    let files = Files::new("remote-config");
+    let config = files.path("models.toml");
+    std::fs::write(
+        &config,
+        "[models.lama-remote]\narchitecture = \"lama\"\nendpoint = \"http://127.0.0.1:9\"\nremote_name = \"big\"\n",
+    )
+    .unwrap();
+    let out = with(&[
+        "--config",
+        &config,
+        "--model",
+        "lama-remote",
+        "--model-dir",
+        &files.path("none"),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr_line(&out)
+            .contains("server http://127.0.0.1:9 model `big`: server readiness: cannot connect"),
+        "{}",
+        stderr_line(&out)
+    );
+}
+
 #[test]
 fn help_documents_every_flag_and_version_prints_the_version() {
     let out = run(&["--help"]);
@@ -508,6 +607,10 @@ fn help_documents_every_flag_and_version_prints_the_version() {
         "--patch-size <N>",
         "--seed <N>",
         "--hd-strategy <NAME>",
+        "--remote <URL>",
+        "--remote-model <NAME>",
+        "--remote-version <V>",
+        "--config <MODELS.toml>",
         "-V, --version",
     ] {
         // Long help puts each flag on its own line and its documentation on the next.

@@ -381,12 +381,75 @@ fn an_installed_backend_runs_models_when_no_library_is_named() {
     assert!(!backend_dir.exists());
 }
 
+/// `export-triton` writes `<name>/config.pbtxt` and `<name>/1/model.onnx` for a model found in
+/// the model folder, and refuses a file of no known contract (scripts/test-remote.sh checks the
+/// configs against Triton's schema and serves them).
+#[test]
+fn export_triton_writes_a_model_repository() {
+    let dir = temp_dir("triton");
+    let models_dir = dir.join("models");
+    std::fs::create_dir_all(&models_dir).unwrap();
+    for name in ["lama_dynamic.onnx", "wrong_names.onnx"] {
+        std::fs::copy(fixture(name), models_dir.join(name)).unwrap();
+    }
+    let repo = dir.join("repo");
+    let (models_arg, repo_arg) = (models_dir.to_str().unwrap(), repo.to_str().unwrap());
+    let out = models(
+        &[
+            "export-triton",
+            "lama_dynamic.onnx",
+            repo_arg,
+            "--model-dir",
+            models_arg,
+            "--name",
+            "lama",
+        ],
+        &[],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let config = std::fs::read_to_string(repo.join("lama/config.pbtxt")).unwrap();
+    assert!(
+        config.starts_with("name: \"lama\"\nbackend: \"onnxruntime\"\n"),
+        "{config}"
+    );
+    assert!(config.contains("dims: [ 1, 1, -1, -1 ]"), "{config}");
+    assert_eq!(
+        std::fs::read(repo.join("lama/1/model.onnx")).unwrap(),
+        std::fs::read(fixture("lama_dynamic.onnx")).unwrap()
+    );
+    let out = models(
+        &[
+            "export-triton",
+            "wrong_names.onnx",
+            repo_arg,
+            "--model-dir",
+            models_arg,
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(!repo.join("wrong_names").exists());
+    let out = models(&["export-triton", "lama_dynamic.onnx"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
 #[test]
 fn help_documents_every_command_and_flag() {
     for (args, needles) in [
         (
             &["--help"][..],
-            &["list", "download", "scan", "backend", "-V, --version"][..],
+            &[
+                "list",
+                "download",
+                "scan",
+                "export-triton",
+                "backend",
+                "-V, --version",
+            ][..],
         ),
         (
             &["list", "--help"][..],
@@ -403,6 +466,10 @@ fn help_documents_every_command_and_flag() {
             ][..],
         ),
         (&["scan", "--help"][..], &["<DIR>"][..]),
+        (
+            &["export-triton", "--help"][..],
+            &["<ID>", "<OUT_DIR>", "--model-dir <D>", "--name <NAME>"][..],
+        ),
         (
             &["backend", "install", "--help"][..],
             &[
@@ -524,7 +591,7 @@ fn openai_compat_is_listed_capped_before_sending_and_its_spending_shown() {
     let config = dir.join("models.toml");
     std::fs::write(&config, "[models.openai-compat]\nbudget_session = 0.01\n").unwrap();
     let out = run(
-        &["--models-config", config.to_str().unwrap()],
+        &["--config", config.to_str().unwrap()],
         &[("INPAINT_OPENAI_API_KEY", key)],
     );
     let stderr = String::from_utf8_lossy(&out.stderr);

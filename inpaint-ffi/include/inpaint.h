@@ -299,6 +299,42 @@ inpaint_status inpaint_model_load_onnx(const char *path,
                                        inpaint_error **err_out);
 
 /*
+ Loads a model whose forward pass runs on an inference server that speaks the Open
+ Inference Protocol (KServe v2: NVIDIA Triton, KServe, OpenVINO Model Server, Seldon):
+ `endpoint` is the server's base URL ("http://triton:8000"), `model` the model's name
+ there, `version` its version or NULL for the server's choice, `arch` its architecture
+ as for `inpaint_model_load_onnx`. Everything but the forward pass (masks, HD
+ strategies, padding, paste-back) runs in this process, exactly as for a local model.
+
+ Loading asks the server whether it and the model are ready, then checks the model's
+ metadata against the architecture's contract. Each request may take 120 s; a
+ connection that fails before anything was sent is retried twice; nothing falls back to
+ local inference. `inpaint_model_device` reports "remote:" followed by `endpoint`.
+
+ On success `*model_out` receives a new model, freed with `inpaint_model_free`. On
+ failure `*model_out` is set to NULL, and the status says why: an unknown architecture
+ or a malformed endpoint or name `INPAINT_STATUS_INVALID_INPUT`, a server that cannot
+ be reached or does not answer in time `INPAINT_STATUS_RUNTIME`, a server that refuses
+ (not ready, no such model, an error) or serves a model of another contract
+ `INPAINT_STATUS_MODEL`, and a build without the `remote` feature
+ `INPAINT_STATUS_UNSUPPORTED`. The error message names the server, the model and what
+ the server said.
+
+ Thread safety: as for every model; runs block the calling thread for the round trip.
+
+ # Safety
+
+ `endpoint`, `model`, `version` and `arch` are NULL or NUL-terminated strings;
+ `model_out` and `err_out` are NULL or valid for writing one pointer.
+ */
+inpaint_status inpaint_model_load_remote(const char *endpoint,
+                                         const char *model,
+                                         const char *version,
+                                         const char *arch,
+                                         inpaint_model **model_out,
+                                         inpaint_error **err_out);
+
+/*
  Inpaints `image` where `mask` is above 127, with the default run options; see
  `inpaint_model_run_with_options`.
 
@@ -355,7 +391,8 @@ const char *inpaint_model_name(const inpaint_model *model);
  `inpaint_model_load_onnx` takes it ("cpu", "cuda", "cuda:1", …), then, when "auto" was
  asked for or devices were tried before it, in parentheses, what the platform checks
  found and why the others were refused: e.g. "cpu (cuda refused: ...)". The text up to
- the first space is the device. "cpu" for the models `inpaint_model_load` loads. Valid
+ the first space is the device. "cpu" for the models `inpaint_model_load` loads;
+ "remote:" and the server's URL for those of `inpaint_model_load_remote`. Valid
  until the model is freed; do not free it. NULL if `model` is NULL.
 
  # Safety

@@ -96,6 +96,45 @@ fn load_onnx(path: &str, arch: &str, device: &str) -> Result<inpaint_model, Fail
     ))
 }
 
+/// The model `model` (version `version`, else the server's choice) served at `endpoint`, of
+/// architecture `arch`, as `inpaint_model_load_remote` takes them.
+#[cfg(feature = "remote")]
+fn load_remote(
+    endpoint: &str,
+    model: &str,
+    version: Option<&str>,
+    arch: &str,
+) -> Result<inpaint_model, Failure> {
+    use inpaint_models::onnx::Architecture;
+    use inpaint_models::remote::{RemoteModel, RemoteOptions};
+
+    let architecture: Architecture = arch.parse()?;
+    let mut options = RemoteOptions::new(endpoint, model);
+    if let Some(version) = version {
+        options = options.with_version(version);
+    }
+    let model = RemoteModel::connect(architecture, &options)?;
+    let device = model.device_name();
+    Ok(inpaint_model::new(Box::new(model), &device))
+}
+
+/// Without the `remote` feature: `INPAINT_STATUS_UNSUPPORTED`, saying so.
+#[cfg(not(feature = "remote"))]
+fn load_remote(
+    endpoint: &str,
+    model: &str,
+    _version: Option<&str>,
+    arch: &str,
+) -> Result<inpaint_model, Failure> {
+    Err(Failure::new(
+        inpaint_status::Unsupported,
+        format!(
+            "cannot load `{model}` ({arch}) from {endpoint}: this build of the inpaint library \
+             has no remote inference (build inpaint-ffi with its `remote` feature, on by default)"
+        ),
+    ))
+}
+
 /// Loads `name` with `options` into `*model_out`.
 ///
 /// # Safety
@@ -233,6 +272,71 @@ impl inpaint_model {
         unsafe { call(err_out, body) }
     }
 
+    /// Loads a model whose forward pass runs on an inference server that speaks the Open
+    /// Inference Protocol (KServe v2: NVIDIA Triton, KServe, OpenVINO Model Server, Seldon):
+    /// `endpoint` is the server's base URL ("http://triton:8000"), `model` the model's name
+    /// there, `version` its version or NULL for the server's choice, `arch` its architecture
+    /// as for `inpaint_model_load_onnx`. Everything but the forward pass (masks, HD
+    /// strategies, padding, paste-back) runs in this process, exactly as for a local model.
+    ///
+    /// Loading asks the server whether it and the model are ready, then checks the model's
+    /// metadata against the architecture's contract. Each request may take 120 s; a
+    /// connection that fails before anything was sent is retried twice; nothing falls back to
+    /// local inference. `inpaint_model_device` reports "remote:" followed by `endpoint`.
+    ///
+    /// On success `*model_out` receives a new model, freed with `inpaint_model_free`. On
+    /// failure `*model_out` is set to NULL, and the status says why: an unknown architecture
+    /// or a malformed endpoint or name `INPAINT_STATUS_INVALID_INPUT`, a server that cannot
+    /// be reached or does not answer in time `INPAINT_STATUS_RUNTIME`, a server that refuses
+    /// (not ready, no such model, an error) or serves a model of another contract
+    /// `INPAINT_STATUS_MODEL`, and a build without the `remote` feature
+    /// `INPAINT_STATUS_UNSUPPORTED`. The error message names the server, the model and what
+    /// the server said.
+    ///
+    /// Thread safety: as for every model; runs block the calling thread for the round trip.
+    ///
+    /// # Safety
+    ///
+    /// `endpoint`, `model`, `version` and `arch` are NULL or NUL-terminated strings;
+    /// `model_out` and `err_out` are NULL or valid for writing one pointer.
+    #[unsafe(no_mangle)]
+    pub unsafe extern "C" fn inpaint_model_load_remote(
+        endpoint: *const c_char,
+        model: *const c_char,
+        version: *const c_char,
+        arch: *const c_char,
+        model_out: *mut *mut inpaint_model,
+        err_out: *mut *mut inpaint_error,
+    ) -> inpaint_status {
+        let body = || {
+            if !model_out.is_null() {
+                // SAFETY: not NULL, and writable by the caller's guarantee.
+                unsafe { model_out.write(ptr::null_mut()) };
+            }
+            // SAFETY: NULL or NUL-terminated, by the caller's guarantee.
+            let endpoint = unsafe { try_str(endpoint, "endpoint") }?;
+            // SAFETY: as above.
+            let model = unsafe { try_str(model, "model") }?;
+            // SAFETY: as above.
+            let arch = unsafe { try_str(arch, "arch") }?;
+            let version = if version.is_null() {
+                None
+            } else {
+                // SAFETY: not NULL, so NUL-terminated by the caller's guarantee.
+                Some(unsafe { try_str(version, "version") }?)
+            };
+            if model_out.is_null() {
+                return Err(Failure::null("model_out"));
+            }
+            let loaded = ffi::into_raw(load_remote(endpoint, model, version, arch)?);
+            // SAFETY: checked not NULL above; writable by the caller's guarantee.
+            unsafe { model_out.write(loaded) };
+            Ok(())
+        };
+        // SAFETY: the caller guarantees `err_out` is NULL or writable.
+        unsafe { call(err_out, body) }
+    }
+
     /// Inpaints `image` where `mask` is above 127, with the default run options; see
     /// `inpaint_model_run_with_options`.
     ///
@@ -357,7 +461,8 @@ impl inpaint_model {
     /// `inpaint_model_load_onnx` takes it ("cpu", "cuda", "cuda:1", …), then, when "auto" was
     /// asked for or devices were tried before it, in parentheses, what the platform checks
     /// found and why the others were refused: e.g. "cpu (cuda refused: ...)". The text up to
-    /// the first space is the device. "cpu" for the models `inpaint_model_load` loads. Valid
+    /// the first space is the device. "cpu" for the models `inpaint_model_load` loads;
+    /// "remote:" and the server's URL for those of `inpaint_model_load_remote`. Valid
     /// until the model is freed; do not free it. NULL if `model` is NULL.
     ///
     /// # Safety

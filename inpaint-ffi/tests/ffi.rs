@@ -829,3 +829,79 @@ fn gray_images_are_inpainted_as_grey() {
     assert_eq!(out, want);
     free(model);
 }
+
+/// `inpaint_model_load_remote` against a minimal Open Inference Protocol server on 127.0.0.1
+/// (readiness and metadata of a MI-GAN pipeline; the remote backend's own tests, in
+/// inpaint-models, cover inference): the device is `remote:<endpoint>`; a refused connection
+/// is a runtime error naming the server; a wrong architecture is refused at load.
+#[cfg(feature = "remote")]
+#[test]
+fn remote_models_load_and_report_their_server() {
+    use std::io::{BufRead, BufReader, Write};
+
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut request = String::new();
+            let _ = reader.read_line(&mut request);
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                line.clear();
+            }
+            let body = if request.contains("/ready") {
+                "{}".to_string()
+            } else {
+                r#"{"name":"mp","inputs":[{"name":"image","datatype":"UINT8","shape":[1,3,-1,-1]},{"name":"mask","datatype":"UINT8","shape":[1,1,-1,-1]}],"outputs":[{"name":"result","datatype":"UINT8","shape":[1,3,-1,-1]}]}"#.to_string()
+            };
+            let _ = write!(
+                &stream,
+                "HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    let load = |endpoint: &str, arch: &CStr| {
+        let endpoint = std::ffi::CString::new(endpoint).unwrap();
+        let mut model = ptr::null_mut();
+        let mut err = ptr::null_mut();
+        // SAFETY: NUL-terminated strings (version NULL); valid outputs.
+        let status = unsafe {
+            inpaint_model::inpaint_model_load_remote(
+                endpoint.as_ptr(),
+                c"mp".as_ptr(),
+                ptr::null(),
+                arch.as_ptr(),
+                &mut model,
+                &mut err,
+            )
+        };
+        (status, model, (!err.is_null()).then(|| take_message(err)))
+    };
+
+    let (status, model, message) = load(&endpoint, c"migan-pipeline");
+    assert_eq!(status, inpaint_status::Ok, "{message:?}");
+    // SAFETY: a live model.
+    let device = str_of(unsafe { inpaint_model::inpaint_model_device(model) });
+    assert_eq!(device, format!("remote:{endpoint}"));
+    free(model);
+
+    let (status, model, message) = load(&endpoint, c"lama");
+    assert_eq!(status, inpaint_status::Model);
+    assert!(model.is_null());
+    assert!(
+        message
+            .unwrap()
+            .contains("does not have the `lama` contract"),
+        "wrong contract"
+    );
+
+    let (status, _, message) = load("http://127.0.0.1:9", c"lama");
+    assert_eq!(status, inpaint_status::Runtime);
+    assert!(
+        message
+            .unwrap()
+            .contains("server http://127.0.0.1:9 model `mp`: server readiness: cannot connect"),
+    );
+}

@@ -35,6 +35,9 @@ pub mod diffusion;
 #[cfg(feature = "onnx")]
 pub mod onnx;
 pub mod patchmatch;
+#[cfg(feature = "remote")]
+#[cfg_attr(docsrs, doc(cfg(feature = "remote")))]
+pub mod remote;
 
 use inpaint_core::error::unknown_name;
 use inpaint_core::{Error, InpaintModel, Result};

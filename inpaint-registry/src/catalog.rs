@@ -31,7 +31,7 @@ pub enum ModelArchitecture {
     Classical(&'static str),
     /// A model served over the network, built by its own crate (`openai-compat`:
     /// `inpaint-openai`), not by this crate's manager.
-    Remote(&'static str),
+    Api(&'static str),
     /// An ONNX graph with this architecture's contract.
     Onnx {
         /// The I/O contract.
@@ -80,7 +80,7 @@ impl ModelArchitecture {
     /// The architecture's name (`telea`, `lama-dynamic`, …).
     pub fn name(&self) -> &'static str {
         match self {
-            ModelArchitecture::Classical(name) | ModelArchitecture::Remote(name) => name,
+            ModelArchitecture::Classical(name) | ModelArchitecture::Api(name) => name,
             ModelArchitecture::Onnx { architecture, .. } => architecture.name(),
         }
     }
@@ -90,7 +90,7 @@ impl fmt::Display for ModelArchitecture {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ModelArchitecture::Classical(name) => write!(f, "{name} (classical)"),
-            ModelArchitecture::Remote(name) => write!(f, "{name} (remote)"),
+            ModelArchitecture::Api(name) => write!(f, "{name} (remote)"),
             ModelArchitecture::Onnx {
                 architecture,
                 output_range,
@@ -583,7 +583,7 @@ pub static CATALOG: &[CatalogEntry] = &[
     CatalogEntry {
         id: "openai-compat",
         aliases: &["openai"],
-        architecture: ModelArchitecture::Remote("openai-compat"),
+        architecture: ModelArchitecture::Api("openai-compat"),
         files: &[],
         license: License::Unknown {
             note: "a remote service: the terms of the server it is pointed at apply",
@@ -752,12 +752,12 @@ mod tests {
     #[test]
     fn every_entry_is_consistent() {
         for entry in CATALOG {
-            let remote = matches!(entry.architecture, ModelArchitecture::Remote(_));
+            let remote = matches!(entry.architecture, ModelArchitecture::Api(_));
             assert_eq!(entry.needs_prompt, remote, "{}", entry.id);
             assert_eq!(entry.needs_network, remote, "{}", entry.id);
             assert_eq!(entry.devices.is_empty(), remote, "{}", entry.id);
             match entry.architecture {
-                ModelArchitecture::Remote(name) => {
+                ModelArchitecture::Api(name) => {
                     assert_eq!(name, entry.id);
                     assert!(entry.files.is_empty());
                 }

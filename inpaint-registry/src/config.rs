@@ -21,6 +21,13 @@
 //! model = "gpt-image-1"             # the API's model; sizes and prices from the price table
 //! budget_day = 2.0                  # US dollars; 0 = unlimited (budget_session, budget_month)
 //! budget_db = "/home/me/.local/share/inpaint/openai-ledger.sqlite3"
+//! [models.lama-remote]              # the forward pass on an inference server (Triton,
+//! architecture = "lama"             # KServe, …: the Open Inference Protocol); needs the
+//! endpoint = "http://triton:8000"   # architecture, takes no `path` or `device`
+//! remote_name = "lama"              # the model's name on the server
+//! version = "1"                     # optional: the server's choice otherwise
+//! connect_timeout = 5.0             # seconds, optional (default 5)
+//! timeout = 120.0                   # seconds for one request, optional (default 120)
 //!
 //! [models."photos/foo.onnx"]        # a discovered file (id = its path in its root)
 //! path = "/srv/models/photos/foo.onnx"
@@ -37,6 +44,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use inpaint_models::onnx::{Device, OutputRange};
 use serde::Deserialize;
@@ -78,11 +86,16 @@ struct RawModel {
     patch_size: Option<u32>,
     seed: Option<u64>,
     description: Option<String>,
+    endpoint: Option<Spanned<String>>,
+    remote_name: Option<Spanned<String>>,
+    version: Option<Spanned<String>>,
+    connect_timeout: Option<Spanned<f64>>,
+    timeout: Option<Spanned<f64>>,
     #[serde(default)]
     discovered: bool,
     #[serde(default)]
     missing: bool,
-    // `openai-compat` only (see `RemoteParams`).
+    // `openai-compat` only (see `OpenAiParams`).
     base_url: Option<String>,
     model: Option<String>,
     quality: Option<String>,
@@ -104,7 +117,7 @@ struct RawModel {
 /// config holding `api_key` is refused.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[non_exhaustive]
-pub struct RemoteParams {
+pub struct OpenAiParams {
     /// The API root (`https://api.openai.com/v1` when unset).
     pub base_url: Option<String>,
     /// The API's model name (`gpt-image-1` when unset).
@@ -131,9 +144,9 @@ pub struct RemoteParams {
     pub min_interval_secs: Option<u64>,
 }
 
-impl RemoteParams {
+impl OpenAiParams {
     fn is_empty(&self) -> bool {
-        *self == RemoteParams::default()
+        *self == OpenAiParams::default()
     }
 }
 
@@ -160,12 +173,31 @@ pub struct ModelParams {
     pub seed: Option<u64>,
     /// Free text.
     pub description: Option<String>,
+    /// Where the forward pass runs, for a model served by an inference server.
+    pub remote: Option<RemoteParams>,
     /// Whether discovery added this entry.
     pub discovered: bool,
     /// Whether discovery found its file gone (the entry and its parameters are kept).
     pub missing: bool,
     /// `openai-compat`: where and how to send requests, and the budget.
-    pub remote: Option<RemoteParams>,
+    pub openai: Option<OpenAiParams>,
+}
+
+/// A model served by an inference server that speaks the Open Inference Protocol: the
+/// entry's `endpoint`, `remote_name`, `version`, `connect_timeout` and `timeout`.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct RemoteParams {
+    /// The server's base URL (`http://…` or `https://…`).
+    pub endpoint: String,
+    /// The model's name on the server.
+    pub remote_name: String,
+    /// The model version, when the server holds several.
+    pub version: Option<String>,
+    /// How long to wait for a connection.
+    pub connect_timeout: Option<Duration>,
+    /// How long one request may take.
+    pub timeout: Option<Duration>,
 }
 
 /// A parsed, validated models config.
@@ -330,7 +362,7 @@ impl ModelsConfig {
                 ));
             }
             let optional_path = |p: &Option<Spanned<String>>| p.as_ref().map(resolve_path);
-            let remote = RemoteParams {
+            let openai = OpenAiParams {
                 base_url: raw_model.base_url.clone(),
                 model: raw_model.model.clone(),
                 quality: raw_model.quality.clone(),
@@ -345,10 +377,10 @@ impl ModelsConfig {
                 min_interval_secs: raw_model.min_interval_secs,
             };
             let is_remote = catalog::resolve(Some(id))
-                .is_ok_and(|r| matches!(r.entry.architecture, ModelArchitecture::Remote(_)));
-            let remote = match (remote.is_empty(), is_remote) {
+                .is_ok_and(|r| matches!(r.entry.architecture, ModelArchitecture::Api(_)));
+            let openai = match (openai.is_empty(), is_remote) {
                 (true, _) => None,
-                (false, true) => Some(remote),
+                (false, true) => Some(openai),
                 (false, false) => {
                     return Err(at(
                         None,
@@ -359,6 +391,7 @@ impl ModelsConfig {
                     ));
                 }
             };
+            let remote = remote_params(id, raw_model, &at)?;
             models.insert(
                 id.clone(),
                 ModelParams {
@@ -371,9 +404,10 @@ impl ModelsConfig {
                     patch_size: raw_model.patch_size,
                     seed: raw_model.seed,
                     description: raw_model.description.clone(),
+                    remote,
                     discovered: raw_model.discovered,
                     missing: raw_model.missing,
-                    remote,
+                    openai,
                 },
             );
         }
@@ -389,6 +423,94 @@ impl ModelsConfig {
             default_at,
         })
     }
+}
+
+/// The remote keys of entry `id`, checked: all or none of `endpoint` and `remote_name`, an
+/// http(s) endpoint, positive timeouts, and no `path` or `device` beside them.
+fn remote_params(
+    id: &str,
+    raw: &RawModel,
+    at: &impl Fn(Option<Range<usize>>, String) -> Error,
+) -> Result<Option<RemoteParams>> {
+    let (endpoint, remote_name) = match (&raw.endpoint, &raw.remote_name) {
+        (Some(endpoint), Some(name)) => (endpoint, name),
+        (None, None) => {
+            let stray = [
+                raw.version.as_ref().map(|v| ("version", v.span())),
+                raw.connect_timeout
+                    .as_ref()
+                    .map(|v| ("connect_timeout", v.span())),
+                raw.timeout.as_ref().map(|v| ("timeout", v.span())),
+            ];
+            if let Some((key, span)) = stray.into_iter().flatten().next() {
+                return Err(at(
+                    Some(span),
+                    format!("models.{id}: `{key}` applies to a remote model (with `endpoint`)"),
+                ));
+            }
+            return Ok(None);
+        }
+        (Some(endpoint), None) => {
+            return Err(at(
+                Some(endpoint.span()),
+                format!("models.{id}: a remote model needs `remote_name` with `endpoint`"),
+            ));
+        }
+        (None, Some(name)) => {
+            return Err(at(
+                Some(name.span()),
+                format!("models.{id}: a remote model needs `endpoint` with `remote_name`"),
+            ));
+        }
+    };
+    let text = endpoint.get_ref();
+    if !(text.starts_with("http://") || text.starts_with("https://")) {
+        return Err(at(
+            Some(endpoint.span()),
+            format!("models.{id}: endpoint `{text}` must start with http:// or https://"),
+        ));
+    }
+    if raw.architecture.is_none() {
+        return Err(at(
+            Some(endpoint.span()),
+            format!("models.{id}: a remote model needs `architecture` (its I/O contract)"),
+        ));
+    }
+    for (key, span) in [
+        ("path", raw.path.as_ref().map(|p| p.span())),
+        ("device", raw.device.as_ref().map(|d| d.span())),
+    ] {
+        if let Some(span) = span {
+            return Err(at(
+                Some(span),
+                format!(
+                    "models.{id}: `{key}` does not apply to a remote model (the server runs it)"
+                ),
+            ));
+        }
+    }
+    let seconds = |value: &Option<Spanned<f64>>, key: &str| -> Result<Option<Duration>> {
+        match value {
+            None => Ok(None),
+            Some(v) => Duration::try_from_secs_f64(*v.get_ref())
+                .ok()
+                .filter(|d| !d.is_zero())
+                .map(Some)
+                .ok_or_else(|| {
+                    at(
+                        Some(v.span()),
+                        format!("models.{id}: `{key}` must be a positive number of seconds"),
+                    )
+                }),
+        }
+    };
+    Ok(Some(RemoteParams {
+        endpoint: text.trim_end_matches('/').to_string(),
+        remote_name: remote_name.get_ref().clone(),
+        version: raw.version.as_ref().map(|v| v.get_ref().clone()),
+        connect_timeout: seconds(&raw.connect_timeout, "connect_timeout")?,
+        timeout: seconds(&raw.timeout, "timeout")?,
+    }))
 }
 
 /// The message of an `inpaint_core::Error` without its category prefix.

@@ -34,6 +34,27 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     })
 }
 
+/// Copies `from` to `to` through a temporary file beside `to`, flushed and renamed, so `to` is
+/// either the whole copy or untouched.
+pub(crate) fn copy_atomic(from: &Path, to: &Path) -> Result<()> {
+    let dir = match to.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let temp = temp_path(to);
+    let result = (|| -> std::io::Result<()> {
+        fs::copy(from, &temp)?;
+        File::open(&temp)?.sync_all()?;
+        fs::rename(&temp, to)?;
+        sync_dir(&dir);
+        Ok(())
+    })();
+    result.map_err(|err| {
+        let _ = fs::remove_file(&temp);
+        Error::io(to, err)
+    })
+}
+
 /// A process-unique temporary name beside `path`: `.<name>.<pid>.<n>.tmp`.
 fn temp_path(path: &Path) -> PathBuf {
     static COUNTER: AtomicU64 = AtomicU64::new(0);

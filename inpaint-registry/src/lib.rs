@@ -52,12 +52,15 @@ mod manager;
 mod names;
 pub mod probe;
 mod registry;
+mod triton;
 
 pub use catalog::{
     CATALOG, CatalogEntry, CatalogFile, DEFAULT_HF_ENDPOINT, DEFAULT_MODEL, FileSource, Integrity,
     License, ModelArchitecture, PlannedFile, Revision, SpecSummary, download_plan,
 };
-pub use config::{ConfigFile, MergeReport, ModelParams, ModelsConfig, RemoteParams, SaveReport};
+pub use config::{
+    ConfigFile, MergeReport, ModelParams, ModelsConfig, OpenAiParams, RemoteParams, SaveReport,
+};
 pub use discover::{
     Discovery, FoundFile, HfLocation, ModelInfo, ModelRoot, RootKind, ScanNote, Scanner, Shadowed,
     Verification,
@@ -67,3 +70,4 @@ pub use manager::{ActiveModel, ModelManager, SwitchPolicy};
 pub use names::{DefaultSource, Matched};
 pub use probe::{Probe, ProbeCache};
 pub use registry::{LoadPlan, Registry, Resolution};
+pub use triton::{TritonExport, export_triton};

@@ -6,6 +6,7 @@ use inpaint_core::InpaintModel;
 use inpaint_models::onnx::{Device, DevicePolicy, OnnxModel, OnnxOptions};
 
 use crate::catalog::ModelArchitecture;
+use crate::config::RemoteParams;
 use crate::error::{Error, Result};
 use crate::registry::LoadPlan;
 
@@ -35,8 +36,11 @@ pub struct ActiveModel {
     pub architecture: ModelArchitecture,
     /// Its file (ONNX models).
     pub path: Option<PathBuf>,
-    /// The device it runs on.
+    /// The device it runs on (for a remote model, [`Device::Cpu`]: the pipeline's own part;
+    /// the forward pass runs where [`remote`](Self::remote) says).
     pub device: Device,
+    /// For a remote model, where its forward pass runs: `remote:<endpoint>`.
+    pub remote: Option<String>,
     /// For ONNX models, ONNX Runtime's execution report (the device, and why others were
     /// refused).
     pub execution: Option<String>,
@@ -190,8 +194,11 @@ impl ModelManager {
             id: plan.id.clone(),
             source,
         };
+        if let Some(remote) = &plan.remote {
+            return self.build_remote(plan, remote);
+        }
         match plan.architecture {
-            ModelArchitecture::Remote(name) => Err(Error::Unsupported {
+            ModelArchitecture::Api(name) => Err(Error::Unsupported {
                 id: plan.id.clone(),
                 reason: format!(
                     "`{name}` is a remote model: build it with inpaint-openai's OpenAiCompat \
@@ -216,6 +223,7 @@ impl ModelManager {
                         architecture: plan.architecture,
                         path: None,
                         device: Device::Cpu,
+                        remote: None,
                         execution: None,
                         plan: plan.clone(),
                     },
@@ -250,11 +258,80 @@ impl ModelManager {
                         architecture: plan.architecture,
                         path: Some(path.clone()),
                         device: report.device,
+                        remote: None,
                         execution: Some(report.to_string()),
                         plan: plan.clone(),
                     },
                 })
             }
         }
+    }
+
+    /// Connects to the server of a remote `plan`.
+    #[cfg(feature = "remote")]
+    fn build_remote(&self, plan: &LoadPlan, remote: &RemoteParams) -> Result<Loaded> {
+        use inpaint_models::remote::{RemoteModel, RemoteOptions};
+
+        let ModelArchitecture::Onnx { architecture, .. } = plan.architecture else {
+            return Err(Error::InvalidParameter {
+                id: plan.id.clone(),
+                message: format!("{} cannot be remote", plan.architecture),
+            });
+        };
+        if let DevicePolicy::Require(device) = &plan.device {
+            if *device != Device::Cpu {
+                return Err(Error::Unsupported {
+                    id: plan.id.clone(),
+                    reason: format!(
+                        "its forward pass runs on {}, whose devices the server chooses; \
+                         {device} cannot be required here",
+                        remote.endpoint
+                    ),
+                });
+            }
+        }
+        let mut options = RemoteOptions::new(&remote.endpoint, &remote.remote_name)
+            .with_seed(plan.seed.unwrap_or(self.onnx.seed));
+        if let Some(version) = &remote.version {
+            options = options.with_version(version);
+        }
+        if let Some(timeout) = remote.connect_timeout {
+            options = options.with_connect_timeout(timeout);
+        }
+        if let Some(timeout) = remote.timeout {
+            options = options.with_timeout(timeout);
+        }
+        if let Some(range) = plan.output_range {
+            options = options.with_output_range(range);
+        }
+        let model = RemoteModel::connect(architecture, &options).map_err(|source| Error::Load {
+            id: plan.id.clone(),
+            source,
+        })?;
+        let device = model.device_name();
+        Ok(Loaded {
+            model: Box::new(model),
+            info: ActiveModel {
+                id: plan.id.clone(),
+                architecture: plan.architecture,
+                path: None,
+                device: Device::Cpu,
+                execution: Some(format!("{device} (model `{}`)", remote.remote_name)),
+                remote: Some(device),
+                plan: plan.clone(),
+            },
+        })
+    }
+
+    #[cfg(not(feature = "remote"))]
+    fn build_remote(&self, plan: &LoadPlan, remote: &RemoteParams) -> Result<Loaded> {
+        Err(Error::Unsupported {
+            id: plan.id.clone(),
+            reason: format!(
+                "it is served by {}, and this build has no remote inference (feature `remote` \
+                 of inpaint-registry)",
+                remote.endpoint
+            ),
+        })
     }
 }

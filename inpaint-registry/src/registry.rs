@@ -7,7 +7,7 @@ use inpaint_models::ModelOptions;
 use inpaint_models::onnx::{Architecture, DevicePolicy, OutputRange};
 
 use crate::catalog::{self, ModelArchitecture};
-use crate::config::{ModelParams, ModelsConfig};
+use crate::config::{ModelParams, ModelsConfig, RemoteParams};
 use crate::discover::{Discovery, ModelInfo, RootKind, Scanner};
 use crate::error::{Error, Result};
 use crate::names::{DefaultSource, Matched, Name, resolve_in};
@@ -44,6 +44,8 @@ pub struct LoadPlan {
     pub output_range: Option<OutputRange>,
     /// `mat`: the noise seed (else `inpaint-models`' default).
     pub seed: Option<u64>,
+    /// Where the forward pass runs, for a remote model (then `path` is `None`).
+    pub remote: Option<RemoteParams>,
 }
 
 impl LoadPlan {
@@ -94,7 +96,7 @@ impl LoadPlan {
     fn new(id: &str, architecture: ModelArchitecture) -> LoadPlan {
         let output_range = match architecture {
             ModelArchitecture::Onnx { output_range, .. } => output_range,
-            ModelArchitecture::Classical(_) | ModelArchitecture::Remote(_) => None,
+            ModelArchitecture::Classical(_) | ModelArchitecture::Api(_) => None,
         };
         LoadPlan {
             id: id.to_string(),
@@ -104,6 +106,7 @@ impl LoadPlan {
             options: ModelOptions::new(),
             output_range,
             seed: None,
+            remote: None,
         }
     }
 
@@ -254,7 +257,16 @@ impl<'a> Registry<'a> {
         if let Some(params) = params {
             apply_params(&mut plan, params)?;
         }
-        if let ModelArchitecture::Onnx { .. } = architecture {
+        if let Some(remote) = params.and_then(|p| p.remote.as_ref()) {
+            if let ModelArchitecture::Classical(name) = architecture {
+                return Err(Error::InvalidParameter {
+                    id,
+                    message: format!("{name} runs in this process; it cannot be remote"),
+                });
+            }
+            // The server holds the file; the config checked there is no `path`.
+            plan.remote = Some(remote.clone());
+        } else if let ModelArchitecture::Onnx { .. } = architecture {
             plan.path = Some(self.model_file(&id, params, found)?);
         } else if let Some(path) = params.and_then(|p| p.path.as_ref()) {
             return Err(Error::InvalidParameter {
@@ -360,7 +372,7 @@ fn apply_params(plan: &mut LoadPlan, params: &ModelParams) -> Result<()> {
         plan.device = DevicePolicy::for_flag(device);
     }
     match plan.architecture {
-        ModelArchitecture::Remote(_) => {
+        ModelArchitecture::Api(_) => {
             for (name, set) in [
                 ("device", params.device.is_some()),
                 ("output_range", params.output_range.is_some()),

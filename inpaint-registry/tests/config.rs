@@ -285,7 +285,7 @@ fn the_remote_models_settings_are_read_and_its_key_never_is() {
         source,
     )
     .unwrap();
-    let remote = config.models["openai-compat"].remote.clone().unwrap();
+    let remote = config.models["openai-compat"].openai.clone().unwrap();
     assert_eq!(remote.base_url.as_deref(), Some("http://127.0.0.1:8080/v1"));
     assert_eq!(remote.model.as_deref(), Some("dall-e-2"));
     assert_eq!(
@@ -311,10 +311,7 @@ fn the_remote_models_settings_are_read_and_its_key_never_is() {
     // The registry plans it (no file), and refuses parameters it does not take.
     let registry = Registry::new(Some(&config), None);
     let plan = registry.plan(Some("openai")).unwrap();
-    assert_eq!(
-        plan.architecture,
-        ModelArchitecture::Remote("openai-compat")
-    );
+    assert_eq!(plan.architecture, ModelArchitecture::Api("openai-compat"));
     let with_radius =
         ModelsConfig::parse("[models.openai-compat]\nradius = 3.0\n", source).unwrap();
     assert!(

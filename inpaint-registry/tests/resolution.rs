@@ -241,7 +241,7 @@ fn the_catalog_pins_what_the_reference_records() {
 fn every_entry_says_how_it_is_checked_and_what_it_outputs() {
     for entry in CATALOG {
         // Only the remote model takes a prompt and the network.
-        let remote = matches!(entry.architecture, ModelArchitecture::Remote(_));
+        let remote = matches!(entry.architecture, ModelArchitecture::Api(_));
         assert_eq!(entry.needs_prompt, remote, "{}", entry.id);
         assert_eq!(entry.needs_network, remote, "{}", entry.id);
         for file in entry.files {

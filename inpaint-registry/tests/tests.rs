@@ -8,5 +8,6 @@ mod config;
 mod discovery;
 mod manager;
 mod probe;
+mod remote;
 mod resolution;
 mod support;

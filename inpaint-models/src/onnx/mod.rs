@@ -8,6 +8,8 @@
 //! * [`OnnxModel`]: one graph of one [`Architecture`] (LaMa, dynamic LaMa, MI-GAN, the MI-GAN
 //!   pipeline, MAT, FcF), checked against its contract at load, run through the shared
 //!   pipeline like every model.
+//! * [`triton_config`]: the Triton model configuration that serves such a graph, for the
+//!   forward pass on an inference server (`remote::RemoteModel`, feature `remote`).
 //!
 //! ```no_run
 //! use inpaint_core::{inpaint, io, InpaintOptions, Limits};
@@ -27,8 +29,12 @@ mod contract;
 mod device;
 mod model;
 mod runtime;
+mod triton;
 
 pub use contract::{Element, GraphPort};
 pub use device::{Device, DevicePolicy, ExecutionReport, SessionOptions};
 pub use model::{Architecture, OnnxModel, OnnxOptions, OutputRange, PreparedInputs};
+#[cfg(feature = "remote")]
+pub(crate) use model::{HostTensor, TensorCodec, TensorData, TensorView};
 pub use runtime::{REQUIRED_VERSION, Runtime, RuntimeSearch, project_runtime_dir};
+pub use triton::triton_config;

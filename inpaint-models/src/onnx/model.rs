@@ -1,6 +1,7 @@
 //! The neural architectures, each an I/O contract on one ONNX graph, and [`OnnxModel`], the
 //! [`InpaintModel`] that runs them.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::path::Path;
 use std::str::FromStr;
@@ -140,6 +141,22 @@ impl Architecture {
         )
     }
 
+    /// The contract check as a load error naming `source` and every mismatch: the one check
+    /// every backend's loader makes.
+    pub(crate) fn check_ports(
+        self,
+        inputs: &[GraphPort],
+        outputs: &[GraphPort],
+        source: &str,
+    ) -> Result<Checked> {
+        self.check_graph(inputs, outputs).map_err(|problems| {
+            Error::model(
+                self.name(),
+                format!("{source} does not have the `{self}` contract: {problems}"),
+            )
+        })
+    }
+
     /// Whether a graph with these ports has this architecture's contract; `Err` names each
     /// mismatch. The same check [`OnnxModel::load`] makes, for tools that read a file's ports
     /// without loading it.
@@ -169,7 +186,7 @@ impl Architecture {
     }
 
     /// The pipeline spec for a graph of this architecture; `fixed_side` from the graph.
-    fn spec(self, fixed_side: Option<u32>) -> ModelSpec {
+    pub(crate) fn spec(self, fixed_side: Option<u32>) -> ModelSpec {
         let spec = ModelSpec::new(self.name());
         let spec = match fixed_side {
             // IOPaint's MI-GAN/FcF path: crop around each hole, fit, pad to a square.
@@ -326,10 +343,65 @@ pub struct OnnxModel {
     session: Session,
     report: ExecutionReport,
     runtime: Arc<Runtime>,
-    reading: OutputReading,
-    noise: Option<Vec<f32>>,
+    codec: TensorCodec,
     /// Time spent inside ONNX Runtime's `run` since the model was loaded.
     session_time: Duration,
+}
+
+/// An architecture's pre- and post-processing, apart from what runs the graph: images and
+/// masks to named input tensors, the output tensor back to RGB. ONNX Runtime ([`OnnxModel`])
+/// and a remote inference server (`remote::RemoteModel`) are two backends of this one code
+/// path, so a model gives the same bytes wherever its forward pass runs.
+#[derive(Debug, Clone)]
+pub(crate) struct TensorCodec {
+    reading: OutputReading,
+    noise: Option<Vec<f32>>,
+}
+
+/// A named tensor in host memory, row-major: what a backend is fed.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct HostTensor {
+    pub(crate) name: &'static str,
+    pub(crate) shape: Vec<i64>,
+    pub(crate) data: TensorData,
+}
+
+/// A tensor's elements, owned.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum TensorData {
+    F32(Vec<f32>),
+    F16(Vec<f16>),
+    U8(Vec<u8>),
+}
+
+/// A tensor's elements, borrowed from whatever holds them (a session's output, a response).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum TensorView<'a> {
+    F32(&'a [f32]),
+    F16(&'a [f16]),
+    U8(&'a [u8]),
+}
+
+impl TensorView<'_> {
+    /// The element type's name, as in messages.
+    pub(crate) fn type_name(&self) -> &'static str {
+        match self {
+            TensorView::F32(_) => "float32",
+            TensorView::F16(_) => "float16",
+            TensorView::U8(_) => "uint8",
+        }
+    }
+}
+
+impl TensorData {
+    #[cfg(feature = "remote")]
+    pub(crate) fn view(&self) -> TensorView<'_> {
+        match self {
+            TensorData::F32(v) => TensorView::F32(v),
+            TensorData::F16(v) => TensorView::F16(v),
+            TensorData::U8(v) => TensorView::U8(v),
+        }
+    }
 }
 
 /// How a graph's output becomes RGB bytes.
@@ -349,7 +421,7 @@ impl fmt::Debug for OnnxModel {
             .field("architecture", &self.architecture)
             .field("spec", &self.spec)
             .field("device", &self.report)
-            .field("float16", &self.reading.float16)
+            .field("float16", &self.codec.reading.float16)
             .finish_non_exhaustive()
     }
 }
@@ -396,21 +468,11 @@ impl OnnxModel {
             &options.session,
             variable_size,
         )?;
-        let Checked {
-            float,
-            fixed_side,
-            has_optional,
-        } = architecture
-            .check_graph(
-                &graph_ports(session.inputs()),
-                &graph_ports(session.outputs()),
-            )
-            .map_err(|problems| {
-                Error::model(
-                    architecture.name(),
-                    format!("{source} does not have the `{architecture}` contract: {problems}"),
-                )
-            })?;
+        let checked = architecture.check_ports(
+            &graph_ports(session.inputs()),
+            &graph_ports(session.outputs()),
+            &source.to_string(),
+        )?;
 
         let declared = session
             .metadata()
@@ -424,30 +486,20 @@ impl OnnxModel {
                     format!("{source}: metadata {}: {err}", OutputRange::METADATA_KEY),
                 )
             })?;
-        let (output_range, range_assumed) = match architecture {
-            Architecture::Lama => (OutputRange::Byte, false),
-            _ => match options.output_range.or(declared) {
-                Some(range) => (range, false),
-                None => (OutputRange::Unit, true),
-            },
-        };
-        let noise = has_optional.then(|| {
-            let length = noise_length(&session);
-            normal_noise(options.seed, length)
-        });
+        let codec = TensorCodec::new(
+            architecture,
+            &checked,
+            options.output_range.or(declared),
+            options.seed,
+            || noise_length(&session),
+        );
         Ok(OnnxModel {
             architecture,
-            spec: architecture.spec(fixed_side),
+            spec: architecture.spec(checked.fixed_side),
             session,
             report,
             runtime,
-            reading: OutputReading {
-                architecture,
-                float16: float == Element::Float16,
-                range: output_range,
-                range_assumed: range_assumed && architecture == Architecture::LamaDynamic,
-            },
-            noise,
+            codec,
             session_time: Duration::ZERO,
         })
     }
@@ -476,7 +528,7 @@ impl OnnxModel {
 
     /// Whether the graph's float ports are float16.
     pub fn is_f16(&self) -> bool {
-        self.reading.float16
+        self.codec.reading.float16
     }
 
     /// Runs the bare session on tensors already prepared from `image` and `mask` (whose sizes
@@ -490,12 +542,59 @@ impl OnnxModel {
 
     /// The tensors `forward` would feed for this image and mask (sizes as the spec says).
     pub fn prepare(&self, image: &RgbImage, mask: &Mask) -> Result<PreparedInputs> {
-        self.inputs(image, mask)
-            .map(|values| PreparedInputs { values })
+        session_inputs(self.codec.inputs(image, mask)).map(|values| PreparedInputs { values })
+    }
+}
+
+impl TensorCodec {
+    /// The codec of a graph of `architecture` that passed the contract check. `range`: the
+    /// output range given or declared (`lama-dynamic`; without one, 0–1 is assumed and
+    /// checked on every run); `noise_length`: the length of the optional noise input.
+    pub(crate) fn new(
+        architecture: Architecture,
+        checked: &Checked,
+        range: Option<OutputRange>,
+        seed: u64,
+        noise_length: impl FnOnce() -> usize,
+    ) -> TensorCodec {
+        let (range, range_assumed) = match architecture {
+            Architecture::Lama => (OutputRange::Byte, false),
+            _ => match range {
+                Some(range) => (range, false),
+                None => (OutputRange::Unit, true),
+            },
+        };
+        TensorCodec {
+            reading: OutputReading {
+                architecture,
+                float16: checked.float == Element::Float16,
+                range,
+                range_assumed: range_assumed && architecture == Architecture::LamaDynamic,
+            },
+            noise: checked
+                .has_optional
+                .then(|| normal_noise(seed, noise_length())),
+        }
     }
 
-    /// The named input tensors for this image and mask.
-    fn inputs(&self, image: &RgbImage, mask: &Mask) -> Result<Vec<(&'static str, DynValue)>> {
+    /// The name of the output the codec reads.
+    pub(crate) fn output_name(&self) -> &'static str {
+        self.reading.architecture.contract().outputs[0].name
+    }
+
+    /// The output's conversion to RGB (`shape` and `data` as the backend returned them).
+    pub(crate) fn output(
+        &self,
+        shape: &[i64],
+        data: TensorView<'_>,
+        width: u32,
+        height: u32,
+    ) -> Result<RgbImage> {
+        self.reading.output(shape, data, width, height)
+    }
+
+    /// The named input tensors for this image and mask (sizes as the spec says).
+    pub(crate) fn inputs(&self, image: &RgbImage, mask: &Mask) -> Vec<HostTensor> {
         let (width, height) = image.dimensions();
         let (w, h) = (width as usize, height as usize);
         let plane = w * h;
@@ -511,14 +610,15 @@ impl OnnxModel {
             }
             out
         };
-        let shape = |channels: usize| [1usize, channels, h, w];
-        let values = match self.architecture {
+        let shape = |channels: i64| vec![1, channels, i64::from(height), i64::from(width)];
+        let float = |name, shape, data| self.float_tensor(name, shape, data);
+        match self.reading.architecture {
             Architecture::Lama | Architecture::LamaDynamic => {
                 let image = planar(&|v, _| f32::from(v) / 255.0);
                 let mask: Vec<f32> = hole.iter().map(|&h| if h { 1.0 } else { 0.0 }).collect();
                 vec![
-                    ("image", self.float_tensor(shape(3), image)?),
-                    ("mask", self.float_tensor(shape(1), mask)?),
+                    float("image", shape(3), image),
+                    float("mask", shape(1), mask),
                 ]
             }
             Architecture::Migan | Architecture::Fcf => {
@@ -527,17 +627,17 @@ impl OnnxModel {
                 input.extend(planar(&|v, h| {
                     if h { 0.0 } else { f32::from(v) / 127.5 - 1.0 }
                 }));
-                vec![("input", self.float_tensor(shape(4), input)?)]
+                vec![float("input", shape(4), input)]
             }
             Architecture::Mat => {
                 let image = planar(&|v, _| f32::from(v) / 127.5 - 1.0);
                 let known: Vec<f32> = hole.iter().map(|&h| if h { 0.0 } else { 1.0 }).collect();
                 let mut values = vec![
-                    ("image", self.float_tensor(shape(3), image)?),
-                    ("mask", self.float_tensor(shape(1), known)?),
+                    float("image", shape(3), image),
+                    float("mask", shape(1), known),
                 ];
                 if let Some(noise) = &self.noise {
-                    values.push(("noise", self.float_tensor([1, noise.len()], noise.clone())?));
+                    values.push(float("noise", vec![1, noise.len() as i64], noise.clone()));
                 }
                 values
             }
@@ -550,20 +650,28 @@ impl OnnxModel {
                 }
                 let known: Vec<u8> = hole.iter().map(|&h| if h { 0 } else { 255 }).collect();
                 vec![
-                    ("image", tensor(shape(3), image)?),
-                    ("mask", tensor(shape(1), known)?),
+                    HostTensor {
+                        name: "image",
+                        shape: shape(3),
+                        data: TensorData::U8(image),
+                    },
+                    HostTensor {
+                        name: "mask",
+                        shape: shape(1),
+                        data: TensorData::U8(known),
+                    },
                 ]
             }
-        };
-        Ok(values)
+        }
     }
 
-    fn float_tensor<const N: usize>(&self, shape: [usize; N], data: Vec<f32>) -> Result<DynValue> {
-        if self.reading.float16 {
-            tensor(shape, data.into_iter().map(f16::from_f32).collect())
+    fn float_tensor(&self, name: &'static str, shape: Vec<i64>, data: Vec<f32>) -> HostTensor {
+        let data = if self.reading.float16 {
+            TensorData::F16(data.into_iter().map(f16::from_f32).collect())
         } else {
-            tensor(shape, data)
-        }
+            TensorData::F32(data)
+        };
+        HostTensor { name, shape, data }
     }
 }
 
@@ -571,24 +679,20 @@ impl OutputReading {
     /// The graph's output as RGB bytes, converted as the architecture says.
     fn output(
         &self,
-        outputs: &ort::session::SessionOutputs<'_>,
+        shape: &[i64],
+        data: TensorView<'_>,
         width: u32,
         height: u32,
     ) -> Result<RgbImage> {
         let name = self.architecture.contract().outputs[0].name;
-        let value = &outputs[name];
         let plane = width as usize * height as usize;
         let expected = [1, 3, i64::from(height), i64::from(width)];
         let fail = |what: String| Error::model(self.architecture.name(), what);
-        let check_shape = |shape: &ort::value::Shape| {
-            if shape.iter().eq(expected.iter()) {
-                Ok(())
-            } else {
-                Err(fail(format!(
-                    "output `{name}` has shape {shape}, expected {expected:?}"
-                )))
-            }
-        };
+        if shape != expected {
+            return Err(fail(format!(
+                "output `{name}` has shape {shape:?}, expected {expected:?}"
+            )));
+        }
         let to_byte: Box<dyn Fn(f32) -> u8> = match self.architecture {
             Architecture::MiganPipeline => Box::new(|v| v as u8),
             // IOPaint clips then truncates LaMa's output (`astype(uint8)`).
@@ -601,29 +705,31 @@ impl OutputReading {
                 Box::new(|v| (v * 127.5 + 127.5).round().clamp(0.0, 255.0) as u8)
             }
         };
-        let planar: Vec<f32> = match self.architecture {
-            Architecture::MiganPipeline => {
-                let (shape, data) = value
-                    .try_extract_tensor::<u8>()
-                    .map_err(|e| fail(e.to_string()))?;
-                check_shape(shape)?;
-                data.iter().map(|&v| f32::from(v)).collect()
-            }
-            _ if self.float16 => {
-                let (shape, data) = value
-                    .try_extract_tensor::<f16>()
-                    .map_err(|e| fail(e.to_string()))?;
-                check_shape(shape)?;
+        let pipeline = self.architecture == Architecture::MiganPipeline;
+        let planar: Cow<'_, [f32]> = match data {
+            TensorView::U8(data) if pipeline => data.iter().map(|&v| f32::from(v)).collect(),
+            TensorView::F16(data) if !pipeline && self.float16 => {
                 data.iter().map(|v| v.to_f32()).collect()
             }
-            _ => {
-                let (shape, data) = value
-                    .try_extract_tensor::<f32>()
-                    .map_err(|e| fail(e.to_string()))?;
-                check_shape(shape)?;
-                data.to_vec()
+            TensorView::F32(data) if !pipeline && !self.float16 => Cow::Borrowed(data),
+            other => {
+                let expected = match (pipeline, self.float16) {
+                    (true, _) => "uint8",
+                    (false, true) => "float16",
+                    (false, false) => "float32",
+                };
+                return Err(fail(format!(
+                    "output `{name}` is {}, expected {expected}",
+                    other.type_name()
+                )));
             }
         };
+        if planar.len() != 3 * plane {
+            return Err(fail(format!(
+                "output `{name}` holds {} values for shape {shape:?}",
+                planar.len()
+            )));
+        }
         if let Some(bad) = planar.iter().find(|v| !v.is_finite()) {
             return Err(fail(format!("output `{name}` holds {bad}")));
         }
@@ -665,13 +771,56 @@ impl fmt::Debug for PreparedInputs {
     }
 }
 
-fn tensor<T, const N: usize>(shape: [usize; N], data: Vec<T>) -> Result<DynValue>
-where
-    T: ort::value::PrimitiveTensorElementType + Clone + fmt::Debug + 'static,
-{
-    Tensor::from_array((shape, data))
-        .map(|t| t.into_dyn())
-        .map_err(|err| Error::runtime_with("cannot create an input tensor", err))
+/// The codec's tensors as ONNX Runtime values: the buffers move, nothing is copied.
+fn session_inputs(tensors: Vec<HostTensor>) -> Result<Vec<(&'static str, DynValue)>> {
+    fn value<T>(shape: Vec<i64>, data: Vec<T>) -> Result<DynValue>
+    where
+        T: ort::value::PrimitiveTensorElementType + Clone + fmt::Debug + 'static,
+    {
+        Tensor::from_array((shape, data))
+            .map(|t| t.into_dyn())
+            .map_err(|err| Error::runtime_with("cannot create an input tensor", err))
+    }
+    tensors
+        .into_iter()
+        .map(|HostTensor { name, shape, data }| {
+            let value = match data {
+                TensorData::F32(data) => value(shape, data),
+                TensorData::F16(data) => value(shape, data),
+                TensorData::U8(data) => value(shape, data),
+            }?;
+            Ok((name, value))
+        })
+        .collect()
+}
+
+/// A session's output `name`, as the codec reads it.
+fn read_output(
+    codec: &TensorCodec,
+    outputs: &ort::session::SessionOutputs<'_>,
+    width: u32,
+    height: u32,
+) -> Result<RgbImage> {
+    let name = codec.output_name();
+    let architecture = codec.reading.architecture.name();
+    let fail = |err: ort::Error| Error::model_with(architecture, format!("output `{name}`"), err);
+    let value = outputs
+        .get(name)
+        .ok_or_else(|| Error::model(architecture, format!("the session returned no `{name}`")))?;
+    match value.dtype().tensor_type() {
+        Some(TensorElementType::Uint8) => {
+            let (shape, data) = value.try_extract_tensor::<u8>().map_err(fail)?;
+            codec.output(shape, TensorView::U8(data), width, height)
+        }
+        Some(TensorElementType::Float16) => {
+            let (shape, data) = value.try_extract_tensor::<f16>().map_err(fail)?;
+            codec.output(shape, TensorView::F16(data), width, height)
+        }
+        _ => {
+            let (shape, data) = value.try_extract_tensor::<f32>().map_err(fail)?;
+            codec.output(shape, TensorView::F32(data), width, height)
+        }
+    }
 }
 
 impl InpaintModel for OnnxModel {
@@ -680,7 +829,7 @@ impl InpaintModel for OnnxModel {
     }
 
     fn forward(&mut self, image: &RgbImage, mask: &Mask, _request: &Request) -> Result<RgbImage> {
-        let inputs = self.inputs(image, mask)?;
+        let inputs = session_inputs(self.codec.inputs(image, mask))?;
         let (width, height) = image.dimensions();
         let name = self.architecture.name();
         let started = Instant::now();
@@ -693,7 +842,7 @@ impl InpaintModel for OnnxModel {
                 err,
             )
         })?;
-        self.reading.output(&outputs, width, height)
+        read_output(&self.codec, &outputs, width, height)
     }
 }
 

@@ -152,6 +152,11 @@ pub struct OnnxGraph {
 }
 
 impl OnnxGraph {
+    /// The graph's inputs and outputs as the contract check sees them.
+    pub fn ports(&self) -> (Vec<GraphPort>, Vec<GraphPort>) {
+        (graph_ports(&self.inputs), graph_ports(&self.outputs))
+    }
+
     /// The value of metadata key `key`, when the file has it.
     pub fn metadata(&self, key: &str) -> Option<&str> {
         self.metadata
