@@ -149,6 +149,7 @@ pub(crate) struct Engine {
 /// A place in the queue ([`Engine::admit`]).
 pub(crate) struct Admission {
     permit: OwnedSemaphorePermit,
+    served: OwnedRwLockReadGuard<Served>,
 }
 
 /// Everything a running job holds; dropped when the blocking work ends, whatever happened
@@ -208,9 +209,11 @@ impl Engine {
         self.served.read().await.clone()
     }
 
-    /// A place in the queue, or a 503 at once when it is full. Taken before the request's
-    /// pictures are decoded, so that decoding is bounded too.
-    pub(crate) fn admit(&self) -> Result<Admission, ApiError> {
+    /// A place in the queue, or a 503 at once when it is full; then a hold on the served
+    /// model (waiting while a switch is under way). Taken before the request's pictures are
+    /// decoded, so that decoding is bounded too, and a switch waits for requests that are
+    /// being decoded: each runs on the model that was served when it was admitted.
+    pub(crate) async fn admit(&self) -> Result<Admission, ApiError> {
         let permit = self.admission.clone().try_acquire_owned().map_err(|_| {
             ApiError::unavailable(
                 format!(
@@ -221,7 +224,8 @@ impl Engine {
                 1,
             )
         })?;
-        Ok(Admission { permit })
+        let served = self.served.clone().read_owned().await;
+        Ok(Admission { permit, served })
     }
 
     /// Runs `job` on a free instance of the served model, after waiting in the queue.
@@ -232,8 +236,10 @@ impl Engine {
         job: impl FnOnce(&mut (dyn InpaintModel + Send), &Served) -> R + Send + 'static,
     ) -> Result<(R, Timing), ApiError> {
         let arrived = Instant::now();
-        let admission = admission.permit;
-        let served = self.served.clone().read_owned().await;
+        let Admission {
+            permit: admission,
+            served,
+        } = admission;
         let worker = self
             .workers
             .clone()

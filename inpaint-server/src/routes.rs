@@ -5,8 +5,8 @@ use std::time::Instant;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{FromRequest, Multipart, Request, State};
-use axum::http::{HeaderValue, StatusCode, Uri, header};
+use axum::extract::{FromRequest, Multipart, OriginalUri, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use serde_json::json;
 use socketioxide::SocketIo;
@@ -140,7 +140,7 @@ pub(crate) async fn inpaint(State(app): Shared, Body(body): Body) -> Result<Resp
 
 async fn run_inpaint(app: Arc<AppState>, body: Bytes) -> Result<Response, ApiError> {
     let size = body.len();
-    let admission = app.engine.admit()?;
+    let admission = app.engine.admit().await?;
     let limits = app.options.limits;
     let decode_started = Instant::now();
     let (request, input, mask) = blocking(move || {
@@ -368,7 +368,7 @@ pub(crate) async fn no_plugins() -> ApiError {
     ApiError::validation("Plugin not found: this server has no plugins")
 }
 
-pub(crate) async fn api_not_found(uri: Uri) -> ApiError {
+pub(crate) async fn api_not_found(OriginalUri(uri): OriginalUri) -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
         "HTTPException",
