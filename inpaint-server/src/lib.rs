@@ -50,6 +50,8 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{any, get, post};
 use socketioxide::SocketIo;
 use socketioxide::extract::SocketRef;
+use socketioxide::layer::SocketIoLayer;
+use tower::Layer;
 use tower_http::services::{ServeDir, ServeFile};
 
 pub use engine::Served;
@@ -205,6 +207,7 @@ pub enum WebApp {
 pub struct Server {
     state: Arc<AppState>,
     router: Router,
+    socket_layer: SocketIoLayer,
     web_app: WebApp,
 }
 
@@ -285,10 +288,10 @@ impl Server {
             ),
             WebApp::Missing(_) => router.fallback(routes::no_web_app),
         };
-        let router = router.layer(socket_layer);
         Ok(Server {
             state,
             router,
+            socket_layer,
             web_app,
         })
     }
@@ -308,11 +311,6 @@ impl Server {
         routes::describe_web_app(&self.web_app)
     }
 
-    /// The routes, to mount elsewhere or to test without a socket.
-    pub fn router(&self) -> Router {
-        self.router.clone()
-    }
-
     /// Serves on `listener` until `shutdown` completes; then stops accepting, closes the
     /// Socket.IO connections, and returns once running requests have been answered.
     pub async fn serve(
@@ -326,7 +324,10 @@ impl Server {
             tracing::info!("shutting down: finishing running requests");
             io.close().await;
         };
-        axum::serve(listener, self.router)
+        // The Socket.IO layer wraps the whole router once: each `layer` call makes its own
+        // session store, and `Router::layer` would call it once per route.
+        let service = self.socket_layer.layer(self.router);
+        axum::serve(listener, Router::new().fallback_service(service))
             .with_graceful_shutdown(shutdown)
             .await
             .map_err(|source| Error::Io {

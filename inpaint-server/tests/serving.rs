@@ -11,8 +11,8 @@ use crate::support::{Reply, TestServer, encode, inpaint_body, photo, rect_mask};
 /// A request that keeps a worker busy for a while even in a debug build: a large hole for
 /// Telea in a large picture (HD strategy `Original`, so the model sees all of it).
 fn slow_body() -> Value {
-    let picture = photo(1024, 1024);
-    let mask = rect_mask(1024, 1024, (200, 200, 600, 600));
+    let picture = photo(512, 512);
+    let mask = rect_mask(512, 512, (96, 96, 320, 320));
     let mut body = inpaint_body(
         &encode(&DynamicImage::ImageRgb8(picture), ImageFormat::Png),
         &encode(&DynamicImage::ImageLuma8(mask), ImageFormat::Png),

@@ -17,7 +17,7 @@ fn diffusion_finish_reaches_a_connected_client_after_an_inpaint() {
         url
     };
     // Handshake: `0{"sid":…}`.
-    let open = crate::support::Reply::from(server.agent.get(poll(None)).call());
+    let open = crate::support::Reply::from(crate::support::agent().get(poll(None)).call());
     assert_eq!(open.status, 200);
     let text = String::from_utf8(open.body).unwrap();
     let handshake: serde_json::Value =
@@ -31,13 +31,33 @@ fn diffusion_finish_reaches_a_connected_client_after_an_inpaint() {
             .any(|u| u == "websocket")
     );
     // Connect to the default namespace, then read the connect acknowledgement.
-    let connect = crate::support::Reply::from(server.agent.post(poll(Some(&sid))).send("40"));
-    assert_eq!(connect.status, 200);
-    let ack = crate::support::Reply::from(server.agent.get(poll(Some(&sid))).call());
-    assert!(
-        String::from_utf8_lossy(&ack.body).starts_with("40{\"sid\":"),
-        "{ack:?}"
-    );
+    let connect =
+        crate::support::Reply::from(crate::support::agent().post(poll(Some(&sid))).send("40"));
+    assert_eq!(connect.status, 200, "{connect:?}");
+    assert_eq!(connect.body, b"ok");
+    // Polls until a packet containing `wanted` arrives, answering pings (`2`) with pongs.
+    let read_until = |wanted: &str| {
+        let mut seen = String::new();
+        for _ in 0..5 {
+            let reply =
+                crate::support::Reply::from(crate::support::agent().get(poll(Some(&sid))).call());
+            let text = String::from_utf8(reply.body).unwrap();
+            assert_eq!(reply.status, 200, "{text} after {seen:?}");
+            // Packets in one poll are separated by the record separator (0x1e).
+            for packet in text.split('\u{1e}') {
+                if packet == "2" {
+                    let pong = crate::support::agent().post(poll(Some(&sid))).send("3");
+                    assert_eq!(pong.unwrap().status(), 200);
+                }
+                if packet.contains(wanted) {
+                    return packet.to_owned();
+                }
+            }
+            seen.push_str(&text);
+        }
+        panic!("no `{wanted}` in the polls: {seen:?}");
+    };
+    assert!(read_until("40{").starts_with("40{\"sid\":"));
 
     let reply = server.post_json(
         "/api/v1/inpaint",
@@ -50,7 +70,5 @@ fn diffusion_finish_reaches_a_connected_client_after_an_inpaint() {
         ),
     );
     assert_eq!(reply.status, 200);
-    let event = crate::support::Reply::from(server.agent.get(poll(Some(&sid))).call());
-    let text = String::from_utf8_lossy(&event.body);
-    assert!(text.contains("42[\"diffusion_finish\""), "{text}");
+    assert!(read_until("diffusion_finish").starts_with("42[\"diffusion_finish\""));
 }

@@ -30,8 +30,8 @@ impl TestServer {
                 .enable_all()
                 .build()
                 .unwrap();
+            let server = Server::new(options).unwrap();
             runtime.block_on(async move {
-                let server = Server::new(options).unwrap();
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
                 ready_tx.send(listener.local_addr().unwrap()).unwrap();
                 server
