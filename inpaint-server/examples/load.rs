@@ -45,12 +45,20 @@ struct Args {
 
 fn body(size: u32) -> String {
     let picture = RgbImage::from_fn(size, size, |x, y| {
-        Rgb([(x * 7 % 256) as u8, (y * 5 % 256) as u8, ((x ^ y) % 251) as u8])
+        Rgb([
+            (x * 7 % 256) as u8,
+            (y * 5 % 256) as u8,
+            ((x ^ y) % 251) as u8,
+        ])
     });
     let hole = size / 3;
     let (lo, hi) = ((size - hole) / 2, (size + hole) / 2);
     let mask = GrayImage::from_fn(size, size, |x, y| {
-        Luma([if (lo..hi).contains(&x) && (lo..hi).contains(&y) { 255 } else { 0 }])
+        Luma([if (lo..hi).contains(&x) && (lo..hi).contains(&y) {
+            255
+        } else {
+            0
+        }])
     });
     let png = |image: DynamicImage| {
         let mut out = Cursor::new(Vec::new());

@@ -107,10 +107,15 @@ impl Models {
     }
 }
 
-/// IOPaint's `ModelInfo` for model `id`.
+/// IOPaint's `ModelInfo` for model `id`: a prompt model when the catalog says so.
 fn describe(id: &str, path: Option<String>) -> ModelInfo {
+    let takes_prompt = catalog::entry(id).is_some_and(|e| e.needs_prompt);
+    describe_as(id, path, takes_prompt)
+}
+
+fn describe_as(id: &str, path: Option<String>, takes_prompt: bool) -> ModelInfo {
     let mut info = ModelInfo::erase(id, path.unwrap_or_else(|| id.to_owned()));
-    if catalog::entry(id).is_some_and(|e| e.needs_prompt) {
+    if takes_prompt {
         info.model_type = crate::schema::ModelType::DiffusersSdInpaint;
         info.need_prompt = true;
         info.support_strength = true;
@@ -118,10 +123,12 @@ fn describe(id: &str, path: Option<String>) -> ModelInfo {
     info
 }
 
-fn describe_active(active: &ActiveModel) -> Served {
+/// The served model, as the loaded model describes itself (`ModelSpec::takes_prompt`).
+fn describe_active(active: &ActiveModel, manager: &mut ModelManager) -> Served {
     let path = active.path.as_ref().map(|p| p.display().to_string());
+    let takes_prompt = manager.model_mut().is_some_and(|m| m.spec().takes_prompt);
     Served {
-        info: describe(&active.id, path),
+        info: describe_as(&active.id, path, takes_prompt),
         active: active.clone(),
     }
 }
@@ -189,10 +196,12 @@ impl Engine {
         for _ in 0..workers {
             let mut manager = models.manager();
             let active = manager.load(plan.clone())?.clone();
-            first.get_or_insert(active);
+            if first.is_none() {
+                first = Some(describe_active(&active, &mut manager));
+            }
             slots.push(Mutex::new(manager));
         }
-        let active = first.ok_or_else(|| Error::invalid_option("no worker started"))?;
+        let served = first.ok_or_else(|| Error::invalid_option("no worker started"))?;
         Ok(Engine {
             models,
             slots,
@@ -200,7 +209,7 @@ impl Engine {
             workers: Arc::new(Semaphore::new(workers)),
             admission: Arc::new(Semaphore::new(workers + queue)),
             queue,
-            served: Arc::new(RwLock::new(describe_active(&active))),
+            served: Arc::new(RwLock::new(served)),
         })
     }
 
@@ -295,7 +304,10 @@ impl Engine {
                 let mut manager = slot.lock().unwrap_or_else(PoisonError::into_inner);
                 match manager.load(plan.clone()) {
                     Ok(active) => {
-                        loaded.get_or_insert_with(|| active.clone());
+                        let active = active.clone();
+                        if loaded.is_none() {
+                            loaded = Some(describe_active(&active, &mut manager));
+                        }
                     }
                     Err(err) => {
                         drop(manager);
@@ -314,8 +326,7 @@ impl Engine {
                     }
                 }
             }
-            let active = loaded.ok_or_else(|| ApiError::internal("no model instance"))?;
-            *served = describe_active(&active);
+            *served = loaded.ok_or_else(|| ApiError::internal("no model instance"))?;
             Ok(served.clone())
         })
         .await;

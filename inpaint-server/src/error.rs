@@ -134,6 +134,7 @@ impl From<inpaint_core::Error> for ApiError {
             E::LimitsExceeded { .. } => {
                 Self::new(StatusCode::PAYLOAD_TOO_LARGE, "LimitsExceeded", message)
             }
+            E::Cancelled => Self::unavailable("the run was cancelled", 1),
             E::Unsupported { .. } | E::Decode { .. } => Self::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "UnsupportedImage",

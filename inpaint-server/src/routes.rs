@@ -1,6 +1,8 @@
 //! The HTTP routes: IOPaint's `api.py`, route for route.
 
+use std::ops::ControlFlow;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use axum::Json;
@@ -10,6 +12,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use serde_json::json;
 use socketioxide::SocketIo;
+
+use inpaint_core::{Progress, ProgressStep};
 
 use crate::codec;
 use crate::engine::Engine;
@@ -64,9 +68,15 @@ fn multipart_rejection(rejection: axum::extract::multipart::MultipartRejection) 
 
 pub(crate) async fn server_config(State(app): Shared) -> Result<Json<ServerConfig>, ApiError> {
     let engine = app.engine.clone();
-    let model_infos = tokio::task::spawn_blocking(move || engine.models.list())
+    let served = engine.served().await.info;
+    let mut model_infos = tokio::task::spawn_blocking(move || engine.models.list())
         .await
         .map_err(|err| ApiError::internal(format!("listing the models failed: {err}")))?;
+    // The served model describes itself (whether it reads a prompt comes from the model).
+    match model_infos.iter_mut().find(|i| i.name == served.name) {
+        Some(info) => *info = served,
+        None => model_infos.push(served),
+    }
     Ok(Json(ServerConfig {
         plugins: Vec::new(),
         model_infos,
@@ -161,7 +171,10 @@ async fn run_inpaint(app: Arc<AppState>, body: Bytes) -> Result<Response, ApiErr
     .await?;
     let decode_time = decode_started.elapsed();
 
-    let options = request.options.clone();
+    let seed = request.options.request.seed;
+    let mut options = request.options.clone();
+    let cancel = CancelOnDrop::default();
+    options.request.progress = Some(progress_to_socket(&app.io, cancel.flag.clone()));
     let image = input.image;
     let ((result, served), timing) = app
         .engine
@@ -208,8 +221,45 @@ async fn run_inpaint(app: Arc<AppState>, body: Bytes) -> Result<Response, ApiErr
         .into_response();
     response
         .headers_mut()
-        .insert("x-seed", HeaderValue::from(request.seed));
+        .insert("x-seed", HeaderValue::from(seed));
+    drop(cancel);
     Ok(response)
+}
+
+/// Set when the request is dropped (the client went away, or the timeout fired): a model
+/// that reports progress then stops at its next step instead of running on for nobody.
+#[derive(Default)]
+struct CancelOnDrop {
+    flag: Arc<AtomicBool>,
+}
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.flag.store(true, Ordering::Relaxed);
+    }
+}
+
+/// A [`Progress`] that sends IOPaint's `diffusion_progress` events, in order, and stops the
+/// run once `cancelled` is set.
+fn progress_to_socket(io: &SocketIo, cancelled: Arc<AtomicBool>) -> Progress {
+    let (steps, mut received) = tokio::sync::mpsc::unbounded_channel::<u32>();
+    let io = io.clone();
+    tokio::spawn(async move {
+        while let Some(step) = received.recv().await {
+            let _ = io
+                .emit("diffusion_progress", &json!({ "step": step }))
+                .await;
+        }
+    });
+    Progress::new(move |step: &ProgressStep| {
+        // IOPaint sends diffusers' 0-based step index; the app shows `step + 1`.
+        let _ = steps.send(step.step.saturating_sub(1));
+        if cancelled.load(Ordering::Relaxed) {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    })
 }
 
 fn ms(duration: std::time::Duration) -> f64 {
@@ -406,6 +456,20 @@ pub(crate) fn describe_web_app(web_app: &WebApp) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn progress_runs_on_until_the_request_is_dropped() {
+        let (_layer, io) = SocketIo::new_layer();
+        let cancel = CancelOnDrop::default();
+        let progress = progress_to_socket(&io, cancel.flag.clone());
+        let step = ProgressStep::new(1, 20, std::time::Duration::ZERO);
+        assert!(progress.report(&step).is_ok());
+        drop(cancel);
+        assert!(matches!(
+            progress.report(&step),
+            Err(inpaint_core::Error::Cancelled)
+        ));
+    }
 
     #[test]
     fn file_names_that_leave_the_folder_are_refused() {

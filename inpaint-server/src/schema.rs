@@ -9,32 +9,12 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use inpaint_core::{HdStrategy, InpaintOptions};
+use inpaint_core::{HdStrategy, InpaintOptions, Request, Sampler};
 
 use crate::error::ApiError;
 
 /// IOPaint's `SDSampler` values, in its order (`GET /api/v1/samplers`).
-pub const SAMPLERS: [&str; 19] = [
-    "DPM++ 2M",
-    "DPM++ 2M Karras",
-    "DPM++ 2M SDE",
-    "DPM++ 2M SDE Karras",
-    "DPM++ SDE",
-    "DPM++ SDE Karras",
-    "DPM2",
-    "DPM2 Karras",
-    "DPM2 a",
-    "DPM2 a Karras",
-    "Euler",
-    "Euler a",
-    "Heun",
-    "LMS",
-    "LMS Karras",
-    "DDIM",
-    "PNDM",
-    "UniPC",
-    "LCM",
-];
+pub const SAMPLERS: [&str; 19] = Sampler::NAMES;
 
 /// IOPaint's `hd_strategy` values, as the app sends them.
 const HD_STRATEGIES: [&str; 3] = ["Original", "Resize", "Crop"];
@@ -98,6 +78,16 @@ impl Fields {
         }
     }
 
+    /// A number field.
+    pub(crate) fn number(&self, names: &[&str], default: f64) -> Result<f64, ApiError> {
+        match self.get(names) {
+            None => Ok(default),
+            Some((name, value)) => value.as_f64().ok_or_else(|| {
+                ApiError::validation(format!("`{name}` must be a number, got {}", kind_of(value)))
+            }),
+        }
+    }
+
     /// An integer field that must lie in `min..=max`.
     pub(crate) fn integer_in(
         &self,
@@ -135,10 +125,10 @@ pub(crate) struct InpaintRequest {
     pub(crate) image: String,
     /// The mask, base64 or a data URL.
     pub(crate) mask: String,
-    /// HD strategy, trigger size, margin and resize limit.
+    /// HD strategy, trigger size, margin and resize limit, and the [`Request`] (prompts,
+    /// sampler, steps, guidance, strength, seed) for models that read it. `sd_seed = -1` is
+    /// already replaced by a random seed (reported in `X-Seed`).
     pub(crate) options: InpaintOptions,
-    /// `sd_seed`, with `-1` already replaced by a random seed (reported in `X-Seed`).
-    pub(crate) seed: i64,
 }
 
 impl InpaintRequest {
@@ -176,19 +166,41 @@ impl InpaintRequest {
         )?;
         let seed = match fields.integer(&["sd_seed"], 42)? {
             -1 => rand::random_range(1..=99_999_999),
-            seed => seed,
+            seed if seed < 0 => {
+                return Err(ApiError::validation(format!(
+                    "`sd_seed` must be -1 (random) or at least 0, got {seed}"
+                )));
+            }
+            seed => seed as u64,
         };
+        let sampler = match fields.string(&["sd_sampler"])? {
+            None => Sampler::default(),
+            Some(name) => name
+                .parse::<Sampler>()
+                .map_err(|err| ApiError::validation(format!("`sd_sampler`: {err}")))?,
+        };
+        let steps = fields.integer_in(&["sd_steps"], 50, 0, i64::from(u32::MAX))?;
+        // Range checks on the diffusion values are the pipeline's (`Request::validate`), made
+        // only for models that read them, as IOPaint's erase models ignore them.
+        let request = Request::new()
+            .with_prompt(fields.string(&["prompt"])?.unwrap_or(""))
+            .with_negative_prompt(fields.string(&["negative_prompt"])?.unwrap_or(""))
+            .with_steps(u32::try_from(steps).unwrap_or(u32::MAX))
+            .with_guidance_scale(fields.number(&["sd_guidance_scale"], 7.5)? as f32)
+            .with_sampler(sampler)
+            .with_strength(fields.number(&["sd_strength"], 1.0)? as f32)
+            .with_seed(seed);
         // The ranges above were checked, so the conversions cannot fail.
         let to_u32 = |v: i64| u32::try_from(v).unwrap_or(u32::MAX);
         let options = InpaintOptions::new(hd_strategy)
             .with_crop_trigger_size(to_u32(trigger))
             .with_crop_margin(to_u32(margin))
-            .with_resize_limit(to_u32(resize_limit));
+            .with_resize_limit(to_u32(resize_limit))
+            .with_request(request);
         Ok(InpaintRequest {
             image,
             mask,
             options,
-            seed,
         })
     }
 }
@@ -314,7 +326,7 @@ mod tests {
     fn defaults_are_iopaints() {
         let r = request(r#"{"image":"a","mask":"b"}"#).unwrap();
         assert_eq!(r.options, InpaintOptions::default());
-        assert_eq!(r.seed, 42);
+        assert_eq!(r.options.request.seed, 42);
     }
 
     #[test]
@@ -325,7 +337,6 @@ mod tests {
                 "hd_trategy_resize_imit":2048,"no_such_field":[1]}"#,
         )
         .unwrap();
-        assert_eq!(r.seed, 42);
         assert_eq!(
             r.options,
             InpaintOptions::new(HdStrategy::Resize)
@@ -337,7 +348,27 @@ mod tests {
     #[test]
     fn random_seed_for_minus_one() {
         let r = request(r#"{"image":"a","mask":"b","sd_seed":-1}"#).unwrap();
-        assert!((1..=99_999_999).contains(&r.seed), "{}", r.seed);
+        let seed = r.options.request.seed;
+        assert!((1..=99_999_999).contains(&seed), "{seed}");
+    }
+
+    #[test]
+    fn the_diffusion_fields_reach_the_request() {
+        let r = request(
+            r#"{"image":"a","mask":"b","prompt":"a bench","negative_prompt":"people",
+                "sd_steps":20,"sd_guidance_scale":5,"sd_sampler":"Euler a","sd_strength":0.75,
+                "sd_seed":7}"#,
+        )
+        .unwrap();
+        let expected = Request::new()
+            .with_prompt("a bench")
+            .with_negative_prompt("people")
+            .with_steps(20)
+            .with_guidance_scale(5.0)
+            .with_sampler(Sampler::EulerA)
+            .with_strength(0.75)
+            .with_seed(7);
+        assert_eq!(r.options.request, expected);
     }
 
     #[test]
@@ -354,6 +385,15 @@ mod tests {
                 "`hd_strategy_crop_margin`",
             ),
             (r#"{"image":"a","mask":"b","sd_seed":"x"}"#, "`sd_seed`"),
+            (r#"{"image":"a","mask":"b","sd_seed":-5}"#, "`sd_seed`"),
+            (
+                r#"{"image":"a","mask":"b","sd_sampler":"Fast"}"#,
+                "`sd_sampler`",
+            ),
+            (
+                r#"{"image":"a","mask":"b","sd_strength":"max"}"#,
+                "`sd_strength`",
+            ),
         ] {
             let err = request(json).unwrap_err();
             assert_eq!(err.status().as_u16(), 422, "{json}");

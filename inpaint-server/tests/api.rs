@@ -129,6 +129,9 @@ fn inpaint_png_changes_only_the_mask_and_keeps_alpha_and_parameters() {
     png = with_text_chunk(&png, "parameters", "a red boat\nNegative prompt: fog");
     let mut body = inpaint_body(&png, &mask_png);
     body["sd_seed"] = json!(-1);
+    // A prompt for a model that takes none is fine (it is ignored, as in IOPaint).
+    body["prompt"] = json!("a red boat");
+    body["sd_sampler"] = json!("Euler a");
     let reply = server.post_json("/api/v1/inpaint", &body);
     assert_eq!(
         reply.status,
