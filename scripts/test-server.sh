@@ -83,7 +83,7 @@ kill -TERM "$server_pid"; wait "$server_pid"
 start_server --model telea --workers 2 --queue 32
 started=$SECONDS
 timeout 300 "$root/target/debug/examples/load" --url "$url" --size 512 \
-    --concurrency 1,4,16 --requests 32 --pid "$server_pid" --max-rss-growth-mib 64
+    --concurrency 1,4,16 --requests 8 --pid "$server_pid" --max-rss-growth-mib 64
 echo "load test: $((SECONDS - started)) s"
 
 echo "--- SIGTERM: a clean stop"
