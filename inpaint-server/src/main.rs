@@ -19,7 +19,7 @@ const DEFAULT_WEB_APP: &str = "target/iopaint-web/web_app";
 
 /// Serves IOPaint's web app and API on the inpaint crates (no Python).
 #[derive(Debug, Parser)]
-#[command(name = "inpaint-server", version)]
+#[command(name = "inpaint-server", version, args_override_self = true)]
 struct Args {
     /// Address to listen on. The default serves this machine only; the API has no
     /// authentication, so listen elsewhere only on a network you trust.
