@@ -34,6 +34,9 @@ step "the README's first command, on the sample photo"
 cargo run --release --locked --example inpaint -- \
     --image examples/data/photo.jpg --mask examples/data/mask.png --output target/sample-out.png
 
+step "inpaint-server end to end: IOPaint's web app in headless Chromium, a load test, SIGTERM"
+scripts/test-server.sh
+
 step "the C ABI: header, C tests (ASan+UBSan, valgrind), C example, pkg-config"
 scripts/test-c.sh
 
