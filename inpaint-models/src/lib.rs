@@ -28,6 +28,7 @@
 #![warn(missing_docs)]
 
 pub mod classical;
+pub mod diffusion;
 #[cfg(feature = "onnx")]
 pub mod onnx;
 pub mod patchmatch;
