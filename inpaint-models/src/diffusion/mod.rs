@@ -1,4 +1,5 @@
-//! Stable Diffusion: noise, samplers (and, on the `diffusion` branch, the pipeline).
+//! Stable Diffusion: noise, samplers, tokenizer (and, on the `diffusion` branch, the pipeline).
 
 pub mod noise;
 pub mod scheduler;
+pub mod tokenizer;
