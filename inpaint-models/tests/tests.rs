@@ -10,4 +10,6 @@ mod diffusion;
 #[cfg(feature = "onnx")]
 mod onnx;
 mod properties;
+#[cfg(feature = "onnx")]
+mod sd;
 mod tokenizer;

@@ -23,9 +23,9 @@
 //! # Ok::<(), inpaint_core::Error>(())
 //! ```
 
-mod contract;
-mod device;
-mod model;
+pub(crate) mod contract;
+pub(crate) mod device;
+pub(crate) mod model;
 mod runtime;
 
 pub use contract::{Element, GraphPort};

@@ -665,7 +665,7 @@ impl fmt::Debug for PreparedInputs {
     }
 }
 
-fn tensor<T, const N: usize>(shape: [usize; N], data: Vec<T>) -> Result<DynValue>
+pub(crate) fn tensor<T, const N: usize>(shape: [usize; N], data: Vec<T>) -> Result<DynValue>
 where
     T: ort::value::PrimitiveTensorElementType + Clone + fmt::Debug + 'static,
 {
@@ -698,7 +698,7 @@ impl InpaintModel for OnnxModel {
 }
 
 /// ONNX Runtime's description of a session's inputs or outputs, as plain ports.
-fn graph_ports(outlets: &[ort::value::Outlet]) -> Vec<GraphPort> {
+pub(crate) fn graph_ports(outlets: &[ort::value::Outlet]) -> Vec<GraphPort> {
     outlets
         .iter()
         .map(|outlet| {
