@@ -29,6 +29,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
+use clap::{CommandFactory, FromArgMatches, Parser};
+
 use inpaint_core::io::{load_image, load_mask, save_image};
 use inpaint_core::{HdStrategy, InpaintModel, InpaintOptions, Limits, inpaint};
 use inpaint_models::onnx::{
@@ -40,12 +42,67 @@ use inpaint_registry::{
     Registry, Scanner,
 };
 
-const USAGE: &str = "usage: inpaint --image IN --mask MASK --output OUT [--model ID] \
-[--model-dir D] [--device NAME] [--radius N] [--patch-size N] [--seed N] \
-[--hd-strategy original|resize|crop]
-       inpaint --model-file PATH.onnx --arch lama|lama-dynamic|migan|migan-pipeline|mat|fcf \
-[--device cpu|cuda|tensorrt|coreml|directml|openvino|rocm|auto] [--ort-lib PATH] \
-[--output-range 0-1|0-255] [--seed N] [--hd-strategy …] --image IN --mask MASK --output OUT";
+/// Inpaints a photo: fills the white part of a mask from the rest of the image.
+///
+/// The model is a catalog name resolved through the registry (`--model`, the default `telea`
+/// needs no file), or an ONNX file with its architecture (`--model-file` with `--arch`).
+#[derive(Debug, Parser)]
+#[command(name = "inpaint", version, args_override_self = true)]
+struct Cli {
+    /// The photo to inpaint (PNG, JPEG, WebP, GIF or BMP).
+    #[arg(long, value_name = "IN")]
+    image: PathBuf,
+    /// The mask: white (> 127) where the image is to be filled; the image's size.
+    #[arg(long, value_name = "MASK")]
+    mask: PathBuf,
+    /// Where to write the result; the format follows the extension.
+    #[arg(long, value_name = "OUT")]
+    output: PathBuf,
+    /// A catalog id or alias, or a model found in the model folders; without it, the default
+    /// model (named below).
+    #[arg(long, value_name = "ID", conflicts_with = "model_file")]
+    model: Option<String>,
+    /// The project model folder (`D/<id>/<file>`) searched for `--model`; without it, the
+    /// default folders (`INPAINT_MODELS_DIR` or ~/.cache/inpaint/models, then the Hugging Face
+    /// cache).
+    #[arg(long, value_name = "D", conflicts_with = "model_file")]
+    model_dir: Option<PathBuf>,
+    /// An ONNX model file to run, with `--arch`; not looked up in the registry.
+    #[arg(long, value_name = "PATH.onnx", requires = "arch")]
+    model_file: Option<PathBuf>,
+    /// The architecture of `--model-file`: lama, lama-dynamic, migan, migan-pipeline, mat, fcf.
+    #[arg(long, value_name = "ARCH", requires = "model_file")]
+    arch: Option<Architecture>,
+    /// Where a neural model runs: cpu, cuda[:N], tensorrt, coreml, directml, openvino, rocm, or
+    /// auto (this machine's accelerators, then the CPU); any but auto is required, never
+    /// replaced.
+    #[arg(long, value_name = "NAME", default_value_t = Device::Cpu)]
+    device: Device,
+    /// The ONNX Runtime library to load (before `ORT_DYLIB_PATH`, an installed backend, the
+    /// project's .runtime folder and the system loader).
+    #[arg(long, value_name = "PATH")]
+    ort_lib: Option<PathBuf>,
+    /// The range of a LaMa graph's output when its metadata does not say: 0-1 or 0-255.
+    #[arg(long, value_name = "RANGE")]
+    output_range: Option<OutputRange>,
+    /// The search radius of telea and navier-stokes, in pixels [default: 4].
+    #[arg(
+        long,
+        value_name = "N",
+        allow_negative_numbers = true,
+        conflicts_with = "model_file"
+    )]
+    radius: Option<f64>,
+    /// PatchMatch's patch size, in pixels.
+    #[arg(long, value_name = "N", conflicts_with = "model_file")]
+    patch_size: Option<u32>,
+    /// The random seed of PatchMatch and of MAT's noise.
+    #[arg(long, value_name = "N")]
+    seed: Option<u64>,
+    /// How large images are handled: original, resize or crop.
+    #[arg(long, value_name = "NAME", default_value_t = HdStrategy::default())]
+    hd_strategy: HdStrategy,
+}
 
 struct Args {
     image: PathBuf,
@@ -64,73 +121,53 @@ struct Args {
     hd_strategy: HdStrategy,
 }
 
-fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, String> {
-    let (mut image, mut mask, mut output, mut model, mut model_dir) =
-        (None, None, None, None, None);
-    let (mut model_file, mut arch, mut device, mut ort_lib) = (None, None, None, None);
-    let mut options = ModelOptions::new();
-    let mut onnx = OnnxOptions::default();
-    let mut hd_strategy = HdStrategy::default();
-    while let Some(flag) = args.next() {
-        if flag == "-h" || flag == "--help" {
-            return Ok(None);
+impl From<Cli> for Args {
+    fn from(cli: Cli) -> Args {
+        let mut options = ModelOptions::new();
+        if let Some(radius) = cli.radius {
+            options = options.with_radius(radius);
         }
-        let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value"));
-        match flag.as_str() {
-            "--image" => image = Some(PathBuf::from(value()?)),
-            "--mask" => mask = Some(PathBuf::from(value()?)),
-            "--output" => output = Some(PathBuf::from(value()?)),
-            "--model" => model = Some(value()?),
-            "--model-dir" => model_dir = Some(PathBuf::from(value()?)),
-            "--model-file" => model_file = Some(PathBuf::from(value()?)),
-            "--arch" => {
-                arch = Some(
-                    value()?
-                        .parse::<Architecture>()
-                        .map_err(|e| e.to_string())?,
-                )
-            }
-            "--device" => device = Some(value()?.parse::<Device>().map_err(|e| e.to_string())?),
-            "--ort-lib" => ort_lib = Some(PathBuf::from(value()?)),
-            "--output-range" => {
-                onnx = onnx
-                    .with_output_range(value()?.parse::<OutputRange>().map_err(|e| e.to_string())?)
-            }
-            "--radius" => options = options.with_radius(number(&flag, &value()?)?),
-            "--patch-size" => options = options.with_patch_size(number(&flag, &value()?)?),
-            "--seed" => options = options.with_seed(number(&flag, &value()?)?),
-            "--hd-strategy" => hd_strategy = value()?.parse().map_err(|e| format!("{e}"))?,
-            other => return Err(format!("unknown argument `{other}`")),
+        if let Some(patch_size) = cli.patch_size {
+            options = options.with_patch_size(patch_size);
+        }
+        if let Some(seed) = cli.seed {
+            options = options.with_seed(seed);
+        }
+        let mut onnx = OnnxOptions::default().with_runtime(runtime_search(cli.ort_lib));
+        if let Some(range) = cli.output_range {
+            onnx = onnx.with_output_range(range);
+        }
+        Args {
+            image: cli.image,
+            mask: cli.mask,
+            output: cli.output,
+            model: cli.model,
+            model_dir: cli.model_dir,
+            // clap's `requires` makes these come as a pair.
+            file: cli.model_file.zip(cli.arch),
+            device: cli.device,
+            options,
+            onnx,
+            hd_strategy: cli.hd_strategy,
         }
     }
-    let missing = |name: &str| format!("{name} is required");
-    let file = match (model_file, arch) {
-        (Some(file), Some(arch)) => Some((file, arch)),
-        (Some(_), None) => return Err(missing("--arch (with --model-file)")),
-        (None, Some(_)) => return Err(missing("--model-file (with --arch)")),
-        (None, None) => None,
-    };
-    if file.is_some() {
-        if model.is_some() || model_dir.is_some() {
-            return Err("--model/--model-dir and --model-file exclude each other".into());
-        }
-        if options.radius.is_some() || options.patch_size.is_some() {
-            return Err("--radius and --patch-size apply to the classical models only".into());
-        }
+}
+
+/// The command line, with the known models, architectures and devices listed after `--help`.
+fn parse_args() -> Args {
+    let ids: Vec<&str> = CATALOG.iter().map(|entry| entry.id).collect();
+    let lists = format!(
+        "Models: {} (default {DEFAULT_MODEL})\nArchitectures: {}\nDevices: {}\nHD strategies: {}",
+        ids.join(", "),
+        Architecture::NAMES.join(", "),
+        Device::NAMES.join(", "),
+        HdStrategy::NAMES.join(", ")
+    );
+    let matches = Cli::command().after_help(lists).get_matches();
+    match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli.into(),
+        Err(err) => err.exit(),
     }
-    onnx = onnx.with_runtime(runtime_search(ort_lib));
-    Ok(Some(Args {
-        image: image.ok_or_else(|| missing("--image"))?,
-        mask: mask.ok_or_else(|| missing("--mask"))?,
-        output: output.ok_or_else(|| missing("--output"))?,
-        model,
-        model_dir,
-        file,
-        device: device.unwrap_or(Device::Cpu),
-        options,
-        onnx,
-        hd_strategy,
-    }))
 }
 
 /// Where ONNX Runtime is looked for: `--ort-lib`, then `ORT_DYLIB_PATH`, then the installed
@@ -149,11 +186,6 @@ fn runtime_search(ort_lib: Option<PathBuf>) -> RuntimeSearch {
         // None installed: the project folder and the system loader remain.
         Err(_) => search,
     }
-}
-
-fn number<T: std::str::FromStr>(flag: &str, text: &str) -> Result<T, String> {
-    text.parse()
-        .map_err(|_| format!("{flag}: `{text}` is not a valid number here"))
 }
 
 /// A loaded model: owned, or held by the registry's manager.
@@ -315,23 +347,7 @@ fn describe(model: &str, options: &ModelOptions) -> String {
 }
 
 fn main() -> ExitCode {
-    let args = match parse_args(std::env::args().skip(1)) {
-        Ok(Some(args)) => args,
-        Ok(None) => {
-            let ids: Vec<&str> = CATALOG.iter().map(|entry| entry.id).collect();
-            println!(
-                "{USAGE}\nmodels: {} (default {DEFAULT_MODEL})\narchitectures: {}\ndevices: {}",
-                ids.join(", "),
-                Architecture::NAMES.join(", "),
-                Device::NAMES.join(", ")
-            );
-            return ExitCode::SUCCESS;
-        }
-        Err(message) => {
-            eprintln!("error: {message}\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
+    let args = parse_args();
     match run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {

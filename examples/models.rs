@@ -23,6 +23,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use clap::{ArgAction, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use inpaint_core::error::full_message;
 use inpaint_download::{
@@ -33,143 +34,107 @@ use inpaint_registry::{
     CATALOG, Discovery, ModelInfo, ModelRoot, Scanner, Verification, download_plan,
 };
 
-const USAGE: &str = "usage: models list [--model-dir D] [--no-verify]
-       models download ID [--model-dir D] [--endpoint URL] [--allow-unverified] [--offline]
-       models scan DIR
-       models backend list | install FILE|URL --sha256 HEX --name N --version V \
-[--providers cpu,cuda] [--hardware any|nvidia-gpu] | remove NAME";
+/// Lists, downloads and identifies models, and manages ONNX Runtime backends.
+#[derive(Debug, Parser)]
+#[command(name = "models", version, args_override_self = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
 
+#[derive(Debug, Subcommand)]
 enum Command {
+    /// Every known model: its architecture, size, checksum and what is on disk.
     List {
+        /// The project model folder (`D/<id>/<file>`); without it, the default folders.
+        #[arg(long, value_name = "D")]
         model_dir: Option<PathBuf>,
+        /// Skip hashing the files on disk (faster; says "present, not verified").
+        #[arg(long = "no-verify", action = ArgAction::SetFalse)]
         verify: bool,
     },
+    /// Downloads a catalog model, resumably, checking its sha256 before renaming it into place.
     Download {
+        /// The catalog id or alias (`models list` shows them).
+        #[arg(value_name = "ID")]
         id: String,
+        /// The project model folder to download into; without it, `INPAINT_MODELS_DIR` or
+        /// ~/.cache/inpaint/models.
+        #[arg(long, value_name = "D")]
         model_dir: Option<PathBuf>,
+        /// The Hugging Face endpoint (overrides `HF_ENDPOINT`).
+        #[arg(long, value_name = "URL")]
         endpoint: Option<String>,
+        /// Download a file the catalog has no checksum for.
+        #[arg(long)]
         allow_unverified: bool,
+        /// Use only what is already on disk; never touch the network.
+        #[arg(long)]
         offline: bool,
     },
+    /// Identifies the model files in a folder by their content, and says why others are not.
     Scan {
+        /// The folder to look in.
+        #[arg(value_name = "DIR")]
         dir: PathBuf,
     },
-    BackendList,
-    BackendInstall {
+    /// ONNX Runtime builds installed for the `inpaint` example.
+    #[command(subcommand)]
+    Backend(BackendCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum BackendCommand {
+    /// The installed backends, and the one this machine would use.
+    List,
+    /// Installs a backend from a `.whl`, `.zip` or `.tgz` holding `libonnxruntime`.
+    Install {
+        /// The archive: a file, or an http(s) URL to download.
+        #[arg(value_name = "FILE|URL")]
         source: String,
+        /// The archive's sha256 (hex); nothing is installed if it differs.
+        #[arg(long, value_name = "HEX")]
         sha256: String,
-        manifest: BackendManifest,
+        /// The backend's name (its folder under the backends folder).
+        #[arg(long, value_name = "N")]
+        name: String,
+        /// The ONNX Runtime version the archive holds.
+        #[arg(long, value_name = "V")]
+        version: String,
+        /// The execution providers it was built with, comma-separated.
+        #[arg(
+            long,
+            value_name = "cpu,cuda",
+            value_delimiter = ',',
+            default_value = "cpu"
+        )]
+        providers: Vec<String>,
+        /// What it needs to run: any, or nvidia-gpu.
+        #[arg(long, value_name = "any|nvidia-gpu", value_parser = parse_hardware, default_value = "any")]
+        hardware: Hardware,
     },
-    BackendRemove {
+    /// Removes an installed backend.
+    Remove {
+        /// The backend's name.
+        #[arg(value_name = "NAME")]
         name: String,
     },
 }
 
-fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Command>, String> {
-    let Some(command) = args.next() else {
-        return Err("a command is needed: list, download, scan or backend".into());
-    };
-    if command == "-h" || command == "--help" {
-        return Ok(None);
-    }
-    if command == "backend" {
-        return parse_backend(args).map(Some);
-    }
-    let (mut positional, mut model_dir, mut endpoint) = (Vec::new(), None, None);
-    let (mut verify, mut allow_unverified, mut offline) = (true, false, false);
-    while let Some(flag) = args.next() {
-        let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value"));
-        match flag.as_str() {
-            "--model-dir" => model_dir = Some(PathBuf::from(value()?)),
-            "--endpoint" => endpoint = Some(value()?),
-            "--no-verify" => verify = false,
-            "--allow-unverified" => allow_unverified = true,
-            "--offline" => offline = true,
-            "-h" | "--help" => return Ok(None),
-            other if other.starts_with('-') => return Err(format!("unknown argument `{other}`")),
-            other => positional.push(other.to_string()),
-        }
-    }
-    let one = |what: &str| match positional.as_slice() {
-        [single] => Ok(single.clone()),
-        [] => Err(format!("`{command}` needs {what}")),
-        _ => Err(format!("`{command}` takes one {what}")),
-    };
-    let command = match command.as_str() {
-        "list" if positional.is_empty() => Command::List { model_dir, verify },
-        "download" => Command::Download {
-            id: one("a model id")?,
-            model_dir,
-            endpoint,
-            allow_unverified,
-            offline,
-        },
-        "scan" if model_dir.is_none() => Command::Scan {
-            dir: PathBuf::from(one("a folder")?),
-        },
-        "list" | "scan" => return Err(format!("unexpected arguments for `{command}`")),
-        other => {
-            return Err(format!(
-                "unknown command `{other}`; commands: list, download, scan, backend"
-            ));
-        }
-    };
-    Ok(Some(command))
-}
-
-fn parse_backend(mut args: impl Iterator<Item = String>) -> Result<Command, String> {
-    let action = args
-        .next()
-        .ok_or("`backend` needs list, install or remove")?;
-    let mut positional = Vec::new();
-    let (mut sha256, mut name, mut version) = (None, None, None);
-    let (mut providers, mut hardware) = (vec!["cpu".to_string()], Hardware::Any);
-    while let Some(flag) = args.next() {
-        let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value"));
-        match flag.as_str() {
-            "--sha256" => sha256 = Some(value()?),
-            "--name" => name = Some(value()?),
-            "--version" => version = Some(value()?),
-            "--providers" => providers = value()?.split(',').map(str::to_string).collect(),
-            "--hardware" => {
-                hardware = match value()?.as_str() {
-                    "any" => Hardware::Any,
-                    "nvidia-gpu" => Hardware::NvidiaGpu,
-                    other => {
-                        return Err(format!(
-                            "unknown hardware `{other}`; expected any or nvidia-gpu"
-                        ));
-                    }
-                }
-            }
-            other if other.starts_with('-') => return Err(format!("unknown argument `{other}`")),
-            other => positional.push(other.to_string()),
-        }
-    }
-    let needed = |what: &str| format!("`backend {action}` needs {what}");
-    match (action.as_str(), positional.as_slice()) {
-        ("list", []) => Ok(Command::BackendList),
-        ("remove", [name]) => Ok(Command::BackendRemove { name: name.clone() }),
-        ("install", [source]) => {
-            let name = name.ok_or_else(|| needed("--name"))?;
-            let version = version.ok_or_else(|| needed("--version"))?;
-            Ok(Command::BackendInstall {
-                source: source.clone(),
-                sha256: sha256.ok_or_else(|| needed("--sha256 (the archive's checksum)"))?,
-                manifest: BackendManifest::new(name, version, providers, hardware),
-            })
-        }
-        ("list" | "remove" | "install", _) => Err(needed("one argument (see usage)")),
-        (other, _) => Err(format!(
-            "unknown backend action `{other}`; actions: list, install, remove"
+fn parse_hardware(text: &str) -> Result<Hardware, String> {
+    match text {
+        "any" => Ok(Hardware::Any),
+        "nvidia-gpu" => Ok(Hardware::NvidiaGpu),
+        other => Err(format!(
+            "unknown hardware `{other}`; expected any or nvidia-gpu"
         )),
     }
 }
 
-fn backend(command: &Command) -> Result<(), String> {
+fn backend(command: &BackendCommand) -> Result<(), String> {
     let backends = Backends::from_env().map_err(|e| full_message(&e))?;
     match command {
-        Command::BackendList => {
+        BackendCommand::List => {
             let installed = backends.list().map_err(|e| full_message(&e))?;
             println!("backends folder: {}", backends.root().display());
             if installed.is_empty() {
@@ -193,16 +158,21 @@ fn backend(command: &Command) -> Result<(), String> {
                 Err(err) => println!("this machine would use none: {err}"),
             }
         }
-        Command::BackendInstall {
+        BackendCommand::Install {
             source,
             sha256,
-            manifest,
+            name,
+            version,
+            providers,
+            hardware,
         } => {
+            let manifest =
+                BackendManifest::new(name.clone(), version.clone(), providers.clone(), *hardware);
             let installed = if source.starts_with("http://") || source.starts_with("https://") {
                 let downloader = Downloader::new(DownloadConfig::from_env());
-                backends.install_url(&downloader, source, sha256, manifest.clone())
+                backends.install_url(&downloader, source, sha256, manifest)
             } else {
-                backends.install_file(Path::new(source), sha256, manifest.clone())
+                backends.install_file(Path::new(source), sha256, manifest)
             }
             .map_err(|e| e.to_string())?;
             println!(
@@ -211,11 +181,10 @@ fn backend(command: &Command) -> Result<(), String> {
                 installed.library.display()
             );
         }
-        Command::BackendRemove { name } => {
+        BackendCommand::Remove { name } => {
             backends.remove(name).map_err(|e| full_message(&e))?;
             println!("removed {name}");
         }
-        _ => unreachable!("only backend commands come here"),
     }
     Ok(())
 }
@@ -419,18 +388,7 @@ fn scan(dir: &PathBuf) -> Result<(), String> {
 }
 
 fn main() -> ExitCode {
-    let command = match parse_args(std::env::args().skip(1)) {
-        Ok(Some(command)) => command,
-        Ok(None) => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(message) => {
-            eprintln!("error: {message}\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
-    let result = match &command {
+    let result = match &Cli::parse().command {
         Command::List { model_dir, verify } => list(model_dir.as_ref(), *verify),
         Command::Download {
             id,
@@ -446,7 +404,7 @@ fn main() -> ExitCode {
             *offline,
         ),
         Command::Scan { dir } => scan(dir),
-        backend_command => backend(backend_command),
+        Command::Backend(command) => backend(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -222,7 +222,10 @@ fn an_unknown_model_lists_the_known_ones_and_runs_nothing() {
 fn bad_arguments_are_usage_errors() {
     let out = run(&["--image"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).starts_with("error: --image needs a value"));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .starts_with("error: a value is required for '--image <IN>'")
+    );
     let out = run(&[
         "--image",
         "a",
@@ -372,11 +375,11 @@ fn onnx_flags_are_checked_as_usage() {
     for (args, needle) in [
         (
             vec!["--model-file", lama.as_str()],
-            "--arch (with --model-file) is required",
+            "required arguments were not provided:\n  --arch <ARCH>",
         ),
         (
             vec!["--arch", "lama"],
-            "--model-file (with --arch) is required",
+            "required arguments were not provided:\n  --model-file <PATH.onnx>",
         ),
         (
             vec!["--model-file", lama.as_str(), "--arch", "lamma"],
@@ -392,7 +395,7 @@ fn onnx_flags_are_checked_as_usage() {
                 "--arch",
                 "lama",
             ],
-            "exclude each other",
+            "'--model-dir <D>' cannot be used with '--model-file <PATH.onnx>'",
         ),
         (
             vec![
@@ -403,7 +406,7 @@ fn onnx_flags_are_checked_as_usage() {
                 "--radius",
                 "3",
             ],
-            "classical models only",
+            "'--model-file <PATH.onnx>' cannot be used with '--radius <N>'",
         ),
         (
             vec![
@@ -414,7 +417,7 @@ fn onnx_flags_are_checked_as_usage() {
                 "--model",
                 "telea",
             ],
-            "exclude each other",
+            "'--model-file <PATH.onnx>' cannot be used with '--model <ID>'",
         ),
     ] {
         let args: Vec<&str> = args
@@ -483,4 +486,79 @@ fn named_models_resolve_through_the_registry() {
     ]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr_line(&out).contains("runs on the CPU only"));
+}
+
+#[test]
+fn help_documents_every_flag_and_version_prints_the_version() {
+    let out = run(&["--help"]);
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    for flag in [
+        "--image <IN>",
+        "--mask <MASK>",
+        "--output <OUT>",
+        "--model <ID>",
+        "--model-dir <D>",
+        "--model-file <PATH.onnx>",
+        "--arch <ARCH>",
+        "--device <NAME>",
+        "--ort-lib <PATH>",
+        "--output-range <RANGE>",
+        "--radius <N>",
+        "--patch-size <N>",
+        "--seed <N>",
+        "--hd-strategy <NAME>",
+        "-V, --version",
+    ] {
+        // Long help puts each flag on its own line and its documentation on the next.
+        let mut lines = help
+            .lines()
+            .skip_while(|l| !l.trim_start().starts_with(flag));
+        assert!(
+            lines.next().is_some(),
+            "{flag} missing from --help:\n{help}"
+        );
+        let doc = lines.next().unwrap_or_default();
+        assert!(
+            doc.trim().len() > 10,
+            "{flag} has no documentation:\n{help}"
+        );
+    }
+    assert!(help.contains("Models: telea,"), "{help}");
+
+    let out = run(&["--version"]);
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim_end(),
+        format!("inpaint {}", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn a_repeated_flag_takes_its_last_value_as_before() {
+    let files = Files::new("repeat");
+    let (image, mask, output) = (
+        files.photo("in.png", 40, 30),
+        files.mask("mask.png", 40, 30),
+        files.path("out.png"),
+    );
+    let out = run(&[
+        "--image",
+        &image,
+        "--mask",
+        &mask,
+        "--output",
+        &output,
+        "--model",
+        "telea",
+        "--model",
+        "navier-stokes",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("model:         navier-stokes"), "{stdout}");
 }

@@ -375,3 +375,55 @@ fn an_installed_backend_runs_models_when_no_library_is_named() {
     assert!(out.status.success());
     assert!(!backend_dir.exists());
 }
+
+#[test]
+fn help_documents_every_command_and_flag() {
+    for (args, needles) in [
+        (
+            &["--help"][..],
+            &["list", "download", "scan", "backend", "-V, --version"][..],
+        ),
+        (
+            &["list", "--help"][..],
+            &["--model-dir <D>", "--no-verify"][..],
+        ),
+        (
+            &["download", "--help"][..],
+            &[
+                "<ID>",
+                "--model-dir <D>",
+                "--endpoint <URL>",
+                "--allow-unverified",
+                "--offline",
+            ][..],
+        ),
+        (&["scan", "--help"][..], &["<DIR>"][..]),
+        (
+            &["backend", "install", "--help"][..],
+            &[
+                "<FILE|URL>",
+                "--sha256 <HEX>",
+                "--name <N>",
+                "--version <V>",
+                "--providers",
+                "--hardware",
+            ][..],
+        ),
+        (&["backend", "remove", "--help"][..], &["<NAME>"][..]),
+    ] {
+        let out = models(args, &[]);
+        assert!(out.status.success(), "{args:?}");
+        let help = String::from_utf8_lossy(&out.stdout);
+        for needle in needles {
+            let line = help.lines().find(|l| l.trim_start().starts_with(needle));
+            // Each entry's one-line summary follows it on the same line.
+            let documented = line.is_some_and(|l| l.trim().len() > needle.len() + 10);
+            assert!(documented, "{args:?}: {needle} undocumented:\n{help}");
+        }
+    }
+    let out = models(&["--version"], &[]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim_end(),
+        format!("models {}", env!("CARGO_PKG_VERSION"))
+    );
+}
