@@ -9,7 +9,7 @@ Writes, into inpaint-models/tests/fixtures/diffusion/:
                    run as diffusers' StableDiffusionInpaintPipeline runs it (get_timesteps,
                    set_begin_index, add_noise for strength < 1, scale_model_input, step with the
                    pipeline's eta/generator), on a fake linear "UNet" the Rust test computes too
-  sd15_scheduler_config.json, sdxl_scheduler_config.json   the model configs used
+  *_scheduler_config.json   the model configs used (SD 1.5, SDXL, and v-prediction/trailing/order 3)
 
 Run with the heavy venv (torch is never needed by the test command):
   /work/venv-torch/bin/python scripts/make-scheduler-fixtures.py
@@ -65,6 +65,11 @@ SDXL = {
     "trained_betas": None,
     "use_karras_sigmas": False,
 }
+
+# Not a real model's: the code paths SD 1.5 and SDXL leave untested — v-prediction (SD 2.x
+# 768), "trailing" spacing, third-order solvers (DPM++, UniPC).
+V_TRAILING = dict(SD15, prediction_type="v_prediction", timestep_spacing="trailing",
+                  solver_order=3)
 
 # IOPaint 1.6.0 iopaint/model/utils.py get_scheduler, by SDSampler value.
 SAMPLERS = {
@@ -205,11 +210,14 @@ def main():
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "sd15_scheduler_config.json").write_text(json.dumps(SD15, indent=2) + "\n")
     (OUT / "sdxl_scheduler_config.json").write_text(json.dumps(SDXL, indent=2) + "\n")
+    (OUT / "v_trailing_scheduler_config.json").write_text(json.dumps(V_TRAILING, indent=2) + "\n")
     (OUT / "noise.json").write_text(json.dumps(noise_fixture()) + "\n")
     cases = []
-    for config_name, config in [("sd15", SD15), ("sdxl", SDXL)]:
+    configs = [("sd15", SD15, [1, 4, 10, 25]), ("sdxl", SDXL, [1, 4, 10, 25]),
+               ("v_trailing", V_TRAILING, [4, 25])]
+    for config_name, config, step_counts in configs:
         for name in SAMPLERS:
-            for steps in [1, 4, 10, 25]:
+            for steps in step_counts:
                 for strength in [1.0, 0.6]:
                     case = run(name, config, steps, strength, seed=7 + steps)
                     if case is not None:

@@ -3,8 +3,10 @@
 //! Fixtures: `tests/fixtures/diffusion/*.json`, recorded by `scripts/make-scheduler-fixtures.py`
 //! (torch 2.15, diffusers 0.39, run by hand in a torch venv; the tests need no Python).
 //! `noise.json` holds `torch.randn` draws after `torch.manual_seed`; `schedulers.json` holds, for
-//! each IOPaint sampler, two model configs, four step counts and two strengths, diffusers' run
-//! of the inpainting pipeline's scheduler loop on a fake linear UNet, with torch's generator.
+//! each IOPaint sampler, three model configs (SD 1.5's, SDXL's, and one with v-prediction,
+//! "trailing" spacing and third-order solvers), several step counts and two strengths,
+//! diffusers' run of the inpainting pipeline's scheduler loop on a fake linear UNet, with
+//! torch's generator.
 
 use inpaint_models::diffusion::noise::{NoiseSource, TorchCpuNoise};
 use inpaint_models::diffusion::scheduler::{
@@ -111,8 +113,8 @@ fn excess(ours: &[f32], theirs: &[f32]) -> (f32, f32) {
     (max_delta, worst_excess)
 }
 
-/// Each IOPaint sampler, on SD 1.5's and an SDXL-style scheduler config, 1/4/10/25 steps at
-/// strength 1.0 and 0.6: timesteps, order, begin index and initial noise scale equal to
+/// Each IOPaint sampler, on SD 1.5's and SDXL's scheduler configs (1, 4, 10, 25 steps) and a
+/// v-prediction/trailing/third-order one (4, 25 steps), at strength 1.0 and 0.6: timesteps, order, begin index and initial noise scale equal to
 /// diffusers'; the latents after the first step, after the last, and the pipeline's re-noising
 /// of known latents within 1e-4 relative or 1e-3 absolute.
 #[test]
@@ -120,29 +122,17 @@ fn samplers_match_diffusers() {
     let fixture = fixture("schedulers.json");
     let shape = usizes(&fixture["shape"]);
     let len: usize = shape.iter().product();
+    let config = |name: &str| {
+        let path = format!(
+            "{}/tests/fixtures/diffusion/{name}_scheduler_config.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        SchedulerConfig::from_file(std::path::Path::new(&path)).unwrap()
+    };
     let configs = [
-        (
-            "sd15",
-            SchedulerConfig::from_json(
-                &std::fs::read_to_string(format!(
-                    "{}/tests/fixtures/diffusion/sd15_scheduler_config.json",
-                    env!("CARGO_MANIFEST_DIR")
-                ))
-                .unwrap(),
-            )
-            .unwrap(),
-        ),
-        (
-            "sdxl",
-            SchedulerConfig::from_json(
-                &std::fs::read_to_string(format!(
-                    "{}/tests/fixtures/diffusion/sdxl_scheduler_config.json",
-                    env!("CARGO_MANIFEST_DIR")
-                ))
-                .unwrap(),
-            )
-            .unwrap(),
-        ),
+        ("sd15", config("sd15")),
+        ("sdxl", config("sdxl")),
+        ("v_trailing", config("v_trailing")),
     ];
     let mut failures = Vec::new();
     let mut worst = std::collections::BTreeMap::<String, f32>::new();
@@ -152,7 +142,7 @@ fn samplers_match_diffusers() {
         let steps = case["steps"].as_u64().unwrap() as usize;
         let strength = case["strength"].as_f64().unwrap() as f32;
         let label = format!("{name} / {config_name} / {steps} steps / strength {strength}");
-        let sampler = Sampler::ALL[Sampler::NAMES.iter().position(|&n| n == name).unwrap()];
+        let sampler: Sampler = name.parse().unwrap();
         let config = &configs.iter().find(|(n, _)| *n == config_name).unwrap().1;
         let mut scheduler = scheduler_for(sampler, config).unwrap();
         scheduler.set_timesteps(steps).unwrap();
@@ -249,10 +239,116 @@ fn samplers_match_diffusers() {
     for (name, delta) in &worst {
         eprintln!("{name:>20}: largest |Δ| {delta:.2e}");
     }
+    // Every sampler IOPaint names was checked.
+    let mut checked: Vec<&str> = worst.keys().map(String::as_str).collect();
+    let mut all = Sampler::NAMES.to_vec();
+    checked.sort_unstable();
+    all.sort_unstable();
+    assert_eq!(checked, all);
     assert!(
         failures.is_empty(),
         "{} mismatches:\n{}",
         failures.len(),
         failures.join("\n")
     );
+}
+
+/// A config this crate cannot honour is refused by name, never run with something else.
+#[test]
+fn configs_the_samplers_do_not_implement_are_errors() {
+    let refused = |sampler: Sampler, json: &str| {
+        let config = SchedulerConfig::from_json(json).unwrap();
+        match scheduler_for(sampler, &config) {
+            Err(inpaint_core::Error::Unsupported { message }) => message,
+            other => panic!("{sampler:?} with {json}: {other:?}"),
+        }
+    };
+    assert!(refused(Sampler::Ddim, r#"{"thresholding": true}"#).contains("thresholding"));
+    assert!(
+        refused(Sampler::Euler, r#"{"prediction_type": "flow_prediction"}"#)
+            .contains("flow_prediction")
+    );
+    assert!(refused(Sampler::EulerA, r#"{"prediction_type": "sample"}"#).contains("sample"));
+    assert!(refused(Sampler::UniPc, r#"{"use_exponential_sigmas": true}"#).contains("exponential"));
+    // PNDM's class default is to run Runge-Kutta steps; SD's configs turn them off.
+    assert!(refused(Sampler::Pndm, "{}").contains("skip_prk_steps"));
+    assert!(SchedulerConfig::from_json("[1, 2]").is_err());
+    assert!(
+        SchedulerConfig::from_json(r#"{"beta_start": "small"}"#)
+            .and_then(|c| scheduler_for(Sampler::Euler, &c))
+            .is_err()
+    );
+}
+
+/// diffusers' `from_config`: keys absent from the model's config take each class's default —
+/// DDIM clips x₀ to [−1, 1] unless the config says `clip_sample: false`; and IOPaint's popped
+/// keys (`use_karras_sigmas`) do not reach the sampler from the config.
+#[test]
+fn absent_keys_take_each_class_default() {
+    let run = |sampler: Sampler, json: &str| {
+        let mut scheduler =
+            scheduler_for(sampler, &SchedulerConfig::from_json(json).unwrap()).unwrap();
+        scheduler.set_timesteps(4).unwrap();
+        let t = scheduler.timesteps()[0];
+        let sample = vec![30.0f32; 16];
+        let output = vec![-5.0f32; 16];
+        let mut noise = TorchCpuNoise::new(0);
+        (
+            scheduler.timesteps().to_vec(),
+            scheduler
+                .step(&output, t, &sample, &[1, 16], &mut noise)
+                .unwrap(),
+        )
+    };
+    assert_ne!(
+        run(Sampler::Ddim, "{}").1,
+        run(Sampler::Ddim, r#"{"clip_sample": false}"#).1
+    );
+    assert_eq!(
+        run(Sampler::Euler, "{}"),
+        run(Sampler::Euler, r#"{"use_karras_sigmas": true}"#)
+    );
+    assert_ne!(
+        run(Sampler::Euler, "{}").0,
+        run(Sampler::Euler, r#"{"timestep_spacing": "leading"}"#).0
+    );
+}
+
+/// Misuse is an error, not a panic: wrong lengths, an unknown timestep, stepping past the end.
+#[test]
+fn misuse_is_an_error() {
+    let config = SchedulerConfig::from_json(r#"{"steps_offset": 1}"#).unwrap();
+    let mut noise = TorchCpuNoise::new(0);
+    for sampler in Sampler::ALL {
+        let mut scheduler = scheduler_for(
+            sampler,
+            &SchedulerConfig::from_json(r#"{"skip_prk_steps": true}"#).unwrap(),
+        )
+        .unwrap();
+        assert!(scheduler.set_timesteps(0).is_err(), "{sampler:?}");
+        scheduler.set_timesteps(2).unwrap();
+        let t = scheduler.timesteps()[0];
+        assert!(
+            scheduler
+                .step(&[0.0; 3], t, &[0.0; 4], &[4], &mut noise)
+                .is_err(),
+            "{sampler:?}"
+        );
+        assert!(
+            scheduler.add_noise(&[0.0; 3], &[0.0; 4], t).is_err(),
+            "{sampler:?}"
+        );
+        // Step through the whole schedule, then once more.
+        let mut sample = vec![0.5f32; 4];
+        for t in scheduler.timesteps().to_vec() {
+            sample = scheduler
+                .step(&[0.1; 4], t, &sample, &[4], &mut noise)
+                .unwrap();
+        }
+        let last = *scheduler.timesteps().last().unwrap();
+        let _ = scheduler.step(&[0.1; 4], last, &sample, &[4], &mut noise);
+    }
+    let mut euler = scheduler_for(Sampler::Euler, &config).unwrap();
+    euler.set_timesteps(4).unwrap();
+    assert!(euler.scale_model_input(&[0.0; 4], 123.5).is_err());
 }

@@ -242,6 +242,16 @@ impl<'a> ClassConfig<'a> {
         }
     }
 
+    /// `clip_sample` (whose default differs by class) and `clip_sample_range`: the range the
+    /// predicted x₀ is clamped to, if any.
+    pub(crate) fn clip_range(&self, default: bool) -> Result<Option<f32>> {
+        if self.bool("clip_sample", default)? {
+            Ok(Some(self.f64("clip_sample_range", 1.0)? as f32))
+        } else {
+            Ok(None)
+        }
+    }
+
     /// `final_sigmas_type`: whether the last sigma is 0 (`"zero"`) or the smallest training
     /// sigma (`"sigma_min"`).
     pub(crate) fn final_sigma_is_zero(&self) -> Result<bool> {

@@ -5,8 +5,8 @@ use inpaint_core::Result;
 
 use super::config::{ClassConfig, Prediction, Spacing};
 use super::schedule::{
-    BetaDefaults, TrainSchedule, alpha_add_noise, arange, check_steps, ddpm_predict,
-    integer_timestep, linspace,
+    BetaDefaults, TrainSchedule, alpha_add_noise, check_steps, ddpm_predict, integer_timestep,
+    linspace, trailing_timesteps,
 };
 use super::{NoiseSource, Scheduler, check_step_input};
 
@@ -29,15 +29,8 @@ impl Ddim {
     pub(crate) fn new(config: &ClassConfig<'_>) -> Result<Self> {
         let train = TrainSchedule::new(config, BetaDefaults::DDPM)?;
         config.require_false(&["thresholding"])?;
-        let clip = config
-            .bool("clip_sample", true)?
-            .then(|| config.f64("clip_sample_range", 1.0).map(|r| r as f32))
-            .transpose()?;
-        let final_alpha_cumprod = if config.bool("set_alpha_to_one", true)? {
-            1.0
-        } else {
-            train.alphas_cumprod[0]
-        };
+        let clip = config.clip_range(true)?;
+        let final_alpha_cumprod = train.final_alpha_cumprod(config, true)?;
         Ok(Self {
             spacing: config.spacing(Spacing::Leading)?,
             offset: config.usize("steps_offset", 0)?,
@@ -69,14 +62,7 @@ impl Scheduler for Ddim {
                 .rev()
                 .map(|i| (i * (train_steps / steps) + self.offset) as f64)
                 .collect(),
-            Spacing::Trailing => arange(
-                train_steps as f64,
-                0.0,
-                -(train_steps as f64 / steps as f64),
-            )
-            .into_iter()
-            .map(|t| t.round_ties_even() - 1.0)
-            .collect(),
+            Spacing::Trailing => trailing_timesteps(train_steps, train_steps, steps),
         };
         self.timesteps = timesteps.into_iter().map(|t| t as f32).collect();
         self.ratio = (train_steps / steps) as i64;
@@ -87,19 +73,7 @@ impl Scheduler for Ddim {
         &self.timesteps
     }
 
-    fn order(&self) -> usize {
-        1
-    }
-
     fn set_begin_index(&mut self, _index: usize) {}
-
-    fn init_noise_sigma(&self) -> f32 {
-        1.0
-    }
-
-    fn scale_model_input(&mut self, sample: &[f32], _timestep: f32) -> Result<Vec<f32>> {
-        Ok(sample.to_vec())
-    }
 
     fn step(
         &mut self,

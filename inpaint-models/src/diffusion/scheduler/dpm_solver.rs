@@ -46,7 +46,7 @@ impl SolverConfig {
             "use_flow_sigmas",
             "use_dynamic_shifting",
         ])?;
-        if config.str("variance_type", "")? != "" {
+        if !config.str("variance_type", "")?.is_empty() {
             return Err(unsupported("variance_type (learned variance)"));
         }
         let solver_order = config.usize("solver_order", 2)?;
@@ -203,31 +203,13 @@ impl Multistep {
 }
 
 impl Scheduler for Multistep {
+    schedule_methods!();
+
     fn set_timesteps(&mut self, steps: usize) -> Result<()> {
         self.run = self.config.schedule(self.spacing, self.offset, steps)?;
         self.outputs.clear();
         self.lower_order_nums = 0;
         Ok(())
-    }
-
-    fn timesteps(&self) -> &[f32] {
-        &self.run.timesteps
-    }
-
-    fn order(&self) -> usize {
-        1
-    }
-
-    fn set_begin_index(&mut self, index: usize) {
-        self.run.index.begin = Some(index);
-    }
-
-    fn init_noise_sigma(&self) -> f32 {
-        1.0
-    }
-
-    fn scale_model_input(&mut self, sample: &[f32], _timestep: f32) -> Result<Vec<f32>> {
-        Ok(sample.to_vec())
     }
 
     fn step(
@@ -282,10 +264,6 @@ impl Scheduler for Multistep {
         self.lower_order_nums = (self.lower_order_nums + 1).min(cfg.solver_order);
         self.run.index.advance();
         Ok(out)
-    }
-
-    fn add_noise(&self, original: &[f32], noise: &[f32], timestep: f32) -> Result<Vec<f32>> {
-        self.run.add_noise(original, noise, timestep)
     }
 }
 
@@ -435,6 +413,8 @@ impl Singlestep {
 }
 
 impl Scheduler for Singlestep {
+    schedule_methods!();
+
     fn set_timesteps(&mut self, steps: usize) -> Result<()> {
         // This class always spaces linearly, whatever the config says.
         self.run = self.config.schedule(Spacing::Linspace, 0, steps)?;
@@ -447,26 +427,6 @@ impl Scheduler for Singlestep {
         self.outputs.clear();
         self.group_start = None;
         Ok(())
-    }
-
-    fn timesteps(&self) -> &[f32] {
-        &self.run.timesteps
-    }
-
-    fn order(&self) -> usize {
-        1
-    }
-
-    fn set_begin_index(&mut self, index: usize) {
-        self.run.index.begin = Some(index);
-    }
-
-    fn init_noise_sigma(&self) -> f32 {
-        1.0
-    }
-
-    fn scale_model_input(&mut self, sample: &[f32], _timestep: f32) -> Result<Vec<f32>> {
-        Ok(sample.to_vec())
     }
 
     fn step(
@@ -554,9 +514,5 @@ impl Scheduler for Singlestep {
         };
         self.run.index.advance();
         Ok(out)
-    }
-
-    fn add_noise(&self, original: &[f32], noise: &[f32], timestep: f32) -> Result<Vec<f32>> {
-        self.run.add_noise(original, noise, timestep)
     }
 }

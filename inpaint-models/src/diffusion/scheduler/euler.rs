@@ -67,6 +67,8 @@ impl Euler {
 }
 
 impl Scheduler for Euler {
+    schedule_methods!(sigma);
+
     fn set_timesteps(&mut self, steps: usize) -> Result<()> {
         check_steps(steps, &self.train)?;
         let (timesteps, sigmas) =
@@ -81,27 +83,6 @@ impl Scheduler for Euler {
             sigmas.iter().chain([&last]).map(|&s| s as f32).collect(),
         );
         Ok(())
-    }
-
-    fn timesteps(&self) -> &[f32] {
-        &self.run.timesteps
-    }
-
-    fn order(&self) -> usize {
-        1
-    }
-
-    fn set_begin_index(&mut self, index: usize) {
-        self.run.index.begin = Some(index);
-    }
-
-    fn init_noise_sigma(&self) -> f32 {
-        self.run.init_noise_sigma()
-    }
-
-    fn scale_model_input(&mut self, sample: &[f32], timestep: f32) -> Result<Vec<f32>> {
-        let index = self.run.current(timestep)?;
-        Ok(SigmaSteps::scale(sample, at(&self.run.sigmas, index)?))
     }
 
     fn step(
@@ -146,9 +127,5 @@ impl Scheduler for Euler {
         };
         self.run.index.advance();
         Ok(out)
-    }
-
-    fn add_noise(&self, original: &[f32], noise: &[f32], timestep: f32) -> Result<Vec<f32>> {
-        self.run.add_noise(original, noise, timestep)
     }
 }

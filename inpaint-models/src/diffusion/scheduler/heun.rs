@@ -35,7 +35,6 @@ impl Heun {
     pub(crate) fn new(config: &ClassConfig<'_>) -> Result<Self> {
         let spacing = config.spacing(Spacing::Linspace)?;
         config.require_false(&["use_exponential_sigmas", "use_beta_sigmas"])?;
-        let clip = config.bool("clip_sample", false)?;
         Ok(Self {
             train: TrainSchedule::new(config, BetaDefaults::K_DIFFUSION)?,
             spacing,
@@ -49,9 +48,7 @@ impl Heun {
                 enabled: config.bool("use_karras_sigmas", false)?,
                 ..Karras::default()
             },
-            clip: clip
-                .then(|| config.f64("clip_sample_range", 1.0).map(|r| r as f32))
-                .transpose()?,
+            clip: config.clip_range(false)?,
             run: SigmaSteps {
                 leading: spacing == Spacing::Leading,
                 ..SigmaSteps::default()
@@ -62,6 +59,8 @@ impl Heun {
 }
 
 impl Scheduler for Heun {
+    schedule_methods!(sigma);
+
     fn set_timesteps(&mut self, steps: usize) -> Result<()> {
         check_steps(steps, &self.train)?;
         let (timesteps, sigmas) =
@@ -82,25 +81,8 @@ impl Scheduler for Heun {
         Ok(())
     }
 
-    fn timesteps(&self) -> &[f32] {
-        &self.run.timesteps
-    }
-
     fn order(&self) -> usize {
         2
-    }
-
-    fn set_begin_index(&mut self, index: usize) {
-        self.run.index.begin = Some(index);
-    }
-
-    fn init_noise_sigma(&self) -> f32 {
-        self.run.init_noise_sigma()
-    }
-
-    fn scale_model_input(&mut self, sample: &[f32], timestep: f32) -> Result<Vec<f32>> {
-        let index = self.run.current(timestep)?;
-        Ok(SigmaSteps::scale(sample, at(&self.run.sigmas, index)?))
     }
 
     fn step(
@@ -155,9 +137,5 @@ impl Scheduler for Heun {
         };
         self.run.index.advance();
         Ok(out)
-    }
-
-    fn add_noise(&self, original: &[f32], noise: &[f32], timestep: f32) -> Result<Vec<f32>> {
-        self.run.add_noise(original, noise, timestep)
     }
 }

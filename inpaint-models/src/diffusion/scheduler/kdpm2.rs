@@ -69,7 +69,7 @@ impl Kdpm2 {
 
 /// `[v₀, v₁, v₁, v₂, v₂, …, vₙ, vₙ, vₙ]`: diffusers' `cat([v[:1], v[1:].repeat_interleave(2), v[-1:]])`.
 fn interleave(values: &[f32]) -> Vec<f32> {
-    let mut out = Vec::with_capacity(values.len() * 2);
+    let mut out = Vec::new();
     out.push(values[0]);
     for &v in &values[1..] {
         out.extend([v, v]);
@@ -86,6 +86,12 @@ fn log_midpoint(a: f32, b: f32) -> f32 {
 }
 
 impl Scheduler for Kdpm2 {
+    schedule_methods!();
+
+    fn init_noise_sigma(&self) -> f32 {
+        self.run.init_noise_sigma()
+    }
+
     fn set_timesteps(&mut self, steps: usize) -> Result<()> {
         check_steps(steps, &self.train)?;
         let (timesteps, sigmas) =
@@ -134,20 +140,8 @@ impl Scheduler for Kdpm2 {
         Ok(())
     }
 
-    fn timesteps(&self) -> &[f32] {
-        &self.run.timesteps
-    }
-
     fn order(&self) -> usize {
         2
-    }
-
-    fn set_begin_index(&mut self, index: usize) {
-        self.run.index.begin = Some(index);
-    }
-
-    fn init_noise_sigma(&self) -> f32 {
-        self.run.init_noise_sigma()
     }
 
     fn scale_model_input(&mut self, sample: &[f32], timestep: f32) -> Result<Vec<f32>> {
@@ -228,9 +222,5 @@ impl Scheduler for Kdpm2 {
         };
         self.run.index.advance();
         Ok(out)
-    }
-
-    fn add_noise(&self, original: &[f32], noise: &[f32], timestep: f32) -> Result<Vec<f32>> {
-        self.run.add_noise(original, noise, timestep)
     }
 }

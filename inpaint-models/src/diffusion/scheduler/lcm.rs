@@ -33,15 +33,8 @@ impl Lcm {
     pub(crate) fn new(config: &ClassConfig<'_>) -> Result<Self> {
         let train = TrainSchedule::new(config, BetaDefaults::LCM)?;
         config.require_false(&["thresholding"])?;
-        let clip = config
-            .bool("clip_sample", false)?
-            .then(|| config.f64("clip_sample_range", 1.0).map(|r| r as f32))
-            .transpose()?;
-        let final_alpha_cumprod = if config.bool("set_alpha_to_one", true)? {
-            1.0
-        } else {
-            train.alphas_cumprod[0]
-        };
+        let clip = config.clip_range(false)?;
+        let final_alpha_cumprod = train.final_alpha_cumprod(config, true)?;
         let original_steps = config.usize("original_inference_steps", 50)?;
         if original_steps == 0 || original_steps > train.len() {
             return Err(invalid(format!(
@@ -92,20 +85,8 @@ impl Scheduler for Lcm {
         &self.timesteps
     }
 
-    fn order(&self) -> usize {
-        1
-    }
-
     fn set_begin_index(&mut self, index: usize) {
         self.index.begin = Some(index);
-    }
-
-    fn init_noise_sigma(&self) -> f32 {
-        1.0
-    }
-
-    fn scale_model_input(&mut self, sample: &[f32], _timestep: f32) -> Result<Vec<f32>> {
-        Ok(sample.to_vec())
     }
 
     fn step(

@@ -25,9 +25,20 @@
 //! | LCM | `LCMScheduler` | |
 //!
 //! **Which diffusers.** The reference is current diffusers (0.39), not the 0.27.2 IOPaint 1.6.0
-//! pins. They differ for two samplers: UniPC's last step goes to sigma 0 now (0.27.2 stopped at
-//! the smallest training sigma, ≈ 0.029, leaving a little noise), and DPM2 a's schedule and
-//! noise changed; both follow 0.39 here.
+//! pins. They differ for two samplers, and both follow 0.39 here:
+//! - UniPC's last step now goes to sigma 0 (`final_sigmas_type = "zero"`); 0.27.2 stopped at
+//!   the smallest training sigma (≈ 0.029 for SD), leaving a little noise in the result.
+//! - DPM2 a now draws noise only in the second half of each step, where it is used; 0.27.2 drew
+//!   a tensor on every UNet call and threw half of them away, so from the second step on the same
+//!   seed gives other noise.
+//!
+//! **Not implemented**, and refused with [`Error::Unsupported`] when a config asks for it (no
+//! Stable Diffusion 1.x/2.x/XL config does): dynamic thresholding, `rescale_betas_zero_snr`,
+//! exponential, beta, Lu or flow-matching sigmas, learned variance, continuous timesteps, Euler's
+//! log-linear interpolation, PNDM's Runge–Kutta warm-up (`skip_prk_steps = false`, the class's
+//! default), and the SDE variants IOPaint never selects for the singlestep solver. DDIM runs
+//! with `eta = 0`, as the pipelines call it. Step counts run from 1 to `num_train_timesteps`
+//! (LCM: to `original_inference_steps`).
 //!
 //! **Driving a scheduler** (what diffusers' inpainting pipeline does):
 //! ```
@@ -53,6 +64,36 @@
 //! # Ok::<(), inpaint_core::Error>(())
 //! ```
 
+/// The [`Scheduler`] methods a sampler answers from its schedule alone, a `run` field of type
+/// [`schedule::SigmaSteps`] or [`schedule::SolverSteps`]: `timesteps`, `set_begin_index` and
+/// `add_noise` (and, with `sigma`, `init_noise_sigma` and `scale_model_input`).
+macro_rules! schedule_methods {
+    () => {
+        fn timesteps(&self) -> &[f32] {
+            &self.run.timesteps
+        }
+
+        fn set_begin_index(&mut self, index: usize) {
+            self.run.index.begin = Some(index);
+        }
+
+        fn add_noise(&self, original: &[f32], noise: &[f32], timestep: f32) -> Result<Vec<f32>> {
+            self.run.add_noise(original, noise, timestep)
+        }
+    };
+    (sigma) => {
+        schedule_methods!();
+
+        fn init_noise_sigma(&self) -> f32 {
+            self.run.init_noise_sigma()
+        }
+
+        fn scale_model_input(&mut self, sample: &[f32], timestep: f32) -> Result<Vec<f32>> {
+            self.run.scale_model_input(sample, timestep)
+        }
+    };
+}
+
 mod config;
 mod ddim;
 mod dpm_solver;
@@ -62,7 +103,6 @@ mod kdpm2;
 mod lcm;
 mod lms;
 mod pndm;
-mod sampler;
 mod schedule;
 mod unipc;
 
@@ -70,7 +110,8 @@ use inpaint_core::{Error, Result};
 use serde_json::Value;
 
 pub use config::SchedulerConfig;
-pub use sampler::Sampler;
+/// IOPaint's sampler names (re-exported from `inpaint-core`, where requests carry them).
+pub use inpaint_core::Sampler;
 
 use super::noise::{NoiseSource, element_count};
 
@@ -91,20 +132,28 @@ pub trait Scheduler: std::fmt::Debug {
     /// DPM2) list about twice `steps` of them; PNDM repeats one.
     fn timesteps(&self) -> &[f32];
 
-    /// diffusers' `scheduler.order`: 2 for Heun and DPM2, else 1. Img2img skips `order` entries
-    /// of [`timesteps`](Self::timesteps) per skipped step.
-    fn order(&self) -> usize;
+    /// diffusers' `scheduler.order`: 2 for Heun and DPM2, else 1 (the default). Img2img skips
+    /// `order` entries of [`timesteps`](Self::timesteps) per skipped step.
+    fn order(&self) -> usize {
+        1
+    }
 
     /// Starts the run at `timesteps()[index]` (img2img, `strength < 1`). A no-op for DDIM and
     /// PNDM, which find their place from the timestep (diffusers has no begin index for them).
     fn set_begin_index(&mut self, index: usize);
 
-    /// The standard deviation of the initial noise.
-    fn init_noise_sigma(&self) -> f32;
+    /// The standard deviation of the initial noise: 1 (the default) for the variance-preserving
+    /// samplers, the largest sigma for the sigma samplers (Euler, Heun, DPM2, LMS).
+    fn init_noise_sigma(&self) -> f32 {
+        1.0
+    }
 
-    /// The UNet's input at `timestep`: `sample` scaled as the sampler needs (`x / √(σ² + 1)`
-    /// for the sigma samplers, unchanged for the others).
-    fn scale_model_input(&mut self, sample: &[f32], timestep: f32) -> Result<Vec<f32>>;
+    /// The UNet's input at `timestep`: `sample / √(σ² + 1)` for the sigma samplers, `sample`
+    /// itself for the others (the default).
+    fn scale_model_input(&mut self, sample: &[f32], timestep: f32) -> Result<Vec<f32>> {
+        let _ = timestep;
+        Ok(sample.to_vec())
+    }
 
     /// One denoising step: the latents after `timestep`, from the UNet's `model_output` for
     /// `sample`. `shape` is the latents' shape; ancestral, SDE and LCM samplers draw one noise
@@ -160,6 +209,12 @@ pub fn scheduler_for(
         S::Pndm => Box::new(pndm::Pndm::new(c)?),
         S::UniPc => Box::new(unipc::UniPc::new(c)?),
         S::Lcm => Box::new(lcm::Lcm::new(c)?),
+        // `Sampler` is non-exhaustive: a name added to inpaint-core before it is built here.
+        other => {
+            return Err(Error::Unsupported {
+                message: format!("sampler `{other}` has no scheduler in this build"),
+            });
+        }
     })
 }
 

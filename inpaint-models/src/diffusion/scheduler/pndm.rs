@@ -8,7 +8,8 @@ use inpaint_core::Result;
 
 use super::config::{ClassConfig, Prediction, Spacing};
 use super::schedule::{
-    BetaDefaults, TrainSchedule, alpha_add_noise, arange, check_steps, integer_timestep, linspace,
+    BetaDefaults, TrainSchedule, alpha_add_noise, check_steps, integer_timestep, linspace,
+    trailing_timesteps,
 };
 use super::{NoiseSource, Scheduler, check_same_len, check_step_input, invalid, unsupported};
 
@@ -40,11 +41,7 @@ impl Pndm {
                 "skip_prk_steps = false (PNDM's Runge-Kutta steps)",
             ));
         }
-        let final_alpha_cumprod = if config.bool("set_alpha_to_one", false)? {
-            1.0
-        } else {
-            train.alphas_cumprod[0]
-        };
+        let final_alpha_cumprod = train.final_alpha_cumprod(config, false)?;
         Ok(Self {
             spacing: config.spacing(Spacing::Leading)?,
             offset: config.usize("steps_offset", 0)?,
@@ -100,15 +97,11 @@ impl Scheduler for Pndm {
             Spacing::Leading => (0..steps)
                 .map(|i| (i * (train_steps / steps) + self.offset) as f64)
                 .collect(),
-            Spacing::Trailing => arange(
-                train_steps as f64,
-                0.0,
-                -(train_steps as f64 / steps as f64),
-            )
-            .into_iter()
-            .rev()
-            .map(|t| t.round_ties_even() - 1.0)
-            .collect(),
+            Spacing::Trailing => {
+                let mut ascending = trailing_timesteps(train_steps, train_steps, steps);
+                ascending.reverse();
+                ascending
+            }
         };
         let n = ascending.len();
         let mut plms: Vec<f64> = ascending[..n - 1].to_vec();
@@ -129,19 +122,7 @@ impl Scheduler for Pndm {
         &self.timesteps
     }
 
-    fn order(&self) -> usize {
-        1
-    }
-
     fn set_begin_index(&mut self, _index: usize) {}
-
-    fn init_noise_sigma(&self) -> f32 {
-        1.0
-    }
-
-    fn scale_model_input(&mut self, sample: &[f32], _timestep: f32) -> Result<Vec<f32>> {
-        Ok(sample.to_vec())
-    }
 
     fn step(
         &mut self,

@@ -82,6 +82,20 @@ impl TrainSchedule {
         f64::from(((1.0 - a) / a).sqrt())
     }
 
+    /// ᾱ "before" the first training step, where the last DDIM-like step lands: 1 with
+    /// `set_alpha_to_one` (whose default differs by class), else ᾱ₀.
+    pub(crate) fn final_alpha_cumprod(
+        &self,
+        config: &ClassConfig<'_>,
+        default: bool,
+    ) -> Result<f32> {
+        Ok(if config.bool("set_alpha_to_one", default)? {
+            1.0
+        } else {
+            self.alphas_cumprod[0]
+        })
+    }
+
     /// ᾱ at an integer timestep, an error when it is outside the training schedule.
     pub(crate) fn alpha_cumprod_at(&self, timestep: i64) -> Result<f32> {
         usize::try_from(timestep)
@@ -174,9 +188,18 @@ pub(crate) fn linspace(start: f64, stop: f64, num: usize) -> Vec<f64> {
 }
 
 /// `np.arange(start, stop, step)` for a float step: `ceil((stop − start) / step)` values.
-pub(crate) fn arange(start: f64, stop: f64, step: f64) -> Vec<f64> {
+fn arange(start: f64, stop: f64, step: f64) -> Vec<f64> {
     let len = ((stop - start) / step).ceil().max(0.0) as usize;
     (0..len).map(|i| start + i as f64 * step).collect()
+}
+
+/// "trailing" spacing: `steps` timesteps counted down from `start` in strides of
+/// `train_steps / steps`, rounded, minus one (so the first is `start − 1`).
+pub(crate) fn trailing_timesteps(start: usize, train_steps: usize, steps: usize) -> Vec<f64> {
+    arange(start as f64, 0.0, -(train_steps as f64 / steps as f64))
+        .into_iter()
+        .map(|t| t.round_ties_even() - 1.0)
+        .collect()
 }
 
 /// The inference timesteps of the "sigma" samplers (Euler, Euler a, Heun, DPM2, DPM2 a, LMS):
@@ -199,14 +222,7 @@ pub(crate) fn sigma_timesteps(
                 .map(|i| (i * ratio) as f64 + offset as f64)
                 .collect()
         }
-        Spacing::Trailing => arange(
-            train_steps as f64,
-            0.0,
-            -(train_steps as f64 / steps as f64),
-        )
-        .into_iter()
-        .map(|t| t.round_ties_even() - 1.0)
-        .collect(),
+        Spacing::Trailing => trailing_timesteps(train_steps, train_steps, steps),
     };
     // diffusers builds them as float32 arrays.
     values.into_iter().map(|t| f64::from(t as f32)).collect()
@@ -239,14 +255,7 @@ pub(crate) fn solver_timesteps(
                 .map(|i| (i * ratio + offset) as f64)
                 .collect()
         }
-        Spacing::Trailing => arange(
-            last_timestep as f64,
-            0.0,
-            -(train_steps as f64 / steps as f64),
-        )
-        .into_iter()
-        .map(|t| t.round_ties_even() - 1.0)
-        .collect(),
+        Spacing::Trailing => trailing_timesteps(last_timestep, train_steps, steps),
     }
 }
 
@@ -538,7 +547,13 @@ impl SigmaSteps {
         }
     }
 
-    /// `sample / √(σ² + 1)` for the sigma at `index`.
+    /// `sample / √(σ² + 1)` with the sigma of `timestep`'s step.
+    pub(crate) fn scale_model_input(&mut self, sample: &[f32], timestep: f32) -> Result<Vec<f32>> {
+        let index = self.current(timestep)?;
+        Ok(Self::scale(sample, at(&self.sigmas, index)?))
+    }
+
+    /// `sample / √(σ² + 1)`.
     pub(crate) fn scale(sample: &[f32], sigma: f32) -> Vec<f32> {
         let scale = (sigma * sigma + 1.0).sqrt();
         sample.iter().map(|x| x / scale).collect()

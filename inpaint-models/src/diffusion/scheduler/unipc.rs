@@ -51,9 +51,6 @@ impl UniPc {
             "use_flow_sigmas",
             "use_dynamic_shifting",
         ])?;
-        if config.str("solver_p", "")? != "" {
-            return Err(super::unsupported("solver_p"));
-        }
         let solver_order = config.usize("solver_order", 2)?;
         if !(1..=3).contains(&solver_order) {
             return Err(invalid(format!(
@@ -217,10 +214,12 @@ fn solve(a: &[Vec<f64>], b: &[f64]) -> Result<Vec<f32>> {
             ));
         }
         m.swap(col, pivot);
-        for row in col + 1..n {
-            let factor = m[row][col] / m[col][col];
-            for k in col..=n {
-                m[row][k] -= factor * m[col][k];
+        let (done, rest) = m.split_at_mut(col + 1);
+        let pivot_row = &done[col];
+        for row in rest {
+            let factor = row[col] / pivot_row[col];
+            for (value, pivot) in row.iter_mut().zip(pivot_row).skip(col) {
+                *value -= factor * pivot;
             }
         }
     }
@@ -233,6 +232,8 @@ fn solve(a: &[Vec<f64>], b: &[f64]) -> Result<Vec<f32>> {
 }
 
 impl Scheduler for UniPc {
+    schedule_methods!();
+
     fn set_timesteps(&mut self, steps: usize) -> Result<()> {
         check_steps(steps, &self.train)?;
         let train_steps = self.train.len();
@@ -256,26 +257,6 @@ impl Scheduler for UniPc {
         self.this_order = 0;
         self.last_sample = None;
         Ok(())
-    }
-
-    fn timesteps(&self) -> &[f32] {
-        &self.run.timesteps
-    }
-
-    fn order(&self) -> usize {
-        1
-    }
-
-    fn set_begin_index(&mut self, index: usize) {
-        self.run.index.begin = Some(index);
-    }
-
-    fn init_noise_sigma(&self) -> f32 {
-        1.0
-    }
-
-    fn scale_model_input(&mut self, sample: &[f32], _timestep: f32) -> Result<Vec<f32>> {
-        Ok(sample.to_vec())
     }
 
     fn step(
@@ -338,10 +319,6 @@ impl Scheduler for UniPc {
         self.lower_order_nums = (self.lower_order_nums + 1).min(self.solver_order);
         self.run.index.advance();
         Ok(out)
-    }
-
-    fn add_noise(&self, original: &[f32], noise: &[f32], timestep: f32) -> Result<Vec<f32>> {
-        self.run.add_noise(original, noise, timestep)
     }
 }
 
