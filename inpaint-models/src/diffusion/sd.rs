@@ -392,12 +392,7 @@ impl StableDiffusion {
         let latent_shape = [1, 4, lh, lw];
         let cells = lw * lh;
 
-        // TEMPORARY until the schedulers branch takes inpaint_core::Sampler: the same names.
-        let sampler = super::scheduler::Sampler::ALL
-            .into_iter()
-            .find(|s| s.name() == request.sampler.name())
-            .ok_or_else(|| Error::unsupported(format!("sampler {}", request.sampler)))?;
-        let mut scheduler = scheduler_for(sampler, &self.scheduler_config)?;
+        let mut scheduler = scheduler_for(request.sampler, &self.scheduler_config)?;
         let steps = request.steps as usize;
         scheduler.set_timesteps(steps)?;
         // diffusers' get_timesteps. Python multiplies the float the user typed: go through its
