@@ -10,4 +10,4 @@ pub mod tokenizer;
 
 #[cfg(feature = "onnx")]
 #[cfg_attr(docsrs, doc(cfg(feature = "onnx")))]
-pub use sd::{DiffusionOptions, GuidanceBatching, StableDiffusion};
+pub use sd::{DiffusionOptions, GuidanceBatching, StableDiffusion, unet_channels};

@@ -71,6 +71,38 @@ const VAE_DECODER_OUTPUTS: [Port; 1] = [Port::new(
     &[B, Dim::Fixed(3), Dim::Spatial, Dim::Spatial],
 )];
 
+/// Checks a UNet graph's ports (read from a session, or from the file without ONNX Runtime as
+/// the registry does) against the contract of an Optimum SD 1.5 UNet: `sample` [B, 9 or 4, h,
+/// w], a rank-0 `timestep`, `encoder_hidden_states` [B, S, D] in, `out_sample` [B, 4, h, w]
+/// out, all float32 or all float16. Returns the number of input channels (9: inpainting, 4:
+/// plain), or every mismatch in words.
+pub fn unet_channels(
+    inputs: &[crate::onnx::GraphPort],
+    outputs: &[crate::onnx::GraphPort],
+) -> std::result::Result<usize, String> {
+    contract::check(
+        inputs,
+        outputs,
+        &UNET_INPUTS,
+        None,
+        &UNET_OUTPUTS,
+        Spatial::Dynamic,
+    )?;
+    let channels = inputs
+        .iter()
+        .find(|port| port.name == "sample")
+        .and_then(|port| port.dims.get(1).copied())
+        .unwrap_or(-1);
+    match channels {
+        4 => Ok(4),
+        9 => Ok(9),
+        other => Err(format!(
+            "`sample` has {other} channels; SD inpainting takes 9 (an inpainting UNet) or 4 (a \
+             plain one)"
+        )),
+    }
+}
+
 /// How classifier-free guidance runs the UNet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
@@ -285,25 +317,16 @@ impl StableDiffusion {
         let (unet, unet_inputs) = load("unet", &UNET_INPUTS, &UNET_OUTPUTS)?;
         let (vae_encoder, _) = load("vae_encoder", &VAE_ENCODER_INPUTS, &VAE_ENCODER_OUTPUTS)?;
         let (vae_decoder, _) = load("vae_decoder", &VAE_DECODER_INPUTS, &VAE_DECODER_OUTPUTS)?;
-        let channels = unet_inputs
-            .iter()
-            .find(|port| port.name == "sample")
-            .and_then(|port| port.dims.get(1).copied())
-            .unwrap_or(-1);
-        let unet_channels = match channels {
-            4 => 4,
-            9 => 9,
-            other => {
-                return Err(Error::model(
+        let unet_channels = unet_channels(&unet_inputs, &graph_ports(unet.session.outputs()))
+            .map_err(|problem| {
+                Error::model(
                     NAME,
                     format!(
-                        "{}: the UNet's `sample` has {other} channels; SD inpainting takes 9 \
-                         (an inpainting UNet) or 4 (a plain one)",
+                        "{}: {problem}",
                         dir.join("unet").join("model.onnx").display()
                     ),
-                ));
-            }
-        };
+                )
+            })?;
         let report = report.ok_or_else(|| Error::runtime("no graph was loaded"))?;
         Ok(StableDiffusion {
             spec: ModelSpec::new(NAME)
