@@ -11,7 +11,8 @@ Writes inpaint-models/tests/fixtures/clip-tokenizer/:
   - expected.json: the versions used, each folder's length and pad id, then one case per
     prompt: the ids per folder as diffusers calls the tokenizer (`padding="max_length",
     max_length=77, truncation=True`), stored without the trailing padding (the attention mask's
-    zeros), and `unpadded` (SD 1.5, no truncation: BOS, all tokens, EOS).
+    zeros), and `unpadded` (SD 1.5, no truncation: BOS, all tokens, EOS); and a sweep of every
+    code point Python's Unicode database knows (see `sweep`), as a fingerprint per block.
 
 Needs transformers, and NOT ftfy: transformers cleans text with ftfy when it is installed and
 with its BasicTokenizer otherwise; the Rust tokenizer matches the latter (ftfy is no dependency
@@ -167,6 +168,49 @@ def random_prompts(count, seed=15):
     return prompts
 
 
+# The sweep: every code point that CPython's Unicode database (14.0 on 3.11) knows, in blocks
+# of SWEEP_BLOCK, each as "x" + c + c + "x " (the neighbours tell letters, digits and other
+# characters apart: a letter joins the x's into one word, a digit is a word each time, other
+# characters make one word of both). Code points unassigned there are left out: an older
+# Unicode database drops them while the Rust tables may know them.
+SWEEP_BLOCK = 4096
+
+
+def fnv1a(ids):
+    """64-bit FNV-1a over the ids as little-endian u32: a short fingerprint of a long list."""
+    h = 0xCBF29CE484222325
+    for i in ids:
+        for b in i.to_bytes(4, "little"):
+            h = ((h ^ b) * 0x100000001B3) % (1 << 64)
+    return h
+
+
+def unassigned_ranges():
+    """[start, end) ranges of code points that are unassigned (Cn) here, surrogates included."""
+    ranges = []
+    for cp in range(0x110000):
+        if 0xD800 <= cp <= 0xDFFF or unicodedata.category(chr(cp)) == "Cn":
+            if ranges and ranges[-1][1] == cp:
+                ranges[-1][1] = cp + 1
+            else:
+                ranges.append([cp, cp + 1])
+    return ranges
+
+
+def sweep(tok, skipped):
+    skip = set()
+    for start, end in skipped:
+        skip.update(range(start, end))
+    blocks = []
+    for start in range(0, 0x110000, SWEEP_BLOCK):
+        chars = [chr(cp) for cp in range(start, start + SWEEP_BLOCK) if cp not in skip]
+        if not chars:
+            continue
+        ids = tok("".join("x" + c + c + "x " for c in chars), add_special_tokens=False)["input_ids"]
+        blocks.append({"start": start, "ids": len(ids), "fnv1a": f"{fnv1a(ids):016x}"})
+    return blocks
+
+
 def main():
     try:
         import ftfy  # noqa: F401
@@ -223,6 +267,8 @@ def main():
 
     sd15 = tokenizers["sd15"]
     assert cases[prompts.index("a photo of a cat")]["sd15"] == [49406, 320, 1125, 539, 320, 2368, 49407]
+    skipped = unassigned_ranges()
+    blocks = sweep(sd15, skipped)
     expected = {
         "generator": "scripts/make-clip-tokenizer-fixture.py",
         "transformers": transformers.__version__,
@@ -237,17 +283,22 @@ def main():
             name: {"model_max_length": tok.model_max_length, "pad_token_id": tok.pad_token_id}
             for name, tok in tokenizers.items()
         },
+        "sweep_block": SWEEP_BLOCK,
+        "sweep_skipped": skipped,
+        "sweep": blocks,
         "cases": cases,
     }
     with open(os.path.join(OUT, "expected.json"), "w", encoding="utf-8") as f:
         # One case per line: compact, and a change shows as a diff of the prompts it touches.
         f.write("{\n")
+        items = []
         for key, value in expected.items():
-            if key != "cases":
-                f.write(f"  {json.dumps(key)}: {json.dumps(value)},\n")
-        f.write('  "cases": [\n')
-        f.write(",\n".join("    " + json.dumps(c, ensure_ascii=True) for c in cases))
-        f.write("\n  ]\n}\n")
+            if key in ("sweep", "cases"):
+                lines = ",\n".join("    " + json.dumps(v, ensure_ascii=True) for v in value)
+                items.append(f"  {json.dumps(key)}: [\n{lines}\n  ]")
+            else:
+                items.append(f"  {json.dumps(key)}: {json.dumps(value)}")
+        f.write(",\n".join(items) + "\n}\n")
     differ = sum(c["sd15"] != c["sdxl-2"] for c in cases)
     print(f"{len(cases)} prompts; SDXL tokenizer_2 differs from SD 1.5 on {differ}; written to {OUT}")
 

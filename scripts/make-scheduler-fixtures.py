@@ -67,9 +67,9 @@ SDXL = {
 }
 
 # Not a real model's: the code paths SD 1.5 and SDXL leave untested — v-prediction (SD 2.x
-# 768), "trailing" spacing, third-order solvers (DPM++, UniPC).
+# 768), "trailing" spacing, third-order solvers (DPM++, UniPC), PNDM's Runge-Kutta warm-up.
 V_TRAILING = dict(SD15, prediction_type="v_prediction", timestep_spacing="trailing",
-                  solver_order=3)
+                  solver_order=3, skip_prk_steps=False)
 
 # IOPaint 1.6.0 iopaint/model/utils.py get_scheduler, by SDSampler value.
 SAMPLERS = {

@@ -4,7 +4,8 @@
 //! (torch 2.15, diffusers 0.39, run by hand in a torch venv; the tests need no Python).
 //! `noise.json` holds `torch.randn` draws after `torch.manual_seed`; `schedulers.json` holds, for
 //! each IOPaint sampler, three model configs (SD 1.5's, SDXL's, and one with v-prediction,
-//! "trailing" spacing and third-order solvers), several step counts and two strengths,
+//! "trailing" spacing, third-order solvers and PNDM's Runge–Kutta warm-up), several step counts
+//! and two strengths,
 //! diffusers' run of the inpainting pipeline's scheduler loop on a fake linear UNet, with
 //! torch's generator.
 
@@ -113,10 +114,11 @@ fn excess(ours: &[f32], theirs: &[f32]) -> (f32, f32) {
     (max_delta, worst_excess)
 }
 
-/// Each IOPaint sampler, on SD 1.5's and SDXL's scheduler configs (1, 4, 10, 25 steps) and a
-/// v-prediction/trailing/third-order one (4, 25 steps), at strength 1.0 and 0.6: timesteps, order, begin index and initial noise scale equal to
-/// diffusers'; the latents after the first step, after the last, and the pipeline's re-noising
-/// of known latents within 1e-4 relative or 1e-3 absolute.
+/// Each IOPaint sampler, on SD 1.5's and SDXL's scheduler configs (1, 4, 10, 25 steps) and the
+/// v-prediction/trailing/third-order/Runge–Kutta one (4, 25 steps), at strength 1.0 and 0.6:
+/// timesteps, order, begin index and initial noise scale equal to diffusers'; the latents after
+/// the first step, after the last, and the pipeline's re-noising of known latents within 1e-4
+/// relative or 1e-3 absolute.
 #[test]
 fn samplers_match_diffusers() {
     let fixture = fixture("schedulers.json");
@@ -270,9 +272,23 @@ fn configs_the_samplers_do_not_implement_are_errors() {
     );
     assert!(refused(Sampler::EulerA, r#"{"prediction_type": "sample"}"#).contains("sample"));
     assert!(refused(Sampler::UniPc, r#"{"use_exponential_sigmas": true}"#).contains("exponential"));
-    // PNDM's class default is to run Runge-Kutta steps; SD's configs turn them off.
-    assert!(refused(Sampler::Pndm, "{}").contains("skip_prk_steps"));
     assert!(SchedulerConfig::from_json("[1, 2]").is_err());
+    // Malformed values are the caller's (or the model file's) error, not a panic or an abort.
+    for json in [
+        r#"{"num_train_timesteps": 1}"#,
+        r#"{"num_train_timesteps": 1000000000000}"#,
+        r#"{"beta_end": 2.0}"#,
+        r#"{"trained_betas": [0.1, 0.2]}"#,
+        r#"{"timestep_spacing": "sideways"}"#,
+        r#"{"solver_order": 7}"#,
+    ] {
+        let config = SchedulerConfig::from_json(json).unwrap();
+        let result = scheduler_for(Sampler::DpmPp2m, &config);
+        assert!(
+            matches!(result, Err(inpaint_core::Error::InvalidInput { .. })),
+            "{json}: {result:?}"
+        );
+    }
     assert!(
         SchedulerConfig::from_json(r#"{"beta_start": "small"}"#)
             .and_then(|c| scheduler_for(Sampler::Euler, &c))
@@ -312,6 +328,14 @@ fn absent_keys_take_each_class_default() {
         run(Sampler::Euler, "{}").0,
         run(Sampler::Euler, r#"{"timestep_spacing": "leading"}"#).0
     );
+    // Keys diffusers marks as written-out defaults of the saving class count as absent.
+    assert_eq!(
+        run(Sampler::Euler, "{}"),
+        run(
+            Sampler::Euler,
+            r#"{"timestep_spacing": "leading", "_use_default_values": ["timestep_spacing"]}"#
+        )
+    );
 }
 
 /// Misuse is an error, not a panic: wrong lengths, an unknown timestep, stepping past the end.
@@ -345,10 +369,67 @@ fn misuse_is_an_error() {
                 .step(&[0.1; 4], t, &sample, &[4], &mut noise)
                 .unwrap();
         }
+        // DDIM and PNDM place a step by its timestep alone (as diffusers does); the others know
+        // their position and refuse a step past the end.
         let last = *scheduler.timesteps().last().unwrap();
-        let _ = scheduler.step(&[0.1; 4], last, &sample, &[4], &mut noise);
+        let extra = scheduler.step(&[0.1; 4], last, &sample, &[4], &mut noise);
+        assert_eq!(
+            extra.is_err(),
+            !matches!(sampler, Sampler::Ddim | Sampler::Pndm),
+            "{sampler:?}: {extra:?}"
+        );
+        // A run cannot begin past the end either.
+        scheduler.set_timesteps(2).unwrap();
+        scheduler.set_begin_index(99);
+        let t = scheduler.timesteps()[0];
+        if !matches!(sampler, Sampler::Ddim | Sampler::Pndm) {
+            assert!(
+                scheduler
+                    .step(&[0.1; 4], t, &sample, &[4], &mut noise)
+                    .is_err(),
+                "{sampler:?}"
+            );
+        }
     }
+    // PNDM's Runge-Kutta warm-up (its class default) needs 4 steps, as in diffusers.
+    let mut pndm = scheduler_for(Sampler::Pndm, &config).unwrap();
+    assert!(pndm.set_timesteps(3).is_err());
+    pndm.set_timesteps(4).unwrap();
+    assert_eq!(pndm.timesteps().len(), 13);
     let mut euler = scheduler_for(Sampler::Euler, &config).unwrap();
     euler.set_timesteps(4).unwrap();
     assert!(euler.scale_model_input(&[0.0; 4], 123.5).is_err());
+}
+
+/// How many noise tensors each sampler draws per run (4 steps, strength 1): the pipeline's
+/// seeded stream depends on it. Ancestral and SDE samplers draw once per step, DPM2 a once per
+/// full step (3 of its 7 UNet calls), LCM at every step but the last; the rest never.
+#[test]
+fn per_step_noise_draws() {
+    struct Counting(TorchCpuNoise, usize);
+    impl NoiseSource for Counting {
+        fn randn(&mut self, shape: &[usize]) -> inpaint_core::Result<Vec<f32>> {
+            self.1 += 1;
+            self.0.randn(shape)
+        }
+    }
+    let config = SchedulerConfig::from_json(r#"{"skip_prk_steps": true}"#).unwrap();
+    for sampler in Sampler::ALL {
+        let mut scheduler = scheduler_for(sampler, &config).unwrap();
+        scheduler.set_timesteps(4).unwrap();
+        let mut noise = Counting(TorchCpuNoise::new(0), 0);
+        let mut sample = vec![0.5f32; 16];
+        for t in scheduler.timesteps().to_vec() {
+            let input = scheduler.scale_model_input(&sample, t).unwrap();
+            sample = scheduler
+                .step(&fake_unet(&input, t), t, &sample, &[1, 16], &mut noise)
+                .unwrap();
+        }
+        let expected = match sampler {
+            Sampler::EulerA | Sampler::DpmPp2mSde | Sampler::DpmPp2mSdeKarras => 4,
+            Sampler::Dpm2A | Sampler::Dpm2AKarras | Sampler::Lcm => 3,
+            _ => 0,
+        };
+        assert_eq!(noise.1, expected, "{sampler:?}");
+    }
 }

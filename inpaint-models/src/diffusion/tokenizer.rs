@@ -10,15 +10,16 @@
 //! 1. The added tokens (`<|startoftext|>`, `<|endoftext|>`, and any other special token the
 //!    folder's config names, such as SDXL `tokenizer_2`'s pad token `!`) are split out of the raw
 //!    text first, leftmost and longest first; each becomes its id directly.
-//! 2. Every other piece is cleaned as transformers does **when `ftfy` is not installed** (it is
-//!    no dependency of transformers, diffusers or IOPaint): characters of the Unicode category
-//!    `C*` (controls, format characters such as the zero-width joiner, unassigned code points),
-//!    NUL and U+FFFD are removed; tabs, newlines and `Zs` spaces become spaces; a space is put
-//!    on each side of a CJK ideograph; the text is normalised to NFC, split at whitespace, each
-//!    word lower-cased, and joined with single spaces. HTML entities are left as they are:
-//!    transformers never calls `html.unescape` (OpenAI's original `basic_clean` did, twice,
-//!    after `ftfy.fix_text`), so `&amp;` stays three tokens. Ligatures such as `ﬁ` stay
-//!    themselves (ftfy would have spelled them out).
+//! 2. Every other piece is cleaned as transformers does **when `ftfy` is not installed** (none
+//!    of transformers, diffusers and IOPaint 1.6.0 requires it): characters of the Unicode
+//!    category `C*` (controls, format characters such as the zero-width joiner, private-use and
+//!    unassigned code points), NUL and U+FFFD are removed; tabs, newlines and `Zs` spaces
+//!    become spaces; a space is put on each side of a CJK ideograph; the text is normalised to
+//!    NFC, split at whitespace, each word lower-cased, and joined with single spaces. HTML
+//!    entities are left as they are: that path never unescapes them, so `&amp;` stays three
+//!    tokens (with ftfy, `ftfy.fix_text` would unescape them once; OpenAI's original
+//!    `basic_clean` also called `html.unescape` twice). Ligatures such as `ﬁ` stay themselves
+//!    (ftfy would spell them out).
 //! 3. The cleaned text is cut into words by CLIP's pattern
 //!    `<|startoftext|>|<|endoftext|>|'s|'t|'re|'ve|'m|'ll|'d|\p{L}+|\p{N}|[^\s\p{L}\p{N}]+`,
 //!    which transformers compiles case-insensitively. It needs no look-ahead, so the `regex`
@@ -32,22 +33,27 @@
 //! 5. `BOS ids… EOS`, the ids cut to `max_length − 2` so that EOS stays last, then padded to
 //!    [`max_length`](ClipTokenizer::max_length) with [`pad_token_id`](ClipTokenizer::pad_token_id).
 //!
-//! The checks against transformers 4.57 (on CPython 3.11, whose Unicode database is version
-//! 14.0) are in the crate's tests (a tiny vocabulary) and in `scripts/test-clip-tokenizer.sh`
-//! (a few hundred prompts on the real CLIP vocabulary). Characters assigned after Unicode 14.0
-//! are the one known difference: an older Python treats them as unassigned and drops them,
-//! while this crate's Unicode tables (those of `regex` and the standard library) know them.
+//! The checks against transformers 4.57.6 (on CPython 3.11, whose Unicode database is version
+//! 14.0) are in the crate's tests (a tiny vocabulary) and in `scripts/test-clip-tokenizer.sh`:
+//! 458 prompts on the real CLIP vocabulary for three tokenizer folders (SD 1.5 as published,
+//! as transformers saves it, SDXL's `tokenizer_2`), and every code point of Unicode 14.0.
+//! Characters assigned after Unicode 14.0 are the one known difference: an older Python treats
+//! them as unassigned and drops them, while this crate's Unicode tables (those of `regex` and
+//! the standard library) know them.
 //!
 //! # Why our own BPE rather than the `tokenizers` crate
 //!
-//! Measured on this project's 2-core machines (BENCHMARKS.md, "CLIP tokenizer"): `tokenizers`
-//! 0.23 builds in minutes even with its pure-Rust `fancy-regex` backend, and its CLIP pipeline
-//! (`CLIPTokenizerFast`'s `tokenizer.json`) is not the slow tokenizer's: it neither removes
-//! control characters nor spaces CJK ideographs. Exports carry no `tokenizer.json` either. The
-//! slow tokenizer's steps need the `regex`, `serde_json` and `unicode-normalization` crates
-//! and about 400 lines.
+//! Correctness first: `tokenizers` implements `CLIPTokenizerFast`, whose pipeline is not the
+//! slow tokenizer's that diffusers loads. On the 458 test prompts it differs on 116 (it keeps
+//! control and format characters, puts no spaces around CJK ideographs, …). Then cost, measured
+//! on this project's 2-core machines (BENCHMARKS.md, "CLIP tokenizer"): even with its
+//! pure-Rust `fancy-regex` backend instead of `onig`, `tokenizers` 0.23 pulls in 85 crates and
+//! took 59 s of CPU for a debug build (119 s release) against 14 s (33 s) for the 12 crates of
+//! `regex`, `serde_json` and `unicode-normalization`, of which the workspace already builds
+//! the first two. Exports carry no `tokenizer.json` either.
 
-use std::collections::HashMap;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 
@@ -207,25 +213,11 @@ impl Merges {
         }
     }
 
-    /// The merge to apply next: the adjacent pair of lowest rank.
-    fn best_pair(&self, word: &[Symbol]) -> Option<(u32, u32, u32)> {
-        word.windows(2)
-            .filter_map(|pair| match pair {
-                [Symbol::Known(l), Symbol::Known(r)] => self
-                    .pairs
-                    .get(&(*l, *r))
-                    .map(|&(rank, merged)| (rank, *l, *r, merged)),
-                _ => None,
-            })
-            .min_by_key(|&(rank, ..)| rank)
-            .map(|(_, l, r, merged)| (l, r, merged))
-    }
-
-    /// BPE of one word (already in the byte alphabet): its symbols after every merge.
-    fn apply(&self, word: &str) -> Vec<Symbol> {
+    /// The symbols of `word` (already in the byte alphabet) before any merge: one per
+    /// character, `</w>` appended to the last.
+    fn initial(&self, word: &str) -> Vec<Symbol> {
         let count = word.chars().count();
-        let mut symbols: Vec<Symbol> = word
-            .chars()
+        word.chars()
             .enumerate()
             .map(|(i, c)| {
                 let mut text = c.to_string();
@@ -234,27 +226,77 @@ impl Merges {
                 }
                 self.symbol(text)
             })
-            .collect();
-        while symbols.len() > 1 {
-            let Some((left, right, merged)) = self.best_pair(&symbols) else {
-                break;
-            };
-            let mut next = Vec::new();
-            let mut i = 0;
-            while i < symbols.len() {
-                if symbols[i] == Symbol::Known(left)
-                    && symbols.get(i + 1) == Some(&Symbol::Known(right))
-                {
-                    next.push(Symbol::Known(merged));
-                    i += 2;
-                } else {
-                    next.push(symbols[i].clone());
-                    i += 1;
+            .collect()
+    }
+
+    /// The rank and result of the merge of `left` and `right`, if there is one.
+    fn merge_of(&self, left: &Symbol, right: &Symbol) -> Option<(usize, u32)> {
+        match (left, right) {
+            (Symbol::Known(l), Symbol::Known(r)) => self.pairs.get(&(*l, *r)).copied(),
+            _ => None,
+        }
+    }
+
+    /// BPE of one word (already in the byte alphabet): its symbols after every merge.
+    ///
+    /// transformers repeats a pass — take the adjacent pair of lowest rank, merge each of its
+    /// occurrences from left to right — which costs O(n²) on a long word; a prompt of one huge
+    /// word must not hang, so this does the same passes in O(n log n): a heap holds every
+    /// adjacent pair by (rank, position), all entries of the lowest rank are merged as one
+    /// pass, left to right, and the pairs that pass creates join the heap after it. A pass
+    /// cannot create a pair of its own rank (one side is the longer, merged symbol), so each
+    /// pass merges exactly what transformers' pass merges (checked against that loop by a
+    /// property test).
+    fn apply(&self, word: &str) -> Vec<Symbol> {
+        let mut symbols = self.initial(word);
+        let n = symbols.len();
+        // A linked list over `symbols`: a merged pair lives on in its left slot.
+        let mut prev: Vec<Option<usize>> = (0..n).map(|i| i.checked_sub(1)).collect();
+        let mut next: Vec<Option<usize>> = (0..n).map(|i| (i + 1 < n).then_some(i + 1)).collect();
+        let mut alive = vec![true; n];
+        let mut heap = BinaryHeap::new();
+        for i in 1..n {
+            if let Some((rank, _)) = self.merge_of(&symbols[i - 1], &symbols[i]) {
+                heap.push(Reverse((rank, i - 1)));
+            }
+        }
+        let mut merged_at = Vec::new();
+        while let Some(&Reverse((rank, _))) = heap.peek() {
+            while let Some(&Reverse((entry_rank, i))) = heap.peek() {
+                if entry_rank != rank {
+                    break;
+                }
+                heap.pop();
+                // Entries go stale when a merge changes a side; a current one has its rank.
+                let Some(j) = next[i].filter(|_| alive[i]) else {
+                    continue;
+                };
+                if let Some((current, merged)) = self.merge_of(&symbols[i], &symbols[j]) {
+                    if current == rank {
+                        symbols[i] = Symbol::Known(merged);
+                        alive[j] = false;
+                        next[i] = next[j];
+                        if let Some(k) = next[j] {
+                            prev[k] = Some(i);
+                        }
+                        merged_at.push(i);
+                    }
                 }
             }
-            symbols = next;
+            for i in merged_at.drain(..) {
+                let sides = [prev[i].map(|p| (p, i)), next[i].map(|k| (i, k))];
+                for (left, right) in sides.into_iter().flatten() {
+                    if let Some((rank, _)) = self.merge_of(&symbols[left], &symbols[right]) {
+                        heap.push(Reverse((rank, left)));
+                    }
+                }
+            }
         }
         symbols
+            .into_iter()
+            .zip(alive)
+            .filter_map(|(symbol, alive)| alive.then_some(symbol))
+            .collect()
     }
 }
 
@@ -622,8 +664,9 @@ impl ClipTokenizer {
     /// [`max_length`](Self::max_length) ids. Any text is accepted (the empty prompt gives BOS,
     /// EOS and padding).
     pub fn encode(&self, text: &str) -> Vec<i64> {
+        let kept = self.max_length - 2;
         let mut ids = vec![self.bos_id];
-        ids.extend(self.token_ids(text).into_iter().take(self.max_length - 2));
+        ids.extend(self.ids_up_to(text, kept).into_iter().take(kept));
         ids.push(self.eos_id);
         ids.resize(self.max_length, self.pad_id);
         ids
@@ -632,16 +675,25 @@ impl ClipTokenizer {
     /// The prompt's token ids alone: no BOS or EOS, no truncation, no padding. Compare its
     /// length with `max_length() - 2` to tell whether [`encode`](Self::encode) cuts the prompt.
     pub fn token_ids(&self, text: &str) -> Vec<i64> {
+        self.ids_up_to(text, usize::MAX)
+    }
+
+    /// The token ids of `text`, stopping at the first word that reaches `limit` ids: those
+    /// after it would be cut anyway, so a huge prompt costs little more than its cleaning.
+    fn ids_up_to(&self, text: &str, limit: usize) -> Vec<i64> {
         let mut ids = Vec::new();
         let mut rest = 0;
         if let Some(pattern) = &self.added_pattern {
             for found in pattern.find_iter(text) {
-                self.push_text_ids(&text[rest..found.start()], &mut ids);
+                self.push_text_ids(&text[rest..found.start()], limit, &mut ids);
+                if ids.len() >= limit {
+                    return ids;
+                }
                 ids.push(self.added[found.as_str()]);
                 rest = found.end();
             }
         }
-        self.push_text_ids(&text[rest..], &mut ids);
+        self.push_text_ids(&text[rest..], limit, &mut ids);
         ids
     }
 
@@ -657,12 +709,15 @@ impl ClipTokenizer {
     }
 
     /// Ids of a piece of text between added tokens.
-    fn push_text_ids(&self, text: &str, ids: &mut Vec<i64>) {
-        if text.is_empty() {
+    fn push_text_ids(&self, text: &str, limit: usize, ids: &mut Vec<i64>) {
+        if text.is_empty() || ids.len() >= limit {
             return;
         }
         let clean = clean_text(text);
         for word in WORDS.find_iter(&clean).map(|m| m.as_str()) {
+            if ids.len() >= limit {
+                return;
+            }
             // transformers' BPE cache starts with these two, so they are never split.
             if word == START_OF_TEXT || word == END_OF_TEXT {
                 ids.push(self.id_of(word));
@@ -714,6 +769,79 @@ fn clean_text(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    impl Merges {
+        /// transformers' `CLIPTokenizer.bpe` loop, as written there: the oracle for `apply`.
+        fn apply_by_passes(&self, word: &str) -> Vec<Symbol> {
+            let mut symbols = self.initial(word);
+            loop {
+                let best = symbols
+                    .windows(2)
+                    .filter_map(|w| self.merge_of(&w[0], &w[1]).map(|m| (m, w.to_vec())))
+                    .min_by_key(|((rank, _), _)| *rank);
+                let Some(((_, merged), pair)) = best else {
+                    return symbols;
+                };
+                let mut next = Vec::new();
+                let mut i = 0;
+                while i < symbols.len() {
+                    if symbols[i..].starts_with(&pair) {
+                        next.push(Symbol::Known(merged));
+                        i += 2;
+                    } else {
+                        next.push(symbols[i].clone());
+                        i += 1;
+                    }
+                }
+                symbols = next;
+            }
+        }
+    }
+
+    const SYMBOL_POOL: [&str; 17] = [
+        "a", "b", "c", "a</w>", "b</w>", "c</w>", "ab", "ba", "bc", "aa", "abc", "ab</w>",
+        "ca</w>", "aa</w>", "bca", "abab", "cab</w>",
+    ];
+
+    /// Merge tables of any kind, learned-looking or not: pairs drawn from a pool of symbols
+    /// over `a`, `b`, `c` (duplicates included, so a pair can take a later rank).
+    fn merge_tables() -> impl Strategy<Value = Vec<(String, String)>> {
+        let symbol = proptest::sample::select(SYMBOL_POOL.to_vec()).prop_map(str::to_owned);
+        proptest::collection::vec((symbol.clone(), symbol), 0..40)
+    }
+
+    proptest! {
+        #[test]
+        fn the_heap_bpe_merges_as_transformers_loop_does(
+            table in merge_tables(),
+            words in proptest::collection::vec("[abc]{1,24}", 1..8),
+        ) {
+            let mut merges = Merges::default();
+            for (rank, (left, right)) in table.iter().enumerate() {
+                merges.push(left, right, rank);
+            }
+            for word in &words {
+                prop_assert_eq!(merges.apply(word), merges.apply_by_passes(word), "{:?}", word);
+            }
+        }
+    }
+
+    #[test]
+    fn a_long_run_merges_into_its_binary_decomposition() {
+        // Every pair of equal runs merges: a word of 2^17 letters takes 17 passes of n/2, n/4,
+        // … merges, leaving runs of 2^16, 2^15, …, 1 letters.
+        let mut merges = Merges::default();
+        let mut run = "a".to_owned();
+        for rank in 0..17 {
+            merges.push(&run, &run, rank);
+            run = format!("{run}{run}");
+        }
+        let word = "a".repeat(1 << 17);
+        let symbols = merges.apply(&word);
+        // The last `a` carries `</w>`, so it and the run before it stay apart.
+        assert_eq!(symbols.len(), 18);
+    }
 
     #[test]
     fn the_byte_alphabet_is_gpt2s() {

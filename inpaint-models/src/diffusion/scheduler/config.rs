@@ -15,6 +15,10 @@ use super::{invalid, unsupported};
 /// as absent. Values a class would need but this crate does not implement (thresholding, beta or
 /// exponential sigmas, flow matching, …) are reported as [`Error::Unsupported`] when the
 /// scheduler is built, never ignored.
+///
+/// Note that a config saved by diffusers (an Optimum export, say) spells out the saving class's
+/// defaults: DDIM's `timestep_spacing: "leading"` then applies to Euler as well, exactly as it
+/// does when diffusers loads that file.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SchedulerConfig {
     values: Map<String, Value>,
@@ -44,11 +48,25 @@ impl SchedulerConfig {
         })
     }
 
-    /// The raw value of `key`, if the file has one (`null` counts as absent).
+    /// The raw value of `key`, if the file has one. `null` counts as absent, and so does a key
+    /// the file lists in `_use_default_values` (diffusers wrote those only because the class
+    /// that saved the file defaults to them; another class takes its own default).
     pub fn get(&self, key: &str) -> Option<&Value> {
+        let written_as_default = self
+            .values
+            .get("_use_default_values")
+            .and_then(Value::as_array)
+            .is_some_and(|keys| keys.iter().any(|k| k.as_str() == Some(key)));
+        if written_as_default {
+            return None;
+        }
         self.values.get(key).filter(|v| !v.is_null())
     }
 }
+
+/// The most training timesteps a config may declare: far above any real model's (1000), low
+/// enough that a hostile config cannot make the schedule's allocation abort the process.
+const MAX_TRAIN_STEPS: usize = 100_000;
 
 /// The keys IOPaint's `get_scheduler` removes from the model's config before `from_config`, so
 /// that only its own per-sampler overrides set them (diffusers issue 4167).
@@ -166,12 +184,12 @@ impl<'a> ClassConfig<'a> {
         Ok(())
     }
 
-    /// `num_train_timesteps` (1000 by default), at least 2.
+    /// `num_train_timesteps` (1000 by default), from 2 to [`MAX_TRAIN_STEPS`].
     pub(crate) fn train_steps(&self) -> Result<usize> {
         let steps = self.usize("num_train_timesteps", 1000)?;
-        if steps < 2 {
+        if !(2..=MAX_TRAIN_STEPS).contains(&steps) {
             return Err(invalid(format!(
-                "num_train_timesteps is {steps}, needs at least 2"
+                "num_train_timesteps is {steps}, needs 2 to {MAX_TRAIN_STEPS}"
             )));
         }
         Ok(steps)

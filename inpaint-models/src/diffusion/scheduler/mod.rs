@@ -35,10 +35,10 @@
 //! **Not implemented**, and refused with [`Error::Unsupported`] when a config asks for it (no
 //! Stable Diffusion 1.x/2.x/XL config does): dynamic thresholding, `rescale_betas_zero_snr`,
 //! exponential, beta, Lu or flow-matching sigmas, learned variance, continuous timesteps, Euler's
-//! log-linear interpolation, PNDM's Runge–Kutta warm-up (`skip_prk_steps = false`, the class's
-//! default), and the SDE variants IOPaint never selects for the singlestep solver. DDIM runs
-//! with `eta = 0`, as the pipelines call it. Step counts run from 1 to `num_train_timesteps`
-//! (LCM: to `original_inference_steps`).
+//! log-linear interpolation, and the SDE variants IOPaint never selects for the singlestep
+//! solver. DDIM runs with `eta = 0`, as the pipelines call it. Step counts run from 1 to
+//! `num_train_timesteps` (LCM: to `original_inference_steps`; PNDM without `skip_prk_steps`:
+//! from 4).
 //!
 //! **Driving a scheduler** (what diffusers' inpainting pipeline does):
 //! ```

@@ -1,8 +1,10 @@
-//! PNDM ("PNDM"): diffusers' `PNDMScheduler` with `skip_prk_steps` (as Stable Diffusion's
-//! configs set it): pseudo linear multistep (PLMS) steps of Liu et al. (2022).
+//! PNDM ("PNDM"): diffusers' `PNDMScheduler`, the pseudo linear multistep (PLMS) steps of Liu
+//! et al. (2022).
 //!
-//! The first step runs twice at the same timestep (a second-order start), so a run of n steps
-//! has n + 1 timesteps, the second-to-last one repeated in diffusers' order.
+//! With `skip_prk_steps` (as Stable Diffusion's configs set it) the first step runs twice at the
+//! same timestep (a second-order start), so a run of n steps has n + 1 timesteps. Without it
+//! (the class's default) the run starts with three pseudo Runge–Kutta steps of four UNet calls
+//! each, n + 9 timesteps in all (and at least 4 steps, as in diffusers).
 
 use inpaint_core::Result;
 
@@ -11,7 +13,7 @@ use super::schedule::{
     BetaDefaults, TrainSchedule, alpha_add_noise, check_steps, integer_timestep, linspace,
     trailing_timesteps,
 };
-use super::{NoiseSource, Scheduler, check_same_len, check_step_input, invalid, unsupported};
+use super::{NoiseSource, Scheduler, check_same_len, check_step_input, invalid};
 
 #[derive(Debug, Clone)]
 pub(crate) struct Pndm {
@@ -28,19 +30,19 @@ pub(crate) struct Pndm {
     ets: Vec<Vec<f32>>,
     /// Calls to `step` since `set_timesteps`.
     counter: usize,
-    /// The sample the first (two-call) step started from.
+    /// The sample the first (two-call) step, or the current Runge–Kutta step, started from.
     start_sample: Option<Vec<f32>>,
+    /// `!skip_prk_steps`: the Runge–Kutta warm-up runs first.
+    runge_kutta: bool,
+    /// The warm-up's timesteps (empty with `skip_prk_steps`).
+    prk_timesteps: Vec<i64>,
+    /// The weighted sum of the current Runge–Kutta step's model outputs.
+    rk_sum: Vec<f32>,
 }
 
 impl Pndm {
     pub(crate) fn new(config: &ClassConfig<'_>) -> Result<Self> {
         let train = TrainSchedule::new(config, BetaDefaults::DDPM)?;
-        if !config.bool("skip_prk_steps", false)? {
-            // Stable Diffusion's configs all set it; the Runge–Kutta warm-up is not implemented.
-            return Err(unsupported(
-                "skip_prk_steps = false (PNDM's Runge-Kutta steps)",
-            ));
-        }
         let final_alpha_cumprod = train.final_alpha_cumprod(config, false)?;
         Ok(Self {
             spacing: config.spacing(Spacing::Leading)?,
@@ -52,8 +54,61 @@ impl Pndm {
             ets: Vec::new(),
             counter: 0,
             start_sample: None,
+            runge_kutta: !config.bool("skip_prk_steps", false)?,
+            prk_timesteps: Vec::new(),
+            rk_sum: Vec::new(),
             train,
         })
+    }
+
+    /// One call of the pseudo Runge–Kutta warm-up (diffusers' `step_prk`): four calls per step,
+    /// at the step's timestep, its midpoint twice, and the next, their outputs weighted 1/6,
+    /// 1/3, 1/3, 1/6 into the final one.
+    fn step_runge_kutta(
+        &mut self,
+        model_output: &[f32],
+        timestep: f32,
+        sample: &[f32],
+    ) -> Result<Vec<f32>> {
+        let diff_to_prev = if self.counter % 2 == 1 {
+            0
+        } else {
+            self.ratio / 2
+        };
+        let prev = integer_timestep(timestep)? - diff_to_prev;
+        let t = self.prk_timesteps[self.counter / 4 * 4];
+        let (sixth, third) = ((1.0f64 / 6.0) as f32, (1.0f64 / 3.0) as f32);
+        let eps = match self.counter % 4 {
+            0 => {
+                self.rk_sum = model_output.iter().map(|m| sixth * m).collect();
+                self.ets.push(model_output.to_vec());
+                self.start_sample = Some(sample.to_vec());
+                model_output.to_vec()
+            }
+            1 | 2 => {
+                check_same_len("PNDM Runge-Kutta step", &self.rk_sum, model_output)?;
+                for (sum, m) in self.rk_sum.iter_mut().zip(model_output) {
+                    *sum += third * m;
+                }
+                model_output.to_vec()
+            }
+            _ => {
+                check_same_len("PNDM Runge-Kutta step", &self.rk_sum, model_output)?;
+                let eps = self
+                    .rk_sum
+                    .iter()
+                    .zip(model_output)
+                    .map(|(sum, m)| sum + sixth * m)
+                    .collect();
+                self.rk_sum.clear();
+                eps
+            }
+        };
+        let from = self.start_sample.clone().unwrap_or_else(|| sample.to_vec());
+        check_same_len("PNDM Runge-Kutta step", &from, sample)?;
+        let out = self.prev_sample(&from, t, prev, &eps)?;
+        self.counter += 1;
+        Ok(out)
     }
 
     /// DDIM-like update from `t` to `prev` with the combined model output `eps` (formula (9) of
@@ -104,14 +159,45 @@ impl Scheduler for Pndm {
             }
         };
         let n = ascending.len();
-        let mut plms: Vec<f64> = ascending[..n - 1].to_vec();
-        if n >= 2 {
-            plms.push(ascending[n - 2]);
+        let ratio = (train_steps / steps) as i64;
+        let mut plms: Vec<f64>;
+        if self.runge_kutta {
+            if n < 4 {
+                return Err(invalid(format!(
+                    "PNDM with Runge-Kutta steps (skip_prk_steps false) needs at least 4 steps, \
+                     {steps} asked"
+                )));
+            }
+            // The last four timesteps and their midpoints, each visited as diffusers orders them.
+            let points: Vec<i64> = ascending[n - 4..]
+                .iter()
+                .flat_map(|&t| [t as i64, t as i64 + ratio / 2])
+                .take(7)
+                .collect();
+            let doubled: Vec<i64> = points.iter().flat_map(|&t| [t, t]).collect();
+            self.prk_timesteps = doubled[1..doubled.len() - 1]
+                .iter()
+                .rev()
+                .copied()
+                .collect();
+            plms = ascending[..n - 3].to_vec();
+        } else {
+            self.prk_timesteps.clear();
+            plms = ascending[..n - 1].to_vec();
+            if n >= 2 {
+                plms.push(ascending[n - 2]);
+            }
+            plms.push(ascending[n - 1]);
         }
-        plms.push(ascending[n - 1]);
         plms.reverse();
-        self.timesteps = plms.into_iter().map(|t| t as f32).collect();
-        self.ratio = (train_steps / steps) as i64;
+        self.timesteps = self
+            .prk_timesteps
+            .iter()
+            .map(|&t| t as f32)
+            .chain(plms.into_iter().map(|t| t as f32))
+            .collect();
+        self.ratio = ratio;
+        self.rk_sum.clear();
         self.ets.clear();
         self.counter = 0;
         self.start_sample = None;
@@ -138,6 +224,14 @@ impl Scheduler for Pndm {
         }
         if let Some(last) = self.ets.last() {
             check_same_len("PNDM history", last, sample)?;
+        }
+        if self.counter < self.prk_timesteps.len() {
+            return self.step_runge_kutta(model_output, timestep, sample);
+        }
+        if self.runge_kutta && self.ets.len() < 3 {
+            return Err(invalid(
+                "PNDM: a multistep step before the Runge-Kutta warm-up finished".into(),
+            ));
         }
         let mut t = integer_timestep(timestep)?;
         let mut prev = t - self.ratio;

@@ -13,7 +13,9 @@ use super::{invalid, unsupported};
 /// The training schedule: `alphas_cumprod` (ᾱₜ) for each of the `num_train_timesteps`.
 #[derive(Debug, Clone)]
 pub(crate) struct TrainSchedule {
-    /// ᾱₜ as torch computes it: float32 betas, cumulative product accumulated in double.
+    /// ᾱₜ as torch computes it: float32 betas, cumulative product accumulated in double (bit
+    /// for bit for SD's `scaled_linear` betas; within 2 ulp for `linear`, whose torch
+    /// `linspace` rounds differently in its vectorised half).
     pub(crate) alphas_cumprod: Vec<f32>,
 }
 
@@ -49,6 +51,11 @@ impl TrainSchedule {
                 }
             }
         };
+        if let Some(bad) = betas.iter().find(|b| !(0.0..1.0).contains(*b)) {
+            return Err(invalid(format!(
+                "beta {bad} from the scheduler config is outside [0, 1)"
+            )));
+        }
         if config.bool("rescale_betas_zero_snr", false)? {
             return Err(unsupported("rescale_betas_zero_snr = true"));
         }
@@ -388,13 +395,18 @@ impl StepIndex {
         timestep: f32,
         missing: Missing,
     ) -> Result<usize> {
-        if let Some(step) = self.step {
-            return Ok(step);
-        }
-        let step = match self.begin {
-            Some(begin) => begin,
-            None => index_for_timestep(schedule, timestep, missing)?,
+        let step = match (self.step, self.begin) {
+            (Some(step), _) => step,
+            (None, Some(begin)) => begin,
+            (None, None) => index_for_timestep(schedule, timestep, missing)?,
         };
+        if step >= schedule.len() {
+            return Err(invalid(format!(
+                "step {step} asked of a schedule of {} timesteps: set_timesteps first, begin \
+                 inside the schedule and step once per timestep",
+                schedule.len()
+            )));
+        }
         self.step = Some(step);
         Ok(step)
     }
