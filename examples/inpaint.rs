@@ -89,7 +89,7 @@ struct Cli {
     /// A catalog id or alias, a model found in the model folders, or a Stable Diffusion folder
     /// in Optimum's ONNX layout (holding model_index.json); without it, the default model
     /// (named below).
-    #[arg(long, value_name = "ID|PATH", conflicts_with = "model_file")]
+    #[arg(long, value_name = "ID", conflicts_with = "model_file")]
     model: Option<String>,
     /// The project model folder (`D/<id>/<file>`) searched for `--model`; without it, the
     /// default folders (`INPAINT_MODELS_DIR` or ~/.cache/inpaint/models, then the Hugging Face
