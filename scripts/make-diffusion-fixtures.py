@@ -16,6 +16,8 @@ What it writes under inpaint-models/tests/fixtures/diffusion/:
   vae_decoder, tokenizer, scheduler) whose UNet takes 9 channels (latents, mask, masked-image
   latents), as runwayml/stable-diffusion-inpainting does; `sd15-tiny-plain/`: the same with a
   4-channel UNet (diffusers blends re-noised known latents each step).
+* `sd15-tiny-inpaint-fp16/`: the inpainting folder converted to float16; `nan_unet.onnx`: a graph
+  with the UNet's contract that outputs NaN.
 * `input.png`, `mask.png`: the image and mask every case runs on (48×32: not square, so a swapped
   height and width shows).
 * `cases.json`: one entry per run of Optimum's `ORTStableDiffusionInpaintPipeline` (the ONNX graphs
@@ -267,6 +269,20 @@ def write_nan_unet(path: Path):
     onnx.save(model, path)
 
 
+def write_fp16_copy(folder: Path, out: Path):
+    """`folder` with every graph converted to float16 inputs, weights and outputs (ONNX Runtime's
+    converter; Optimum's own `--dtype fp16` export needs a GPU), to test the float16 path."""
+    import onnx
+    from onnxruntime.transformers.float16 import convert_float_to_float16
+
+    if out.exists():
+        shutil.rmtree(out)
+    shutil.copytree(folder, out)
+    for graph in ("text_encoder", "unet", "vae_encoder", "vae_decoder"):
+        path = out / graph / "model.onnx"
+        onnx.save(convert_float_to_float16(onnx.load(path), keep_io_types=False), path)
+
+
 class DrawRecorder:
     """Records every `torch.randn` call (diffusers' `randn_tensor` goes through it) in order."""
 
@@ -381,6 +397,7 @@ def main():
             for kind, channels in (("inpaint", 9), ("plain", 4)):
                 export(build_pipeline(tok, channels), folders[kind])
     write_nan_unet(OUT / "nan_unet.onnx")
+    write_fp16_copy(folders["inpaint"], OUT / "sd15-tiny-inpaint-fp16")
     record_cases(folders)
 
 

@@ -355,3 +355,38 @@ fn pixels_outside_the_mask_are_unchanged() {
     }
     assert!(changed_inside > 0, "the model painted nothing");
 }
+
+/// The float16 path: `sd15-tiny-inpaint-fp16` is the inpainting folder converted to float16 by
+/// the same script (ONNX Runtime's converter). It loads as float16 and ends within a level of
+/// the float32 pipeline's image on average, same seed.
+#[test]
+fn float16_folder_runs_and_agrees_with_float32() {
+    let (image, mask) = input();
+    let mut fp16 = StableDiffusion::load(
+        fixtures().join("sd15-tiny-inpaint-fp16"),
+        &DiffusionOptions::default(),
+    )
+    .unwrap();
+    assert!(fp16.is_f16());
+    let mut fp32 = load("inpaint");
+    assert!(!fp32.is_f16());
+    let request = Request::new()
+        .with_prompt("a cat")
+        .with_steps(2)
+        .with_sampler(Sampler::Euler);
+    let run = |model: &mut StableDiffusion| {
+        model
+            .generate(&image, &mask, &request, &mut TorchCpuNoise::new(3))
+            .unwrap()
+            .0
+    };
+    let (a, b) = (run(&mut fp16), run(&mut fp32));
+    let mean = a
+        .as_raw()
+        .iter()
+        .zip(b.as_raw())
+        .map(|(&x, &y)| f64::from(x.abs_diff(y)))
+        .sum::<f64>()
+        / a.as_raw().len() as f64;
+    assert!(mean < 1.0, "float16 differs by {mean} levels on average");
+}
