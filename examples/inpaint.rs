@@ -18,6 +18,15 @@
 //! Protocol (Triton, KServe, …; see the README's "Scale out"); everything else runs here, as
 //! for a local model. `--config FILE` reads a models config, whose entries may name remote
 //! models (`--model lama-remote`).
+//! `--model` also takes a Stable Diffusion 1.5 folder in Optimum's ONNX layout (the folder
+//! holding `model_index.json`, `unet/`, `text_encoder/`, …): then `--prompt`,
+//! `--negative-prompt`, `--steps`, `--guidance`, `--sampler`, `--seed`, `--strength` and
+//! `--mask-blur` apply, a progress bar shows the steps, and the seed used is printed.
+//!
+//! ```text
+//! cargo run --release --example inpaint -- --model path/to/sd15-onnx --prompt "a red bench" \
+//!     --steps 20 --sampler "DPM++ 2M" --image IN --mask MASK --output OUT
+//! ```
 //!
 //! `--model ID` resolves through the registry (`inpaint-registry`): a catalog id or alias
 //! (`telea`, the default, `navier-stokes` and `patchmatch` need no file; `lama`, `migan`, …
@@ -40,7 +49,9 @@
 //! Reads PNG, JPEG (EXIF orientation applied), WebP, GIF (first frame) and BMP; writes by the
 //! output's extension. The mask is white (> 127) where the image is to be filled.
 
-use std::path::PathBuf;
+use std::io::Write;
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -52,7 +63,10 @@ use openai_flags::OpenAiFlags;
 
 use inpaint_core::error::full_message;
 use inpaint_core::io::{load_image, load_mask, save_image};
-use inpaint_core::{HdStrategy, InpaintModel, InpaintOptions, Limits, Request, inpaint};
+use inpaint_core::{
+    HdStrategy, InpaintModel, InpaintOptions, Limits, Progress, Request, Sampler, inpaint,
+};
+use inpaint_models::diffusion::{DiffusionOptions, StableDiffusion};
 use inpaint_models::onnx::{
     Architecture, Device, DevicePolicy, OnnxModel, OnnxOptions, OutputRange, RuntimeSearch,
 };
@@ -82,8 +96,9 @@ struct Cli {
     /// Where to write the result; the format follows the extension.
     #[arg(long, value_name = "OUT")]
     output: PathBuf,
-    /// A catalog id or alias, or a model found in the model folders; without it, the default
-    /// model (named below).
+    /// A catalog id or alias, a model found in the model folders, or a Stable Diffusion folder
+    /// in Optimum's ONNX layout (holding model_index.json); without it, the default model
+    /// (named below).
     #[arg(long, value_name = "ID", conflicts_with = "model_file")]
     model: Option<String>,
     /// The project model folder (`D/<id>/<file>`) searched for `--model`; without it, the
@@ -136,14 +151,35 @@ struct Cli {
     /// PatchMatch's patch size, in pixels.
     #[arg(long, value_name = "N", conflicts_with = "model_file")]
     patch_size: Option<u32>,
-    /// The random seed of PatchMatch and of MAT's noise.
+    /// The random seed of PatchMatch, of MAT's noise, and of a diffusion model (IOPaint's
+    /// `sd_seed`, default 42).
     #[arg(long, value_name = "N")]
     seed: Option<u64>,
+    /// Diffusion: what to steer away from.
+    #[arg(long, value_name = "TEXT", default_value = "")]
+    negative_prompt: String,
+    /// Diffusion: denoising steps.
+    #[arg(long, value_name = "N", default_value_t = Request::default().steps)]
+    steps: u32,
+    /// Diffusion: classifier-free guidance scale; 1 or less skips the unconditional pass.
+    #[arg(long, value_name = "SCALE", default_value_t = Request::default().guidance_scale)]
+    guidance: f32,
+    /// Diffusion: the sampler, by IOPaint's name (see the list below).
+    #[arg(long, value_name = "NAME", default_value_t = Sampler::default())]
+    sampler: Sampler,
+    /// Diffusion: how much of the masked area is repainted, (0, 1]; below 1 starts from the
+    /// image's own latents.
+    #[arg(long, value_name = "S", default_value_t = Request::default().strength)]
+    strength: f32,
+    /// Diffusion: feather the paste with a Gaussian of 2·N+1 pixels. This changes pixels
+    /// outside the mask (IOPaint's `sd_mask_blur`); 0, the default, leaves them untouched.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    mask_blur: u32,
     /// How large images are handled: original, resize or crop.
     #[arg(long, value_name = "NAME", default_value_t = HdStrategy::default())]
     hd_strategy: HdStrategy,
-    /// What to paint, for the models that take a prompt (openai-compat); empty: the model's
-    /// neutral default.
+    /// What to paint, for the models that take a prompt (a diffusion folder, openai-compat);
+    /// empty: the model's neutral default.
     #[arg(long, value_name = "TEXT", default_value = "")]
     prompt: String,
     #[command(flatten)]
@@ -169,7 +205,9 @@ struct Args {
     /// ONNX models' settings (runtime, output range; the seed is moved here for them).
     onnx: OnnxOptions,
     hd_strategy: HdStrategy,
-    prompt: String,
+    /// What a diffusion model is asked (the seed is IOPaint's default unless given).
+    request: Request,
+    mask_blur: u32,
     /// openai-compat's settings.
     openai: OpenAiFlags,
 }
@@ -212,7 +250,15 @@ impl From<Cli> for Args {
             options,
             onnx,
             hd_strategy: cli.hd_strategy,
-            prompt: cli.prompt,
+            request: Request::new()
+                .with_prompt(cli.prompt)
+                .with_negative_prompt(cli.negative_prompt)
+                .with_steps(cli.steps)
+                .with_guidance_scale(cli.guidance)
+                .with_sampler(cli.sampler)
+                .with_strength(cli.strength)
+                .with_seed(cli.seed.unwrap_or(Request::default().seed)),
+            mask_blur: cli.mask_blur,
             openai: cli.openai,
         }
     }
@@ -222,11 +268,13 @@ impl From<Cli> for Args {
 fn parse_args() -> Args {
     let ids: Vec<&str> = CATALOG.iter().map(|entry| entry.id).collect();
     let lists = format!(
-        "Models: {} (default {DEFAULT_MODEL})\nArchitectures: {}\nDevices: {}\nHD strategies: {}",
+        "Models: {} (default {DEFAULT_MODEL})\nArchitectures: {}\nDevices: {}\nHD strategies: {}\n\
+         Samplers: {}",
         ids.join(", "),
         Architecture::NAMES.join(", "),
         Device::NAMES.join(", "),
-        HdStrategy::NAMES.join(", ")
+        HdStrategy::NAMES.join(", "),
+        Sampler::NAMES.join(", ")
     );
     let matches = Cli::command().after_help(lists).get_matches();
     match Cli::from_arg_matches(&matches) {
@@ -327,6 +375,33 @@ fn load(args: &mut Args) -> Result<(Loaded, Described), String> {
         return Ok((Loaded::Own(Box::new(model)), described));
     }
 
+    if let Some(dir) = args
+        .model
+        .as_deref()
+        .map(Path::new)
+        .filter(|p| is_diffusion_folder(p))
+    {
+        let options = DiffusionOptions::default().with_onnx(args.onnx.clone().with_device(policy));
+        let model = StableDiffusion::load(dir, &options).map_err(|e| e.full_message())?;
+        let runtime = model.runtime();
+        let described = Described {
+            model: format!(
+                "Stable Diffusion 1.5 ({}-channel UNet, {}, {})",
+                model.unet_channels(),
+                if model.is_f16() { "fp16" } else { "fp32" },
+                dir.display()
+            ),
+            device: Some(format!(
+                "{} (asked: {}; ONNX Runtime {} from {})",
+                model.execution(),
+                args.device,
+                runtime.version(),
+                runtime.path().display()
+            )),
+        };
+        return Ok((Loaded::Own(Box::new(model)), described));
+    }
+
     let name = args.model.as_deref();
     let resolved = inpaint_registry::catalog::resolve(name).ok();
     if resolved
@@ -418,6 +493,11 @@ fn load(args: &mut Args) -> Result<(Loaded, Described), String> {
     Ok((Loaded::Managed(Box::new(manager)), described))
 }
 
+/// Whether `path` is a diffusers/Optimum pipeline folder.
+fn is_diffusion_folder(path: &Path) -> bool {
+    path.join("model_index.json").is_file()
+}
+
 /// The `openai-compat` model, from the flags and `--config`; no connection is opened.
 fn load_openai(flags: &OpenAiFlags) -> Result<(Loaded, Described), String> {
     let config = flags.config()?;
@@ -454,11 +534,35 @@ fn run(mut args: Args) -> Result<(), String> {
     let limits = Limits::default();
     let image = load_image(&args.image, &limits).map_err(|e| e.full_message())?;
     let mask = load_mask(&args.mask, &limits).map_err(|e| e.full_message())?;
+    let model = loaded.model()?;
+    let takes_prompt = model.spec().takes_prompt;
+    let mut request = args.request.clone();
+    if takes_prompt {
+        // A text progress bar on stderr, redrawn after each step.
+        request = request.with_progress(Progress::new(|step| {
+            let width = 30;
+            let done = (step.step * width / step.total.max(1)) as usize;
+            eprint!(
+                "\rstep {:>3}/{} [{}{}] {:.1} s",
+                step.step,
+                step.total,
+                "#".repeat(done),
+                " ".repeat(width as usize - done),
+                step.elapsed.as_secs_f64()
+            );
+            if step.step == step.total {
+                eprintln!();
+            }
+            let _ = std::io::stderr().flush();
+            ControlFlow::Continue(())
+        }));
+    }
     let options = InpaintOptions::new(args.hd_strategy)
-        .with_request(Request::new().with_prompt(args.prompt.clone()));
+        .with_request(request)
+        .with_sd_mask_blur(args.mask_blur);
 
     let started = Instant::now();
-    let result = inpaint(loaded.model()?, &image, &mask, &options).map_err(|e| e.full_message())?;
+    let result = inpaint(model, &image, &mask, &options).map_err(|e| e.full_message())?;
     let elapsed = started.elapsed();
     save_image(&result, &args.output).map_err(|e| e.full_message())?;
 
@@ -471,7 +575,15 @@ fn run(mut args: Args) -> Result<(), String> {
     }
     println!("image:         {width}×{height}");
     println!("masked pixels: {filled} ({percent:.2}%)");
-    println!("hd strategy:   {}", args.hd_strategy);
+    if takes_prompt {
+        let r = &args.request;
+        println!(
+            "diffusion:     {} steps, {}, guidance {}, strength {}, seed {}",
+            r.steps, r.sampler, r.guidance_scale, r.strength, r.seed
+        );
+    } else {
+        println!("hd strategy:   {}", args.hd_strategy);
+    }
     println!("time:          {:.1} ms", elapsed.as_secs_f64() * 1000.0);
     println!("output:        {}", args.output.display());
     if let Loaded::OpenAi(model) = &loaded {

@@ -253,6 +253,58 @@ fn fixture(name: &str) -> String {
         .to_owned()
 }
 
+/// A Stable Diffusion folder (the tiny random-weight pipeline of inpaint-models' fixtures, made
+/// by `scripts/make-diffusion-fixtures.py`) with the diffusion flags: the progress bar counts
+/// the steps, the seed used is printed, and pixels outside the mask are the input's.
+#[test]
+fn runs_a_diffusion_folder_with_its_flags_and_prints_the_seed() {
+    let files = Files::new("sd");
+    let (image, mask, output) = (
+        files.photo("in.png", 40, 30),
+        files.mask("mask.png", 40, 30),
+        files.path("out.png"),
+    );
+    let folder = format!(
+        "{}/../inpaint-models/tests/fixtures/diffusion/sd15-tiny-inpaint",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let out = run(&[
+        "--model",
+        &folder,
+        "--prompt",
+        "a red bench",
+        "--negative-prompt",
+        "blurry",
+        "--steps",
+        "2",
+        "--guidance",
+        "3",
+        "--sampler",
+        "Euler a",
+        "--seed",
+        "9",
+        "--strength",
+        "1",
+        "--image",
+        &image,
+        "--mask",
+        &mask,
+        "--output",
+        &output,
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("step   2/2"), "{stderr}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("2 steps, Euler a, guidance 3, strength 1, seed 9"),
+        "{stdout}"
+    );
+    let result = image::open(&output).unwrap().into_rgb8();
+    let input = image::open(&image).unwrap().into_rgb8();
+    assert_eq!(result.get_pixel(0, 0), input.get_pixel(0, 0));
+}
+
 #[test]
 fn runs_an_onnx_model_and_says_which_device_ran_it() {
     let files = Files::new("onnx");
@@ -611,6 +663,13 @@ fn help_documents_every_flag_and_version_prints_the_version() {
         "--remote-model <NAME>",
         "--remote-version <V>",
         "--config <MODELS.toml>",
+        "--prompt <TEXT>",
+        "--negative-prompt <TEXT>",
+        "--steps <N>",
+        "--guidance <SCALE>",
+        "--sampler <NAME>",
+        "--strength <S>",
+        "--mask-blur <N>",
         "-V, --version",
     ] {
         // Long help puts each flag on its own line and its documentation on the next.

@@ -44,6 +44,8 @@ mod types;
 pub use error::{Error, Result};
 pub use image;
 pub use model::{InpaintModel, ModelSpec};
-pub use pipeline::{FIXED_SIZE_CROP_MARGIN, HdStrategy, InpaintOptions, inpaint, inpaint_in_place};
+pub use pipeline::{
+    CropBox, FIXED_SIZE_CROP_MARGIN, HdStrategy, InpaintOptions, inpaint, inpaint_in_place,
+};
 pub use request::{Progress, ProgressStep, Request, Sampler};
 pub use types::{Image, Limits, Mask};

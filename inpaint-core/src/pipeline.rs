@@ -7,6 +7,7 @@ use image::{GrayImage, ImageBuffer, Pixel, RgbImage};
 use crate::error::{Error, Result};
 use crate::model::{InpaintModel, ModelSpec, fit_within};
 use crate::ops::boxes::{Rect, boxes_from_mask, merged_crop_boxes};
+use crate::ops::feather::{gaussian_blur, match_histograms};
 use crate::ops::resize::resize_cubic;
 use crate::request::Request;
 use crate::types::{Image, Mask};
@@ -75,6 +76,64 @@ pub struct InpaintOptions {
     /// What the caller asks of the model beyond the image and mask (prompt, sampler, seed,
     /// progress); handed to every [`InpaintModel::forward`] of the run. Default: IOPaint's.
     pub request: Request,
+    /// IOPaint's `sd_scale`: the model sees the region scaled so that its longer side is this
+    /// fraction of the original (bicubic; values of 1 and above change nothing), and its result
+    /// is scaled back. Default: 1.
+    ///
+    /// This and the four options below are IOPaint's diffusion options: they apply to models
+    /// that see the whole image, those whose spec opts out of the HD strategy without a fixed
+    /// size (the diffusion models). For any other model, a value other than the default is an
+    /// [`Error::InvalidInput`] rather than silently ignored.
+    pub sd_scale: f32,
+    /// IOPaint's croper (`use_croper` with `croper_x`, `croper_y`, `croper_width`,
+    /// `croper_height`): the model sees only this box (clipped to the image), and only this box
+    /// can change. Default: none.
+    pub croper: Option<CropBox>,
+    /// IOPaint's `sd_mask_blur`: **changes pixels outside the mask.** The result is blended into
+    /// the image through the mask blurred with a `2·blur + 1` Gaussian (OpenCV's), so the
+    /// seam is feathered and pixels up to about `blur` outside the mask take part of the
+    /// result. The model itself sees the sharp mask. Default: 0, off — IOPaint's default is 11,
+    /// but then the pipeline's guarantee that pixels outside the mask are untouched would not
+    /// hold; ask for it explicitly.
+    pub sd_mask_blur: u32,
+    /// IOPaint's `sd_match_histograms`: each channel of the result is remapped so that its
+    /// histogram over the unmasked pixels matches the input's there, before the paste.
+    /// Default: false.
+    pub sd_match_histograms: bool,
+    /// IOPaint's `sd_keep_unmasked_area`: true pastes the result only inside the mask (or
+    /// through the feathered mask with [`sd_mask_blur`](Self::sd_mask_blur)); false returns the
+    /// model's whole output over the region, **so every pixel may change** (a diffusion model
+    /// re-encodes the whole image). Default: true.
+    pub sd_keep_unmasked_area: bool,
+}
+
+/// A box in image coordinates (IOPaint's croper); it may reach outside the image, and is
+/// clipped to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CropBox {
+    /// Left edge; negative reaches left of the image.
+    pub x: i64,
+    /// Top edge; negative reaches above the image.
+    pub y: i64,
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+}
+
+impl CropBox {
+    /// The part of the box inside a `width`×`height` image, if any (IOPaint's
+    /// `_apply_cropper`).
+    fn clip(&self, width: u32, height: u32) -> Option<Rect> {
+        let clamp = |v: i64, max: u32| v.clamp(0, i64::from(max)) as u32;
+        let rect = Rect {
+            left: clamp(self.x, width),
+            top: clamp(self.y, height),
+            right: clamp(self.x.saturating_add(i64::from(self.width)), width),
+            bottom: clamp(self.y.saturating_add(i64::from(self.height)), height),
+        };
+        (rect.left < rect.right && rect.top < rect.bottom).then_some(rect)
+    }
 }
 
 impl Default for InpaintOptions {
@@ -85,6 +144,11 @@ impl Default for InpaintOptions {
             crop_margin: 128,
             resize_limit: 1280,
             request: Request::default(),
+            sd_scale: 1.0,
+            croper: None,
+            sd_mask_blur: 0,
+            sd_match_histograms: false,
+            sd_keep_unmasked_area: true,
         }
     }
 }
@@ -128,11 +192,76 @@ impl InpaintOptions {
         self
     }
 
+    /// Sets [`sd_scale`](Self::sd_scale).
+    pub fn with_sd_scale(mut self, scale: f32) -> Self {
+        self.sd_scale = scale;
+        self
+    }
+
+    /// Sets [`croper`](Self::croper).
+    pub fn with_croper(mut self, croper: Option<CropBox>) -> Self {
+        self.croper = croper;
+        self
+    }
+
+    /// Sets [`sd_mask_blur`](Self::sd_mask_blur): pixels outside the mask will change.
+    pub fn with_sd_mask_blur(mut self, blur: u32) -> Self {
+        self.sd_mask_blur = blur;
+        self
+    }
+
+    /// Sets [`sd_match_histograms`](Self::sd_match_histograms).
+    pub fn with_sd_match_histograms(mut self, on: bool) -> Self {
+        self.sd_match_histograms = on;
+        self
+    }
+
+    /// Sets [`sd_keep_unmasked_area`](Self::sd_keep_unmasked_area).
+    pub fn with_sd_keep_unmasked_area(mut self, keep: bool) -> Self {
+        self.sd_keep_unmasked_area = keep;
+        self
+    }
+
     fn validate(&self) -> Result<()> {
         if self.resize_limit == 0 {
             return Err(Error::invalid_input("resize_limit must be at least 1"));
         }
+        if !(self.sd_scale.is_finite() && self.sd_scale > 0.0) {
+            return Err(Error::invalid_input(format!(
+                "sd_scale must be a positive number, got {}",
+                self.sd_scale
+            )));
+        }
+        // OpenCV's kernel size is an int; far beyond any image anyway.
+        if self.sd_mask_blur > 4096 {
+            return Err(Error::invalid_input(format!(
+                "sd_mask_blur {} is above 4096",
+                self.sd_mask_blur
+            )));
+        }
         Ok(())
+    }
+
+    /// The diffusion options that differ from their defaults, by name.
+    fn diffusion_options_set(&self) -> Vec<&'static str> {
+        let defaults = Self::default();
+        let mut set = Vec::new();
+        if self.sd_scale != defaults.sd_scale {
+            set.push("sd_scale");
+        }
+        if self.croper.is_some() {
+            set.push("croper");
+        }
+        if self.sd_mask_blur != 0 {
+            set.push("sd_mask_blur");
+        }
+        if self.sd_match_histograms {
+            set.push("sd_match_histograms");
+        }
+        if !self.sd_keep_unmasked_area {
+            set.push("sd_keep_unmasked_area");
+        }
+        set
     }
 }
 
@@ -208,8 +337,10 @@ pub fn inpaint_in_place<M: InpaintModel + ?Sized>(
     Ok(())
 }
 
-/// A region of the image and the model's result for it, to be pasted inside the mask.
-type Paste = (Rect, RgbImage);
+/// A region of the image, the model's result for it, and whether to paste it only inside the
+/// mask (else over the whole region: the result is already blended or the caller asked for all
+/// of it).
+type Paste = (Rect, RgbImage, bool);
 
 /// Everything but the paste: validates, binarises, applies the HD strategy and runs the model
 /// on each region of the unmodified image. `None` for the mask when there is nothing to fill.
@@ -275,9 +406,23 @@ fn run<'m, M: InpaintModel + ?Sized>(
                     RegionMask::Binary(&crop_mask),
                 )?,
             };
-            pastes.push((rect, result));
+            pastes.push((rect, result, true));
         }
         return Ok((Some(binary), pastes));
+    }
+
+    // IOPaint's DiffusionInpaintModel path: no HD strategy, the diffusion options.
+    if !spec.honours_hd_strategy && spec.fixed_size.is_none() {
+        pastes.push(diffusion_region(model, &spec, rgb, &binary, options)?);
+        return Ok((Some(binary), pastes));
+    }
+    let set = options.diffusion_options_set();
+    if !set.is_empty() {
+        return Err(Error::invalid_input(format!(
+            "{} apply only to models that see the whole image (diffusion models), not to {}",
+            set.join(", "),
+            spec.name
+        )));
     }
 
     let strategy = if spec.honours_hd_strategy {
@@ -304,7 +449,7 @@ fn run<'m, M: InpaintModel + ?Sized>(
                     &region,
                     RegionMask::Binary(&crop_mask),
                 )?;
-                pastes.push((rect, result));
+                pastes.push((rect, result, true));
             }
         }
         HdStrategy::Resize if longer > options.resize_limit => {
@@ -322,7 +467,7 @@ fn run<'m, M: InpaintModel + ?Sized>(
                 RegionMask::Soft(&small_mask),
             )?;
             let blended = blend(&result, &small, &small_mask);
-            pastes.push((whole, resize_cubic(&blended, width, height)));
+            pastes.push((whole, resize_cubic(&blended, width, height), true));
         }
         _ => {
             let result = pad_forward(
@@ -332,7 +477,7 @@ fn run<'m, M: InpaintModel + ?Sized>(
                 rgb,
                 RegionMask::Binary(&binary.whole()),
             )?;
-            pastes.push((whole, result));
+            pastes.push((whole, result, true));
         }
     }
     Ok((Some(binary), pastes))
@@ -449,8 +594,12 @@ impl<'a> BinaryMask<'a> {
     /// Writes each result into `out` at its rectangle, in order (a later overlapping region
     /// wins, as in IOPaint), only where the mask is set.
     fn paste(&self, out: &mut RgbImage, pastes: &[Paste]) {
-        for (rect, result) in pastes {
-            self.paste_inside(out, *rect, result);
+        for (rect, result, inside_mask) in pastes {
+            if *inside_mask {
+                self.paste_inside(out, *rect, result);
+            } else {
+                paste_whole(out, *rect, result);
+            }
         }
     }
 
@@ -484,6 +633,83 @@ impl<'a> BinaryMask<'a> {
                 }
             }
         }
+    }
+}
+
+/// IOPaint's `DiffusionInpaintModel.__call__` without the outpainting extender: the croper's
+/// box (or the whole image), scaled by `sd_scale`, padded and run; then histogram matching and
+/// the composite the options ask for. Unlike IOPaint, the composite is made at full size, so
+/// `sd_scale` never resamples pixels outside the mask.
+fn diffusion_region<M: InpaintModel + ?Sized>(
+    model: &mut M,
+    spec: &ModelSpec,
+    rgb: &RgbImage,
+    binary: &BinaryMask<'_>,
+    options: &InpaintOptions,
+) -> Result<Paste> {
+    let (width, height) = rgb.dimensions();
+    let rect = match options.croper {
+        None => Rect {
+            left: 0,
+            top: 0,
+            right: width,
+            bottom: height,
+        },
+        Some(croper) => croper.clip(width, height).ok_or_else(|| {
+            Error::invalid_input(format!(
+                "the croper box {croper:?} does not overlap the {width}×{height} image"
+            ))
+        })?,
+    };
+    let region = crop(rgb, rect);
+    let region_mask = binary.crop(rect);
+    let (w, h) = region.dimensions();
+    let longer = (f64::from(options.sd_scale) * f64::from(w.max(h))) as u32;
+    let mut result = match fit_within(w, h, longer.max(1)) {
+        Some((sw, sh)) => {
+            let small = resize_cubic(&region, sw, sh);
+            let small_mask = resize_cubic(region_mask.as_gray(), sw, sh);
+            let result = pad_forward(
+                model,
+                spec,
+                &options.request,
+                &small,
+                RegionMask::Soft(&small_mask),
+            )?;
+            resize_cubic(&result, w, h)
+        }
+        None => pad_forward(
+            model,
+            spec,
+            &options.request,
+            &region,
+            RegionMask::Binary(&region_mask),
+        )?,
+    };
+    let feathered = (options.sd_mask_blur > 0)
+        .then(|| gaussian_blur(region_mask.as_gray(), options.sd_mask_blur));
+    if options.sd_match_histograms {
+        let mask = feathered.as_ref().unwrap_or(region_mask.as_gray());
+        result = match_histograms(&result, &region, mask);
+    }
+    Ok(match (options.sd_keep_unmasked_area, feathered) {
+        (true, None) => (rect, result, true),
+        (true, Some(alpha)) => (rect, blend(&result, &region, &alpha), false),
+        (false, _) => (rect, result, false),
+    })
+}
+
+/// Writes `result` (the size of `rect`) into `out` at `rect`, every pixel.
+fn paste_whole(out: &mut RgbImage, rect: Rect, result: &RgbImage) {
+    let out_width = out.width() as usize;
+    let span = rect.width() as usize * 3;
+    for (row, y) in result
+        .as_raw()
+        .chunks_exact(span)
+        .zip(rect.top..rect.bottom)
+    {
+        let start = (y as usize * out_width + rect.left as usize) * 3;
+        out.as_mut()[start..start + span].copy_from_slice(row);
     }
 }
 

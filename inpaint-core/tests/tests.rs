@@ -7,6 +7,7 @@
 mod support;
 
 mod buffer;
+mod diffusion_options;
 mod errors;
 mod hostile;
 mod io;

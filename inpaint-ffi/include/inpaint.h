@@ -335,6 +335,31 @@ inpaint_status inpaint_model_load_remote(const char *endpoint,
                                          inpaint_error **err_out);
 
 /*
+ Loads a Stable Diffusion 1.5 inpainting pipeline from `dir`, a folder in Hugging Face
+ Optimum's ONNX layout (`model_index.json`, `text_encoder/`, `unet/`, `vae_encoder/`,
+ `vae_decoder/`, `tokenizer/`, `scheduler/`, as `optimum-cli export onnx --task
+ inpainting` writes it), on `device` (as for `inpaint_model_load_onnx`; NULL is "cpu").
+ Every graph is checked against its contract. The model takes a prompt: set it, the
+ sampler, steps, guidance, seed and strength on the run options
+ (`inpaint_run_options_set_prompt`, …).
+
+ On success `*model_out` receives a new model, freed with `inpaint_model_free`. On
+ failure `*model_out` is set to NULL: a missing file is `INPAINT_STATUS_IO` (the
+ message names it), a graph that breaks its contract `INPAINT_STATUS_MODEL`, ONNX
+ Runtime missing or the device refused `INPAINT_STATUS_RUNTIME`, and a build without
+ the `onnx` feature `INPAINT_STATUS_UNSUPPORTED`.
+
+ # Safety
+
+ `dir` and `device` are NULL or NUL-terminated strings; `model_out` and `err_out` are
+ NULL or valid for writing one pointer.
+ */
+inpaint_status inpaint_model_load_diffusion(const char *dir,
+                                            const char *device,
+                                            inpaint_model **model_out,
+                                            inpaint_error **err_out);
+
+/*
  Inpaints `image` where `mask` is above 127, with the default run options; see
  `inpaint_model_run_with_options`.
 
@@ -517,6 +542,87 @@ inpaint_status inpaint_run_options_set_crop_margin(inpaint_run_options *opts, ui
  `opts` is NULL or live options that no other call is using.
  */
 inpaint_status inpaint_run_options_set_resize_limit(inpaint_run_options *opts, uint32_t limit);
+
+/*
+ Sets the prompt and the negative prompt of a model that takes one (a diffusion model;
+ other models ignore them). Both are NUL-terminated UTF-8; NULL for `negative_prompt`
+ is the empty string. Default: both empty.
+
+ # Safety
+
+ `opts` is NULL or live options that no other call is using; `prompt` and
+ `negative_prompt` are NULL or NUL-terminated strings; `err_out` is NULL or valid for
+ writing one pointer.
+ */
+inpaint_status inpaint_run_options_set_prompt(inpaint_run_options *opts,
+                                              const char *prompt,
+                                              const char *negative_prompt,
+                                              inpaint_error **err_out);
+
+/*
+ Sets the sampler of a diffusion model by IOPaint's name ("DPM++ 2M", "Euler a",
+ "UniPC", … — 19 names, spelled as IOPaint spells them; default "UniPC"). Another name is
+ `INPAINT_STATUS_INVALID_INPUT`, and `err_out` lists the known ones.
+
+ # Safety
+
+ `opts` is NULL or live options that no other call is using; `name` is NULL or a
+ NUL-terminated string; `err_out` is NULL or valid for writing one pointer.
+ */
+inpaint_status inpaint_run_options_set_sampler(inpaint_run_options *opts,
+                                               const char *name,
+                                               inpaint_error **err_out);
+
+/*
+ Sets a diffusion model's denoising steps (default 50; 0 is refused when running).
+
+ # Safety
+
+ `opts` is NULL or live options that no other call is using.
+ */
+inpaint_status inpaint_run_options_set_steps(inpaint_run_options *opts, uint32_t steps);
+
+/*
+ Sets a diffusion model's guidance scale (default 7.5; 1 or less skips the
+ unconditional pass; negative or not finite is refused when running).
+
+ # Safety
+
+ `opts` is NULL or live options that no other call is using.
+ */
+inpaint_status inpaint_run_options_set_guidance_scale(inpaint_run_options *opts, float scale);
+
+/*
+ Sets a diffusion model's seed (default 42, IOPaint's): the same seed, prompt and options
+ give the same picture.
+
+ # Safety
+
+ `opts` is NULL or live options that no other call is using.
+ */
+inpaint_status inpaint_run_options_set_seed(inpaint_run_options *opts, uint64_t seed);
+
+/*
+ Sets a diffusion model's strength, in (0, 1] (default 1: the masked area is painted
+ from noise; below 1 it starts from the image; other values are refused when running).
+
+ # Safety
+
+ `opts` is NULL or live options that no other call is using.
+ */
+inpaint_status inpaint_run_options_set_strength(inpaint_run_options *opts, float strength);
+
+/*
+ Feathers a diffusion model's paste with a Gaussian of `2·blur + 1` pixels (IOPaint's
+ `sd_mask_blur`). This CHANGES PIXELS OUTSIDE THE MASK, up to about `blur` pixels away;
+ the default, 0, leaves every pixel outside the mask as it was. Other models refuse a
+ blur other than 0 when running.
+
+ # Safety
+
+ `opts` is NULL or live options that no other call is using.
+ */
+inpaint_status inpaint_run_options_set_sd_mask_blur(inpaint_run_options *opts, uint32_t blur);
 
 /*
  Frees run options. NULL is a no-op; freeing twice is forbidden.

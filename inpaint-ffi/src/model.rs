@@ -4,7 +4,7 @@ use std::ffi::{CString, c_char};
 use std::ptr;
 use std::sync::OnceLock;
 
-use inpaint_core::{HdStrategy, InpaintModel, InpaintOptions, inpaint};
+use inpaint_core::{HdStrategy, InpaintModel, InpaintOptions, Sampler, inpaint};
 use inpaint_models::{MODEL_NAMES, ModelOptions, by_name};
 
 use crate::error::inpaint_error;
@@ -131,6 +131,32 @@ fn load_remote(
         format!(
             "cannot load `{model}` ({arch}) from {endpoint}: this build of the inpaint library \
              has no remote inference (build inpaint-ffi with its `remote` feature, on by default)"
+        ),
+    ))
+}
+
+/// The Stable Diffusion folder at `dir` on `device`.
+#[cfg(feature = "onnx")]
+fn load_diffusion(dir: &str, device: &str) -> Result<inpaint_model, Failure> {
+    use inpaint_models::diffusion::{DiffusionOptions, StableDiffusion};
+    use inpaint_models::onnx::{Device, DevicePolicy, OnnxOptions};
+
+    let device: Device = device.parse()?;
+    let options = DiffusionOptions::default()
+        .with_onnx(OnnxOptions::default().with_device(DevicePolicy::for_flag(device)));
+    let model = StableDiffusion::load(dir, &options)?;
+    let report = model.execution().to_string();
+    Ok(inpaint_model::new(Box::new(model), &report))
+}
+
+/// Without the `onnx` feature: `INPAINT_STATUS_UNSUPPORTED`, saying so.
+#[cfg(not(feature = "onnx"))]
+fn load_diffusion(dir: &str, device: &str) -> Result<inpaint_model, Failure> {
+    Err(Failure::new(
+        inpaint_status::Unsupported,
+        format!(
+            "cannot load `{dir}` on {device}: this build of the inpaint library has no ONNX \
+             support (build inpaint-ffi with its `onnx` feature, on by default)"
         ),
     ))
 }
@@ -331,6 +357,56 @@ impl inpaint_model {
             let loaded = ffi::into_raw(load_remote(endpoint, model, version, arch)?);
             // SAFETY: checked not NULL above; writable by the caller's guarantee.
             unsafe { model_out.write(loaded) };
+            Ok(())
+        };
+        // SAFETY: the caller guarantees `err_out` is NULL or writable.
+        unsafe { call(err_out, body) }
+    }
+
+    /// Loads a Stable Diffusion 1.5 inpainting pipeline from `dir`, a folder in Hugging Face
+    /// Optimum's ONNX layout (`model_index.json`, `text_encoder/`, `unet/`, `vae_encoder/`,
+    /// `vae_decoder/`, `tokenizer/`, `scheduler/`, as `optimum-cli export onnx --task
+    /// inpainting` writes it), on `device` (as for `inpaint_model_load_onnx`; NULL is "cpu").
+    /// Every graph is checked against its contract. The model takes a prompt: set it, the
+    /// sampler, steps, guidance, seed and strength on the run options
+    /// (`inpaint_run_options_set_prompt`, …).
+    ///
+    /// On success `*model_out` receives a new model, freed with `inpaint_model_free`. On
+    /// failure `*model_out` is set to NULL: a missing file is `INPAINT_STATUS_IO` (the
+    /// message names it), a graph that breaks its contract `INPAINT_STATUS_MODEL`, ONNX
+    /// Runtime missing or the device refused `INPAINT_STATUS_RUNTIME`, and a build without
+    /// the `onnx` feature `INPAINT_STATUS_UNSUPPORTED`.
+    ///
+    /// # Safety
+    ///
+    /// `dir` and `device` are NULL or NUL-terminated strings; `model_out` and `err_out` are
+    /// NULL or valid for writing one pointer.
+    #[unsafe(no_mangle)]
+    pub unsafe extern "C" fn inpaint_model_load_diffusion(
+        dir: *const c_char,
+        device: *const c_char,
+        model_out: *mut *mut inpaint_model,
+        err_out: *mut *mut inpaint_error,
+    ) -> inpaint_status {
+        let body = || {
+            if !model_out.is_null() {
+                // SAFETY: not NULL, and writable by the caller's guarantee.
+                unsafe { model_out.write(ptr::null_mut()) };
+            }
+            // SAFETY: NULL or NUL-terminated, by the caller's guarantee.
+            let dir = unsafe { try_str(dir, "dir") }?;
+            let device = if device.is_null() {
+                CPU
+            } else {
+                // SAFETY: not NULL, so NUL-terminated by the caller's guarantee.
+                unsafe { try_str(device, "device") }?
+            };
+            if model_out.is_null() {
+                return Err(Failure::null("model_out"));
+            }
+            let model = ffi::into_raw(load_diffusion(dir, device)?);
+            // SAFETY: checked not NULL above; writable by the caller's guarantee.
+            unsafe { model_out.write(model) };
             Ok(())
         };
         // SAFETY: the caller guarantees `err_out` is NULL or writable.
@@ -675,6 +751,143 @@ impl inpaint_run_options {
     ) -> inpaint_status {
         // SAFETY: forwarded to the caller.
         unsafe { set(opts, |o| o.resize_limit = limit) }
+    }
+
+    /// Sets the prompt and the negative prompt of a model that takes one (a diffusion model;
+    /// other models ignore them). Both are NUL-terminated UTF-8; NULL for `negative_prompt`
+    /// is the empty string. Default: both empty.
+    ///
+    /// # Safety
+    ///
+    /// `opts` is NULL or live options that no other call is using; `prompt` and
+    /// `negative_prompt` are NULL or NUL-terminated strings; `err_out` is NULL or valid for
+    /// writing one pointer.
+    #[unsafe(no_mangle)]
+    pub unsafe extern "C" fn inpaint_run_options_set_prompt(
+        opts: *mut inpaint_run_options,
+        prompt: *const c_char,
+        negative_prompt: *const c_char,
+        err_out: *mut *mut inpaint_error,
+    ) -> inpaint_status {
+        let body = || {
+            // SAFETY: NULL or live, by the caller's guarantee.
+            let opts = unsafe { try_mut(opts, "opts") }?;
+            // SAFETY: NULL or NUL-terminated, by the caller's guarantee.
+            let prompt = unsafe { try_str(prompt, "prompt") }?;
+            let negative = if negative_prompt.is_null() {
+                ""
+            } else {
+                // SAFETY: not NULL, so NUL-terminated by the caller's guarantee.
+                unsafe { try_str(negative_prompt, "negative_prompt") }?
+            };
+            opts.options.request.prompt = prompt.to_owned();
+            opts.options.request.negative_prompt = negative.to_owned();
+            Ok(())
+        };
+        // SAFETY: the caller guarantees `err_out` is NULL or writable.
+        unsafe { call(err_out, body) }
+    }
+
+    /// Sets the sampler of a diffusion model by IOPaint's name ("DPM++ 2M", "Euler a",
+    /// "UniPC", … — 19 names, spelled as IOPaint spells them; default "UniPC"). Another name is
+    /// `INPAINT_STATUS_INVALID_INPUT`, and `err_out` lists the known ones.
+    ///
+    /// # Safety
+    ///
+    /// `opts` is NULL or live options that no other call is using; `name` is NULL or a
+    /// NUL-terminated string; `err_out` is NULL or valid for writing one pointer.
+    #[unsafe(no_mangle)]
+    pub unsafe extern "C" fn inpaint_run_options_set_sampler(
+        opts: *mut inpaint_run_options,
+        name: *const c_char,
+        err_out: *mut *mut inpaint_error,
+    ) -> inpaint_status {
+        let body = || {
+            // SAFETY: NULL or live, by the caller's guarantee.
+            let opts = unsafe { try_mut(opts, "opts") }?;
+            // SAFETY: NULL or NUL-terminated, by the caller's guarantee.
+            let sampler: Sampler = unsafe { try_str(name, "name") }?.parse()?;
+            opts.options.request.sampler = sampler;
+            Ok(())
+        };
+        // SAFETY: the caller guarantees `err_out` is NULL or writable.
+        unsafe { call(err_out, body) }
+    }
+
+    /// Sets a diffusion model's denoising steps (default 50; 0 is refused when running).
+    ///
+    /// # Safety
+    ///
+    /// `opts` is NULL or live options that no other call is using.
+    #[unsafe(no_mangle)]
+    pub unsafe extern "C" fn inpaint_run_options_set_steps(
+        opts: *mut inpaint_run_options,
+        steps: u32,
+    ) -> inpaint_status {
+        // SAFETY: forwarded to the caller.
+        unsafe { set(opts, |o| o.request.steps = steps) }
+    }
+
+    /// Sets a diffusion model's guidance scale (default 7.5; 1 or less skips the
+    /// unconditional pass; negative or not finite is refused when running).
+    ///
+    /// # Safety
+    ///
+    /// `opts` is NULL or live options that no other call is using.
+    #[unsafe(no_mangle)]
+    pub unsafe extern "C" fn inpaint_run_options_set_guidance_scale(
+        opts: *mut inpaint_run_options,
+        scale: f32,
+    ) -> inpaint_status {
+        // SAFETY: forwarded to the caller.
+        unsafe { set(opts, |o| o.request.guidance_scale = scale) }
+    }
+
+    /// Sets a diffusion model's seed (default 42, IOPaint's): the same seed, prompt and options
+    /// give the same picture.
+    ///
+    /// # Safety
+    ///
+    /// `opts` is NULL or live options that no other call is using.
+    #[unsafe(no_mangle)]
+    pub unsafe extern "C" fn inpaint_run_options_set_seed(
+        opts: *mut inpaint_run_options,
+        seed: u64,
+    ) -> inpaint_status {
+        // SAFETY: forwarded to the caller.
+        unsafe { set(opts, |o| o.request.seed = seed) }
+    }
+
+    /// Sets a diffusion model's strength, in (0, 1] (default 1: the masked area is painted
+    /// from noise; below 1 it starts from the image; other values are refused when running).
+    ///
+    /// # Safety
+    ///
+    /// `opts` is NULL or live options that no other call is using.
+    #[unsafe(no_mangle)]
+    pub unsafe extern "C" fn inpaint_run_options_set_strength(
+        opts: *mut inpaint_run_options,
+        strength: f32,
+    ) -> inpaint_status {
+        // SAFETY: forwarded to the caller.
+        unsafe { set(opts, |o| o.request.strength = strength) }
+    }
+
+    /// Feathers a diffusion model's paste with a Gaussian of `2·blur + 1` pixels (IOPaint's
+    /// `sd_mask_blur`). This CHANGES PIXELS OUTSIDE THE MASK, up to about `blur` pixels away;
+    /// the default, 0, leaves every pixel outside the mask as it was. Other models refuse a
+    /// blur other than 0 when running.
+    ///
+    /// # Safety
+    ///
+    /// `opts` is NULL or live options that no other call is using.
+    #[unsafe(no_mangle)]
+    pub unsafe extern "C" fn inpaint_run_options_set_sd_mask_blur(
+        opts: *mut inpaint_run_options,
+        blur: u32,
+    ) -> inpaint_status {
+        // SAFETY: forwarded to the caller.
+        unsafe { set(opts, |o| o.sd_mask_blur = blur) }
     }
 
     /// Frees run options. NULL is a no-op; freeing twice is forbidden.

@@ -905,3 +905,113 @@ fn remote_models_load_and_report_their_server() {
             .contains("server http://127.0.0.1:9 model `mp`: server readiness: cannot connect"),
     );
 }
+
+/// The tiny Stable Diffusion pipeline of inpaint-models' fixtures (made by
+/// `scripts/make-diffusion-fixtures.py`), through the C ABI: loaded by folder, run with a prompt,
+/// a sampler by name and few steps; the pixels outside the hole keep their values.
+#[cfg(feature = "onnx")]
+#[test]
+fn diffusion_runs_with_a_prompt_and_a_sampler_by_name() {
+    let dir = std::ffi::CString::new(format!(
+        "{}/../inpaint-models/tests/fixtures/diffusion/sd15-tiny-inpaint",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let mut model = ptr::null_mut();
+    let mut err = ptr::null_mut();
+    // SAFETY: valid strings and outputs.
+    let status = unsafe {
+        inpaint_model::inpaint_model_load_diffusion(dir.as_ptr(), ptr::null(), &mut model, &mut err)
+    };
+    assert_eq!(status, inpaint_status::Ok, "{}", take_message(err));
+
+    let opts = inpaint_run_options::inpaint_run_options_new();
+    // SAFETY: live options; valid strings.
+    unsafe {
+        assert_eq!(
+            inpaint_run_options::inpaint_run_options_set_sampler(opts, c"Eulr".as_ptr(), &mut err),
+            inpaint_status::InvalidInput
+        );
+        assert!(take_message(err).contains("Euler a"));
+        let status = inpaint_run_options::inpaint_run_options_set_sampler(
+            opts,
+            c"Euler a".as_ptr(),
+            ptr::null_mut(),
+        );
+        assert_eq!(status, inpaint_status::Ok);
+        let status = inpaint_run_options::inpaint_run_options_set_prompt(
+            opts,
+            c"a red bench".as_ptr(),
+            ptr::null(),
+            ptr::null_mut(),
+        );
+        assert_eq!(status, inpaint_status::Ok);
+        assert_eq!(
+            inpaint_run_options::inpaint_run_options_set_prompt(
+                opts,
+                ptr::null(),
+                ptr::null(),
+                ptr::null_mut()
+            ),
+            inpaint_status::NullParameter
+        );
+        assert_eq!(
+            inpaint_run_options::inpaint_run_options_set_steps(opts, 2),
+            inpaint_status::Ok
+        );
+        assert_eq!(
+            inpaint_run_options::inpaint_run_options_set_seed(opts, 5),
+            inpaint_status::Ok
+        );
+    }
+
+    let image = photo();
+    let mask = hole();
+    let (width, height) = image.dimensions();
+    let image_view = view(
+        image.as_raw(),
+        width,
+        height,
+        width as usize * 3,
+        INPAINT_PIXEL_FORMAT_RGB8,
+    );
+    let mask_view = view(
+        mask.as_raw(),
+        width,
+        height,
+        width as usize,
+        INPAINT_PIXEL_FORMAT_GRAY8,
+    );
+    let mut out = vec![0u8; image.as_raw().len()];
+    // SAFETY: live model and options, valid views, `out` writable for its length.
+    let status = unsafe {
+        inpaint_model::inpaint_model_run_with_options(
+            model,
+            &image_view,
+            &mask_view,
+            opts,
+            out.as_mut_ptr(),
+            out.len(),
+            &mut err,
+        )
+    };
+    assert_eq!(status, inpaint_status::Ok, "{}", take_message(err));
+    let mut changed = 0;
+    for ((o, p), &m) in out
+        .chunks_exact(3)
+        .zip(image.as_raw().chunks_exact(3))
+        .zip(mask.as_raw())
+    {
+        if m == 0 {
+            assert_eq!(o, p, "a pixel outside the hole changed");
+        } else if o != p {
+            changed += 1;
+        }
+    }
+    assert!(changed > 0, "nothing was painted");
+    // SAFETY: live, freed once.
+    unsafe {
+        inpaint_run_options::inpaint_run_options_free(opts);
+        inpaint_model::inpaint_model_free(model);
+    }
+}

@@ -12,4 +12,6 @@ mod onnx;
 mod properties;
 #[cfg(feature = "remote")]
 mod remote;
+#[cfg(feature = "onnx")]
+mod sd;
 mod tokenizer;

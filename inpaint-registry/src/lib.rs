@@ -45,6 +45,7 @@
 
 pub mod catalog;
 mod config;
+pub mod diffusion;
 mod discover;
 mod error;
 mod fsutil;

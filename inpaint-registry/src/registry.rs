@@ -11,7 +11,7 @@ use crate::config::{ModelParams, ModelsConfig, RemoteParams};
 use crate::discover::{Discovery, ModelInfo, RootKind, Scanner};
 use crate::error::{Error, Result};
 use crate::names::{DefaultSource, Matched, Name, resolve_in};
-use crate::probe::Probe;
+use crate::probe::{Probe, SafetensorsKind};
 
 /// A name resolved to a model id.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,9 +80,21 @@ impl LoadPlan {
         let path = path.as_ref();
         let probe = scanner.probe(path)?;
         let Some(architecture) = probe.architecture() else {
+            let mut reason = probe.problem().unwrap_or_default();
+            if let Probe::Safetensors(s) = &probe {
+                if matches!(
+                    s.kind,
+                    SafetensorsKind::StableDiffusionInpainting | SafetensorsKind::StableDiffusion
+                ) {
+                    reason.push_str(&format!(
+                        ". To export it: {}",
+                        crate::diffusion::export_command(path)
+                    ));
+                }
+            }
             return Err(Error::NotIdentified {
                 path: path.to_path_buf(),
-                reason: probe.problem().unwrap_or_default(),
+                reason,
             });
         };
         let mut plan = LoadPlan::new(&path.display().to_string(), architecture);

@@ -5,6 +5,7 @@
 )]
 
 mod config;
+mod diffusion;
 mod discovery;
 mod manager;
 mod probe;

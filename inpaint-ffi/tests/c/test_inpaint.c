@@ -290,6 +290,40 @@ static void test_onnx(const char *dir) {
     CHECK(strcmp(inpaint_status_str(INPAINT_STATUS_RUNTIME), "unknown status") != 0);
 }
 
+/* Diffusion's run options: the prompt, the sampler by IOPaint's name, the numbers; and a
+ * diffusion folder that is not there. (The tiny pipeline itself runs in the Rust tests: under
+ * valgrind it would take minutes.) */
+static void test_diffusion_options(const char *onnx_dir) {
+    inpaint_run_options *opts = inpaint_run_options_new();
+    inpaint_error *err = NULL;
+    CHECK(opts != NULL);
+    CHECK(inpaint_run_options_set_prompt(opts, "a red bench", NULL, NULL) == INPAINT_STATUS_OK);
+    CHECK(inpaint_run_options_set_prompt(opts, "a red bench", "blurry", NULL) == INPAINT_STATUS_OK);
+    CHECK(inpaint_run_options_set_prompt(opts, NULL, NULL, NULL) == INPAINT_STATUS_NULL_PARAMETER);
+    CHECK(inpaint_run_options_set_prompt(opts, "caf\xff", NULL, NULL) == INPAINT_STATUS_INVALID_UTF8);
+    CHECK(inpaint_run_options_set_sampler(opts, "DPM++ 2M Karras", NULL) == INPAINT_STATUS_OK);
+    CHECK(inpaint_run_options_set_sampler(opts, "Eulr", &err) == INPAINT_STATUS_INVALID_INPUT);
+    CHECK(err != NULL && strstr(inpaint_error_message(err), "Euler a") != NULL);
+    inpaint_error_free(err);
+    CHECK(inpaint_run_options_set_steps(opts, 20) == INPAINT_STATUS_OK);
+    CHECK(inpaint_run_options_set_guidance_scale(opts, 5.0f) == INPAINT_STATUS_OK);
+    CHECK(inpaint_run_options_set_seed(opts, 7) == INPAINT_STATUS_OK);
+    CHECK(inpaint_run_options_set_strength(opts, 0.8f) == INPAINT_STATUS_OK);
+    CHECK(inpaint_run_options_set_sd_mask_blur(opts, 0) == INPAINT_STATUS_OK);
+    CHECK(inpaint_run_options_set_steps(NULL, 20) == INPAINT_STATUS_NULL_PARAMETER);
+    inpaint_run_options_free(opts);
+
+    char path[4096];
+    int n = snprintf(path, sizeof path, "%s/../diffusion/no-such-pipeline", onnx_dir);
+    CHECK(n > 0 && (size_t)n < sizeof path);
+    inpaint_model *model = (inpaint_model *)&passed;
+    CHECK(inpaint_model_load_diffusion(path, NULL, &model, &err) == INPAINT_STATUS_IO);
+    CHECK(model == NULL);
+    CHECK(err != NULL && strstr(inpaint_error_message(err), "model_index.json") != NULL);
+    inpaint_error_free(err);
+    CHECK(inpaint_model_load_diffusion(NULL, NULL, &model, NULL) == INPAINT_STATUS_NULL_PARAMETER);
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) {
         fprintf(stderr, "usage: %s ONNX_FIXTURE_DIR (inpaint-models/tests/fixtures/onnx)\n", argv[0]);
@@ -301,6 +335,7 @@ int main(int argc, char **argv) {
     test_run();
     test_rgba();
     test_onnx(argv[1]);
+    test_diffusion_options(argv[1]);
     printf("%d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;
 }

@@ -97,6 +97,8 @@ pub(crate) enum Elements {
     Float,
     /// uint8.
     Byte,
+    /// int64 (token ids).
+    Int64,
 }
 
 impl Elements {
@@ -104,6 +106,7 @@ impl Elements {
         match self {
             Elements::Float => matches!(element, Element::Float32 | Element::Float16),
             Elements::Byte => *element == Element::Uint8,
+            Elements::Int64 => *element == Element::Int64,
         }
     }
 }
@@ -113,6 +116,7 @@ impl fmt::Display for Elements {
         f.write_str(match self {
             Elements::Float => "float32 or float16",
             Elements::Byte => "uint8",
+            Elements::Int64 => "int64",
         })
     }
 }
@@ -126,6 +130,9 @@ pub(crate) enum Dim {
     Fixed(i64),
     /// Height or width: the graph's own rule is checked by [`Spatial`].
     Spatial,
+    /// Any size, fixed or symbolic (a sequence length, a hidden size, a channel count read
+    /// from the graph).
+    Any,
 }
 
 /// One input or output an architecture expects.
@@ -155,6 +162,7 @@ impl fmt::Display for Port {
                 Dim::Batch => "batch".to_string(),
                 Dim::Fixed(n) => n.to_string(),
                 Dim::Spatial => "H/W".to_string(),
+                Dim::Any => "?".to_string(),
             })
             .collect();
         write!(f, "`{}` {} [{}]", self.name, self.elements, dims.join(","))
@@ -230,6 +238,7 @@ pub(crate) fn check(
                             Dim::Batch => ok &= size == 1 || size < 0,
                             Dim::Fixed(n) => ok &= size == n,
                             Dim::Spatial => spatial_sizes.push(size),
+                            Dim::Any => {}
                         }
                     }
                 }

@@ -25,9 +25,9 @@
 //! # Ok::<(), inpaint_core::Error>(())
 //! ```
 
-mod contract;
-mod device;
-mod model;
+pub(crate) mod contract;
+pub(crate) mod device;
+pub(crate) mod model;
 mod runtime;
 mod triton;
 

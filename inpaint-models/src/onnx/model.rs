@@ -823,6 +823,16 @@ fn read_output(
     }
 }
 
+/// A tensor of `shape` holding `data`, as an ONNX Runtime value.
+pub(crate) fn tensor<T, const N: usize>(shape: [usize; N], data: Vec<T>) -> Result<DynValue>
+where
+    T: ort::value::PrimitiveTensorElementType + Clone + fmt::Debug + 'static,
+{
+    Tensor::from_array((shape, data))
+        .map(|t| t.into_dyn())
+        .map_err(|err| Error::runtime_with("cannot create an input tensor", err))
+}
+
 impl InpaintModel for OnnxModel {
     fn spec(&self) -> &ModelSpec {
         &self.spec
@@ -847,7 +857,7 @@ impl InpaintModel for OnnxModel {
 }
 
 /// ONNX Runtime's description of a session's inputs or outputs, as plain ports.
-fn graph_ports(outlets: &[ort::value::Outlet]) -> Vec<GraphPort> {
+pub(crate) fn graph_ports(outlets: &[ort::value::Outlet]) -> Vec<GraphPort> {
     outlets
         .iter()
         .map(|outlet| {

@@ -119,8 +119,18 @@ impl Probe {
         match self {
             Probe::Onnx(_) => None,
             Probe::Safetensors(s) => Some(format!(
-                "a {} ({}); this project runs ONNX graphs only",
-                s.kind, s.evidence
+                "a {} ({}); this project runs ONNX graphs only{}",
+                s.kind,
+                s.evidence,
+                match s.kind {
+                    SafetensorsKind::StableDiffusionInpainting
+                    | SafetensorsKind::StableDiffusion => {
+                        "; a whole single-file checkpoint runs once exported to an Optimum ONNX \
+                         folder (diffusers' from_single_file, then `optimum-cli export onnx \
+                         --task inpainting`)"
+                    }
+                    _ => "",
+                }
             )),
             Probe::Unrecognized { format, reason } => {
                 Some(format!("unrecognised {format} file: {reason}"))

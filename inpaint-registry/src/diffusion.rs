@@ -1,0 +1,166 @@
+//! Stable Diffusion pipelines on disk: folders in Optimum's ONNX layout (`model_index.json`,
+//! `unet/model.onnx`, …), found in model roots and the Hugging Face cache and identified by
+//! their UNet's contract — read from the file without ONNX Runtime, judged by the same check
+//! that [`StableDiffusion::load`](inpaint_models::diffusion::StableDiffusion::load) applies.
+//!
+//! A single-file checkpoint (`.safetensors` holding a Stable Diffusion UNet) is not runnable
+//! here; [`export_command`] gives the commands that turn it into such a folder.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use inpaint_models::onnx::{Element, GraphPort};
+
+use crate::discover::{ModelRoot, RootKind};
+use crate::error::{Error, Result};
+use crate::probe::{self, Dim, ValueKind};
+
+/// The graph folders an SD 1.5 inpainting export must hold.
+pub const GRAPHS: [&str; 4] = ["text_encoder", "unet", "vae_encoder", "vae_decoder"];
+
+/// A folder that holds a Stable Diffusion pipeline in Optimum's ONNX layout.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DiffusionFolder {
+    /// The folder (the one holding `model_index.json`).
+    pub path: PathBuf,
+    /// The UNet's input channels: 9 for an inpainting UNet, 4 for a plain one.
+    pub unet_channels: usize,
+    /// Whether the UNet is float16.
+    pub float16: bool,
+}
+
+/// Checks that `dir` is an SD 1.5 pipeline in Optimum's ONNX layout: `model_index.json`, the
+/// four graphs, the tokenizer and the scheduler config, and a UNet with the contract. Reads
+/// the UNet's inputs and outputs only (the weights are skipped). Each missing file is named.
+pub fn inspect(dir: &Path) -> Result<DiffusionFolder> {
+    let mut required: Vec<PathBuf> = vec![dir.join("model_index.json")];
+    required.extend(GRAPHS.iter().map(|g| dir.join(g).join("model.onnx")));
+    required.push(dir.join("scheduler").join("scheduler_config.json"));
+    if !dir.join("tokenizer").join("tokenizer.json").is_file() {
+        required.push(dir.join("tokenizer").join("vocab.json"));
+        required.push(dir.join("tokenizer").join("merges.txt"));
+    }
+    let missing: Vec<String> = required
+        .iter()
+        .filter(|p| !p.is_file())
+        .map(|p| p.display().to_string())
+        .collect();
+    if !missing.is_empty() {
+        return Err(Error::NotIdentified {
+            path: dir.to_path_buf(),
+            reason: format!(
+                "not a complete Optimum ONNX export: missing {}",
+                missing.join(", ")
+            ),
+        });
+    }
+    let unet = dir.join("unet").join("model.onnx");
+    let graph = probe::read_onnx(&unet)?;
+    let inputs: Vec<GraphPort> = graph.inputs.iter().map(graph_port).collect();
+    let outputs: Vec<GraphPort> = graph.outputs.iter().map(graph_port).collect();
+    let unet_channels =
+        inpaint_models::diffusion::unet_channels(&inputs, &outputs).map_err(|reason| {
+            Error::NotIdentified {
+                path: unet.clone(),
+                reason: format!("not an SD 1.5 UNet: {reason}"),
+            }
+        })?;
+    let float16 = inputs
+        .iter()
+        .any(|p| p.name == "sample" && p.element == Some(Element::Float16));
+    Ok(DiffusionFolder {
+        path: dir.to_path_buf(),
+        unet_channels,
+        float16,
+    })
+}
+
+/// The probe's port as the model crate's contract check reads it.
+fn graph_port(port: &probe::Port) -> GraphPort {
+    match &port.kind {
+        ValueKind::Tensor { elem_type, shape } => GraphPort {
+            name: port.name.clone(),
+            element: Some(Element::from_onnx_code(i64::from(*elem_type))),
+            dims: shape
+                .iter()
+                .flatten()
+                .map(|d| match d {
+                    Dim::Fixed(n) => *n,
+                    Dim::Symbolic(_) => -1,
+                })
+                .collect(),
+        },
+        ValueKind::Other(_) => GraphPort {
+            name: port.name.clone(),
+            element: None,
+            dims: Vec::new(),
+        },
+    }
+}
+
+/// Every folder holding a `model_index.json` under the roots (a project root's
+/// `<root>/<id>/`, a Hugging Face cache's `models--*/snapshots/<commit>/`, a loose root's folders
+/// up to 4 levels deep), each inspected: the good ones, and the others with why.
+pub fn find(roots: &[ModelRoot]) -> (Vec<DiffusionFolder>, Vec<Error>) {
+    let mut candidates = Vec::new();
+    for root in roots {
+        let depth = match root.kind {
+            RootKind::Project => 1,
+            // models--org--name/snapshots/<commit>
+            RootKind::HfCache => 3,
+            _ => 4,
+        };
+        collect(&root.path, depth, &mut candidates);
+    }
+    let mut found = Vec::new();
+    let mut problems = Vec::new();
+    for dir in candidates {
+        match inspect(&dir) {
+            Ok(folder) => found.push(folder),
+            Err(err) => problems.push(err),
+        }
+    }
+    (found, problems)
+}
+
+fn collect(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) {
+    if dir.join("model_index.json").is_file() {
+        out.push(dir.to_path_buf());
+        return;
+    }
+    if depth == 0 {
+        return;
+    }
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    let mut dirs: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.sort();
+    for sub in dirs {
+        collect(&sub, depth - 1, out);
+    }
+}
+
+/// The commands that turn a single-file Stable Diffusion checkpoint into a folder this project
+/// runs: diffusers converts it to its folder layout, then Optimum exports the ONNX graphs.
+pub fn export_command(checkpoint: &Path) -> String {
+    let stem = checkpoint
+        .file_stem()
+        .map_or_else(|| "model".into(), |s| s.to_string_lossy().into_owned());
+    let parent = checkpoint.parent().unwrap_or(Path::new("."));
+    let diffusers_dir = parent.join(format!("{stem}-diffusers"));
+    let onnx_dir = parent.join(format!("{stem}-onnx"));
+    format!(
+        "python -c \"from diffusers import StableDiffusionInpaintPipeline as P; \
+         P.from_single_file('{}').save_pretrained('{}')\" && optimum-cli export onnx --model {} \
+         --task inpainting {}",
+        checkpoint.display(),
+        diffusers_dir.display(),
+        diffusers_dir.display(),
+        onnx_dir.display()
+    )
+}

@@ -1,0 +1,107 @@
+//! Stable Diffusion folders in Optimum's ONNX layout: recognised by their UNet's contract (read
+//! without ONNX Runtime) on the tiny pipelines of `inpaint-models/tests/fixtures/diffusion`
+//! (made by `scripts/make-diffusion-fixtures.py`), found in model roots and the Hugging Face
+//! cache; single-file checkpoints named with the export command.
+
+use std::path::{Path, PathBuf};
+
+use inpaint_registry::diffusion::{self, inspect};
+use inpaint_registry::{Error, ModelRoot};
+
+fn tiny(kind: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../inpaint-models/tests/fixtures/diffusion")
+        .join(format!("sd15-tiny-{kind}"))
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let path = entry.unwrap().path();
+        let target = to.join(path.file_name().unwrap());
+        if path.is_dir() {
+            copy_dir(&path, &target);
+        } else {
+            std::fs::copy(&path, &target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn both_unet_kinds_are_recognised() {
+    let inpaint = inspect(&tiny("inpaint")).unwrap();
+    assert_eq!((inpaint.unet_channels, inpaint.float16), (9, false));
+    assert_eq!(inspect(&tiny("plain")).unwrap().unet_channels, 4);
+}
+
+#[test]
+fn a_missing_graph_or_a_wrong_unet_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("sd");
+    copy_dir(&tiny("plain"), &copy);
+    std::fs::remove_file(copy.join("vae_encoder/model.onnx")).unwrap();
+    let err = inspect(&copy).unwrap_err().to_string();
+    assert!(err.contains("vae_encoder/model.onnx"), "{err}");
+
+    copy_dir(&tiny("plain"), &copy);
+    std::fs::copy(
+        copy.join("vae_decoder/model.onnx"),
+        copy.join("unet/model.onnx"),
+    )
+    .unwrap();
+    let err = inspect(&copy).unwrap_err();
+    assert!(matches!(err, Error::NotIdentified { .. }), "{err}");
+    assert!(
+        err.to_string().contains("no input named `timestep`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn folders_are_found_in_project_roots_and_the_hf_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("models");
+    copy_dir(&tiny("inpaint"), &project.join("sd15-tiny"));
+    let hub = dir.path().join("hub");
+    copy_dir(
+        &tiny("plain"),
+        &hub.join("models--someone--sd15-onnx/snapshots/0123abc"),
+    );
+    // A broken folder is reported, not dropped silently.
+    std::fs::create_dir_all(project.join("half")).unwrap();
+    std::fs::write(project.join("half/model_index.json"), "{}").unwrap();
+
+    let (found, problems) =
+        diffusion::find(&[ModelRoot::project(&project), ModelRoot::hf_cache(&hub)]);
+    let channels: Vec<usize> = found.iter().map(|f| f.unet_channels).collect();
+    assert_eq!(channels, [9, 4]);
+    assert_eq!(problems.len(), 1);
+    assert!(problems[0].to_string().contains("half"), "{}", problems[0]);
+}
+
+#[test]
+fn the_export_command_names_the_checkpoint() {
+    let command =
+        diffusion::export_command(Path::new("/models/dreamshaper-inpainting.safetensors"));
+    assert!(command.contains("from_single_file('/models/dreamshaper-inpainting.safetensors')"));
+    assert!(command.contains(
+        "optimum-cli export onnx --model /models/dreamshaper-inpainting-diffusers --task inpainting \
+         /models/dreamshaper-inpainting-onnx"
+    ));
+}
+
+#[test]
+fn a_single_file_checkpoint_is_not_runnable_and_names_the_export() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sd-inpainting.safetensors");
+    crate::support::write(
+        &path,
+        &crate::support::safetensors(&[("conv_in.weight", "F16", &[320, 9, 3, 3])]),
+    );
+    let err = inpaint_registry::LoadPlan::from_file(&path, &mut inpaint_registry::Scanner::new())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("Stable Diffusion inpainting UNet"), "{err}");
+    assert!(err.contains("optimum-cli export onnx --model"), "{err}");
+    assert!(err.contains("sd-inpainting-onnx"), "{err}");
+}
