@@ -31,6 +31,9 @@ use std::time::Instant;
 
 use clap::{CommandFactory, FromArgMatches, Parser};
 
+#[path = "support/logs.rs"]
+mod logs;
+
 use inpaint_core::io::{load_image, load_mask, save_image};
 use inpaint_core::{HdStrategy, InpaintModel, InpaintOptions, Limits, inpaint};
 use inpaint_models::onnx::{
@@ -348,6 +351,7 @@ fn describe(model: &str, options: &ModelOptions) -> String {
 
 fn main() -> ExitCode {
     let args = parse_args();
+    logs::init();
     match run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {

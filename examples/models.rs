@@ -24,6 +24,10 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{ArgAction, Parser, Subcommand};
+
+#[path = "support/logs.rs"]
+mod logs;
+
 use indicatif::{ProgressBar, ProgressStyle};
 use inpaint_core::error::full_message;
 use inpaint_download::{
@@ -388,7 +392,9 @@ fn scan(dir: &PathBuf) -> Result<(), String> {
 }
 
 fn main() -> ExitCode {
-    let result = match &Cli::parse().command {
+    let cli = Cli::parse();
+    logs::init();
+    let result = match &cli.command {
         Command::List { model_dir, verify } => list(model_dir.as_ref(), *verify),
         Command::Download {
             id,

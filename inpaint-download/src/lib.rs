@@ -58,6 +58,11 @@
 //! ```
 //!
 //! [`AtomicBool`]: std::sync::atomic::AtomicBool
+#![warn(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a library speaks through `tracing` (see inpaint-core's Logs section), never on the terminal"
+)]
 
 pub mod backends;
 mod config;

@@ -26,6 +26,11 @@
 //! # Ok::<(), inpaint_core::Error>(())
 //! ```
 #![warn(missing_docs)]
+#![warn(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a library speaks through `tracing` (see inpaint-core's Logs section), never on the terminal"
+)]
 
 pub mod classical;
 #[cfg(feature = "onnx")]

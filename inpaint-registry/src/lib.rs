@@ -42,6 +42,11 @@
 //! println!("{} on {}", active.id, active.device);
 //! # Ok::<(), inpaint_registry::Error>(())
 //! ```
+#![warn(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a library speaks through `tracing` (see inpaint-core's Logs section), never on the terminal"
+)]
 
 pub mod catalog;
 mod config;

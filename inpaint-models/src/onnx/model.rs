@@ -385,6 +385,7 @@ impl OnnxModel {
         architecture: Architecture,
         options: &OnnxOptions,
     ) -> Result<Self> {
+        let _span = tracing::info_span!("load", architecture = %architecture, %source).entered();
         let runtime = Runtime::load(&options.runtime)?;
         let contract = architecture.contract();
         let variable_size = contract.spatial != Spatial::Fixed(512);
@@ -431,6 +432,13 @@ impl OnnxModel {
                 None => (OutputRange::Unit, true),
             },
         };
+        tracing::info!(
+            device = %report.device,
+            fixed_side,
+            float16 = float == Element::Float16,
+            output_range = ?output_range,
+            "model loaded"
+        );
         let noise = has_optional.then(|| {
             let length = noise_length(&session);
             normal_noise(options.seed, length)
@@ -685,7 +693,9 @@ impl InpaintModel for OnnxModel {
         let name = self.architecture.name();
         let started = Instant::now();
         let outputs = self.session.run(named(&inputs));
-        self.session_time += started.elapsed();
+        let elapsed = started.elapsed();
+        self.session_time += elapsed;
+        tracing::debug!(model = name, width, height, ?elapsed, "session run");
         let outputs = outputs.map_err(|err| {
             Error::model_with(
                 name,
