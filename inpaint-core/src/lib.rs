@@ -70,3 +70,8 @@ pub use image;
 pub use model::{InpaintModel, ModelSpec};
 pub use pipeline::{FIXED_SIZE_CROP_MARGIN, HdStrategy, InpaintOptions, inpaint, inpaint_in_place};
 pub use types::{Image, Limits, Mask};
+
+/// The README's examples, compiled and run as doc tests so that they stay true.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

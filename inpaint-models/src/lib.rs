@@ -26,6 +26,7 @@
 //! # Ok::<(), inpaint_core::Error>(())
 //! ```
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(
     clippy::print_stdout,
     clippy::print_stderr,
@@ -34,6 +35,7 @@
 
 pub mod classical;
 #[cfg(feature = "onnx")]
+#[cfg_attr(docsrs, doc(cfg(feature = "onnx")))]
 pub mod onnx;
 pub mod patchmatch;
 
@@ -203,3 +205,8 @@ mod tests {
         assert_eq!(model.unwrap().spec().name, "patchmatch");
     }
 }
+
+/// The README's examples, compiled and run as doc tests so that they stay true.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -72,3 +72,8 @@ pub use manager::{ActiveModel, ModelManager, SwitchPolicy};
 pub use names::{DefaultSource, Matched};
 pub use probe::{Probe, ProbeCache};
 pub use registry::{LoadPlan, Registry, Resolution};
+
+/// The README's examples, compiled and run as doc tests so that they stay true.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Every publishable crate of the workspace packages, and builds from its packaged sources alone
+# (`cargo package` verifies each .crate in target/package/, with the workspace's crates that
+# are not on crates.io yet taken from their own packages). Needs the crates.io index.
+#
+# The crates come from `cargo metadata`: every member without `publish = false`, so a crate
+# added later is checked without editing this script.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+mapfile -t crates < <(cargo metadata --no-deps --format-version 1 --locked |
+    python3 -c 'import json, sys
+for p in json.load(sys.stdin)["packages"]:
+    if p["publish"] is None:
+        print(p["name"])')
+if [ "${#crates[@]}" -eq 0 ]; then
+    echo "no publishable crates found" >&2
+    exit 1
+fi
+echo "packaging: ${crates[*]}"
+args=()
+for crate in "${crates[@]}"; do args+=(-p "$crate"); done
+# --allow-dirty: a working tree with uncommitted changes (a developer's) packages as it is;
+# CI's checkout is clean either way.
+cargo package --locked --allow-dirty "${args[@]}"
