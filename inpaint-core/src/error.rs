@@ -70,6 +70,9 @@ pub enum Error {
         #[source]
         source: image::ImageError,
     },
+    /// The caller's [`Progress`](crate::Progress) callback asked to stop the run.
+    #[error("cancelled by the caller")]
+    Cancelled,
     /// Reading or writing a file failed.
     #[error("{}: {source}", path.display())]
     Io {

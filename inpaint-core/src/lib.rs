@@ -13,6 +13,10 @@
 //!   ([`HdStrategy`]), pads, runs the model, and pastes the result back **only inside the
 //!   mask**, so every other pixel is byte-identical to the input. It reproduces IOPaint's
 //!   `InpaintModel.__call__`, minus its habit of writing into the caller's image.
+//! * A [`Request`] carries what a caller asks of one run beyond the image and the mask: the
+//!   prompt, sampler, seed, steps and strength of prompt-driven models (IOPaint's
+//!   `InpaintRequest` fields and defaults), and a [`Progress`] callback that can cancel. Erase
+//!   models ignore it.
 //! * [`io`] loads and saves images with the limits checked before decoding.
 //!
 //! The models themselves (classical and neural) live in `inpaint-models`.
@@ -63,12 +67,14 @@ pub mod io;
 mod model;
 mod ops;
 mod pipeline;
+mod request;
 mod types;
 
 pub use error::{Error, Result};
 pub use image;
 pub use model::{InpaintModel, ModelSpec};
 pub use pipeline::{FIXED_SIZE_CROP_MARGIN, HdStrategy, InpaintOptions, inpaint, inpaint_in_place};
+pub use request::{Progress, ProgressStep, Request, Sampler};
 pub use types::{Image, Limits, Mask};
 
 /// The README's examples, compiled and run as doc tests so that they stay true.

@@ -5,6 +5,7 @@ use image::{GrayImage, RgbImage};
 use crate::error::{Error, Result};
 use crate::ops::pad::{padded_size, reflect_pad};
 use crate::ops::resize::resize_cubic;
+use crate::request::Request;
 use crate::types::Mask;
 
 /// How a model wants its input prepared: padding, size and mask threshold.
@@ -34,6 +35,9 @@ pub struct ModelSpec {
     /// this value, 0 elsewhere. It matters where the pipeline resized the mask (cubic, so not
     /// binary): LaMa takes `> 0`, MI-GAN and FcF `> 120`, MAT `> 127`.
     pub mask_threshold: u8,
+    /// Whether the model paints from a prompt (IOPaint's `need_prompt`): apps show a prompt
+    /// field for it. Models that take none ignore the request's prompt.
+    pub takes_prompt: bool,
 }
 
 impl ModelSpec {
@@ -47,6 +51,7 @@ impl ModelSpec {
             fixed_size: None,
             honours_hd_strategy: true,
             mask_threshold: Mask::FILL_THRESHOLD,
+            takes_prompt: false,
         }
     }
 
@@ -87,6 +92,12 @@ impl ModelSpec {
     /// Sets [`mask_threshold`](Self::mask_threshold).
     pub fn with_mask_threshold(mut self, threshold: u8) -> Self {
         self.mask_threshold = threshold;
+        self
+    }
+
+    /// Sets [`takes_prompt`](Self::takes_prompt).
+    pub fn with_takes_prompt(mut self, takes_prompt: bool) -> Self {
+        self.takes_prompt = takes_prompt;
         self
     }
 
@@ -144,6 +155,10 @@ impl ModelSpec {
 /// * the result is un-padded, resized back if needed, and pasted **only inside the binarised
 ///   mask**: every pixel outside it is byte-identical to the input.
 ///
+/// The [`Request`] is the caller's, unchanged: prompt-driven models read the prompt, sampler,
+/// seed and steps from it, and report each step to its progress callback (which may cancel);
+/// erase models ignore it.
+///
 /// So a model never pads, never resizes, never blends, and sees only RGB: the alpha channel is
 /// kept aside by the pipeline. It may write anything outside the mask; the pipeline discards it.
 ///
@@ -155,8 +170,8 @@ pub trait InpaintModel {
     fn spec(&self) -> &ModelSpec;
 
     /// Fills the masked pixels of `image` (255 in `mask` = fill), whose size already matches
-    /// the spec. Returns an image of the same size.
-    fn forward(&mut self, image: &RgbImage, mask: &Mask) -> Result<RgbImage>;
+    /// the spec, as `request` asks. Returns an image of the same size.
+    fn forward(&mut self, image: &RgbImage, mask: &Mask, request: &Request) -> Result<RgbImage>;
 
     /// Pads an image and its mask bottom/right, by mirroring, to the size the spec asks for.
     fn pad(&self, image: &RgbImage, mask: &Mask) -> (RgbImage, Mask) {
@@ -195,8 +210,8 @@ impl<M: InpaintModel + ?Sized> InpaintModel for Box<M> {
         (**self).spec()
     }
 
-    fn forward(&mut self, image: &RgbImage, mask: &Mask) -> Result<RgbImage> {
-        (**self).forward(image, mask)
+    fn forward(&mut self, image: &RgbImage, mask: &Mask, request: &Request) -> Result<RgbImage> {
+        (**self).forward(image, mask, request)
     }
 
     // Forwarded too: without these, a boxed model's own padding or resizing would silently

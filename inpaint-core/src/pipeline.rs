@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::model::{InpaintModel, ModelSpec, fit_within};
 use crate::ops::boxes::{Rect, boxes_from_mask, merged_crop_boxes};
 use crate::ops::resize::resize_cubic;
+use crate::request::Request;
 use crate::types::{Image, Mask};
 
 /// How large images are handled (IOPaint's `hd_strategy`).
@@ -61,7 +62,7 @@ impl std::fmt::Display for HdStrategy {
 }
 
 /// Options for one run of the pipeline. The defaults are IOPaint's.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct InpaintOptions {
     /// How large images are handled. Default: [`HdStrategy::Crop`].
@@ -72,6 +73,9 @@ pub struct InpaintOptions {
     pub crop_margin: u32,
     /// `Resize` applies when the longer side is above this, and shrinks it to this. Default: 1280.
     pub resize_limit: u32,
+    /// What the caller asks of the model beyond the image and mask (prompt, sampler, seed,
+    /// progress); handed to every [`InpaintModel::forward`] of the run. Default: IOPaint's.
+    pub request: Request,
 }
 
 impl Default for InpaintOptions {
@@ -81,6 +85,7 @@ impl Default for InpaintOptions {
             crop_trigger_size: 800,
             crop_margin: 128,
             resize_limit: 1280,
+            request: Request::default(),
         }
     }
 }
@@ -118,6 +123,12 @@ impl InpaintOptions {
         self
     }
 
+    /// Sets [`request`](Self::request).
+    pub fn with_request(mut self, request: Request) -> Self {
+        self.request = request;
+        self
+    }
+
     fn validate(&self) -> Result<()> {
         if self.resize_limit == 0 {
             return Err(Error::invalid_input("resize_limit must be at least 1"));
@@ -149,14 +160,14 @@ pub const FIXED_SIZE_CROP_MARGIN: u32 = 128;
 /// the model fails or returns the wrong size.
 ///
 /// ```
-/// use inpaint_core::{inpaint, Image, InpaintModel, InpaintOptions, Mask, ModelSpec, Result};
+/// use inpaint_core::{inpaint, Image, InpaintModel, InpaintOptions, Mask, ModelSpec, Request, Result};
 /// use image::{RgbImage, Rgb, GrayImage, Luma};
 ///
 /// /// Paints every hole pixel red: enough to see the pipeline at work.
 /// struct Red(ModelSpec);
 /// impl InpaintModel for Red {
 ///     fn spec(&self) -> &ModelSpec { &self.0 }
-///     fn forward(&mut self, image: &RgbImage, _mask: &Mask) -> Result<RgbImage> {
+///     fn forward(&mut self, image: &RgbImage, _mask: &Mask, _request: &Request) -> Result<RgbImage> {
 ///         Ok(RgbImage::from_pixel(image.width(), image.height(), Rgb([255, 0, 0])))
 ///     }
 /// }
@@ -219,6 +230,10 @@ fn run<'m, M: InpaintModel + ?Sized>(
     }
     options.validate()?;
     model.spec().validate()?;
+    // Only a model that reads the request can be handed a bad one: erase models ignore it.
+    if model.spec().takes_prompt {
+        options.request.validate()?;
+    }
 
     let Some(binary) = BinaryMask::new(mask) else {
         debug!("the mask fills nothing: the model is not run");
@@ -252,10 +267,22 @@ fn run<'m, M: InpaintModel + ?Sized>(
             let crop_mask = binary.crop(rect);
             let result = match model.resize(&crop_rgb, crop_mask.as_gray()) {
                 Some((small, small_mask)) => {
-                    let result = pad_forward(model, &spec, &small, RegionMask::Soft(&small_mask))?;
+                    let result = pad_forward(
+                        model,
+                        &spec,
+                        &options.request,
+                        &small,
+                        RegionMask::Soft(&small_mask),
+                    )?;
                     resize_cubic(&result, rect.width(), rect.height())
                 }
-                None => pad_forward(model, &spec, &crop_rgb, RegionMask::Binary(&crop_mask))?,
+                None => pad_forward(
+                    model,
+                    &spec,
+                    &options.request,
+                    &crop_rgb,
+                    RegionMask::Binary(&crop_mask),
+                )?,
             };
             pastes.push((rect, result));
         }
@@ -280,7 +307,13 @@ fn run<'m, M: InpaintModel + ?Sized>(
             for rect in crops {
                 let crop_mask = binary.crop(rect);
                 let region = crop(rgb, rect);
-                let result = pad_forward(model, &spec, &region, RegionMask::Binary(&crop_mask))?;
+                let result = pad_forward(
+                    model,
+                    &spec,
+                    &options.request,
+                    &region,
+                    RegionMask::Binary(&crop_mask),
+                )?;
                 pastes.push((rect, result));
             }
         }
@@ -297,13 +330,25 @@ fn run<'m, M: InpaintModel + ?Sized>(
             // Cubic, so not binary near edges: the model's own threshold decides what it
             // fills, and the blend below uses it as alpha, as IOPaint does.
             let small_mask = resize_cubic(binary.whole().as_gray(), w, h);
-            let result = pad_forward(model, &spec, &small, RegionMask::Soft(&small_mask))?;
+            let result = pad_forward(
+                model,
+                &spec,
+                &options.request,
+                &small,
+                RegionMask::Soft(&small_mask),
+            )?;
             let blended = blend(&result, &small, &small_mask);
             pastes.push((whole, resize_cubic(&blended, width, height)));
         }
         _ => {
             debug!(strategy = "original", "the model sees the whole image");
-            let result = pad_forward(model, &spec, rgb, RegionMask::Binary(&binary.whole()))?;
+            let result = pad_forward(
+                model,
+                &spec,
+                &options.request,
+                rgb,
+                RegionMask::Binary(&binary.whole()),
+            )?;
             pastes.push((whole, result));
         }
     }
@@ -472,6 +517,7 @@ enum RegionMask<'a> {
 fn pad_forward<M: InpaintModel + ?Sized>(
     model: &mut M,
     spec: &ModelSpec,
+    request: &Request,
     image: &RgbImage,
     mask: RegionMask<'_>,
 ) -> Result<RgbImage> {
@@ -493,10 +539,10 @@ fn pad_forward<M: InpaintModel + ?Sized>(
     )
     .entered();
     let result = if padded_size == (width, height) {
-        model.forward(image, &model_mask)?
+        model.forward(image, &model_mask, request)?
     } else {
         let (padded_image, padded_mask) = model.pad(image, &model_mask);
-        model.forward(&padded_image, &padded_mask)?
+        model.forward(&padded_image, &padded_mask, request)?
     };
     if result.dimensions() != padded_size {
         let ((rw, rh), (pw, ph)) = (result.dimensions(), padded_size);

@@ -2,8 +2,8 @@
 
 use image::{GrayImage, RgbImage};
 use inpaint_core::{
-    Error, HdStrategy, Image, InpaintModel, InpaintOptions, Limits, Mask, ModelSpec, Result,
-    inpaint,
+    Error, HdStrategy, Image, InpaintModel, InpaintOptions, Limits, Mask, ModelSpec, Request,
+    Result, inpaint,
 };
 
 use crate::support::{Recorder, noise_rgb, rect_mask};
@@ -135,7 +135,7 @@ impl InpaintModel for Shrinker {
     fn spec(&self) -> &ModelSpec {
         &self.0
     }
-    fn forward(&mut self, image: &RgbImage, _mask: &Mask) -> Result<RgbImage> {
+    fn forward(&mut self, image: &RgbImage, _mask: &Mask, _request: &Request) -> Result<RgbImage> {
         Ok(RgbImage::new(image.width() - 1, image.height()))
     }
 }
@@ -159,7 +159,7 @@ fn a_failing_model_passes_its_error_through() {
         fn spec(&self) -> &ModelSpec {
             &self.0
         }
-        fn forward(&mut self, _: &RgbImage, _: &Mask) -> Result<RgbImage> {
+        fn forward(&mut self, _: &RgbImage, _: &Mask, _: &Request) -> Result<RgbImage> {
             Err(Error::model("failing", "runtime said no"))
         }
     }
@@ -178,7 +178,7 @@ fn in_place_leaves_the_image_unchanged_when_a_later_region_fails() {
         fn spec(&self) -> &ModelSpec {
             &self.0
         }
-        fn forward(&mut self, image: &RgbImage, _: &Mask) -> Result<RgbImage> {
+        fn forward(&mut self, image: &RgbImage, _: &Mask, _request: &Request) -> Result<RgbImage> {
             self.1 += 1;
             if self.1 > 1 {
                 return Err(Error::model("flaky", "second region failed"));

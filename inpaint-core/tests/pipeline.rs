@@ -1,7 +1,9 @@
 //! The pipeline's behaviour, path by path, against a recording mock model.
 
 use image::{GrayImage, Luma, Rgb, RgbImage, RgbaImage};
-use inpaint_core::{HdStrategy, Image, InpaintModel, InpaintOptions, Mask, ModelSpec, inpaint};
+use inpaint_core::{
+    HdStrategy, Image, InpaintModel, InpaintOptions, Mask, ModelSpec, Request, inpaint,
+};
 
 use crate::support::{Recorder, noise_rgb, rect_mask};
 
@@ -235,7 +237,12 @@ impl InpaintModel for OwnPreparation {
         &self.0
     }
 
-    fn forward(&mut self, image: &RgbImage, _mask: &Mask) -> inpaint_core::Result<RgbImage> {
+    fn forward(
+        &mut self,
+        image: &RgbImage,
+        _mask: &Mask,
+        _request: &Request,
+    ) -> inpaint_core::Result<RgbImage> {
         Ok(image.clone())
     }
 
@@ -259,4 +266,69 @@ fn a_boxed_model_keeps_its_own_padding_and_resizing() {
     assert_eq!(padded.get_pixel(0, 0), &Rgb([7, 7, 7]));
     let resized = boxed.resize(&image, mask.as_gray());
     assert_eq!(resized.map(|(i, _)| i.dimensions()), Some((1, 1)));
+}
+
+/// Keeps the prompt of every request it is handed.
+struct Prompted {
+    spec: ModelSpec,
+    prompts: Vec<String>,
+}
+
+impl InpaintModel for Prompted {
+    fn spec(&self) -> &ModelSpec {
+        &self.spec
+    }
+
+    fn forward(
+        &mut self,
+        image: &RgbImage,
+        _mask: &Mask,
+        request: &Request,
+    ) -> inpaint_core::Result<RgbImage> {
+        self.prompts.push(request.prompt.clone());
+        Ok(image.clone())
+    }
+}
+
+#[test]
+fn every_region_is_handed_the_callers_request() {
+    let image = Image::from_rgb(RgbImage::from_pixel(1000, 900, Rgb([1, 2, 3]))).unwrap();
+    // Two far-apart holes: `Crop` runs the model once for each.
+    let mask = Mask::from_gray(GrayImage::from_fn(1000, 900, |x, y| {
+        Luma([if (x < 10 && y < 10) || (x > 990 && y > 890) {
+            255
+        } else {
+            0
+        }])
+    }))
+    .unwrap();
+    let mut model = Prompted {
+        spec: ModelSpec::new("prompted").with_takes_prompt(true),
+        prompts: Vec::new(),
+    };
+    let options = InpaintOptions::default().with_request(Request::new().with_prompt("a bench"));
+    inpaint(&mut model, &image, &mask, &options).unwrap();
+    assert_eq!(model.prompts, ["a bench", "a bench"]);
+}
+
+#[test]
+fn a_bad_request_is_refused_only_by_a_model_that_reads_it() {
+    let image = Image::from_rgb(RgbImage::from_pixel(8, 8, Rgb([1, 2, 3]))).unwrap();
+    let mask = Mask::from_gray(GrayImage::from_pixel(8, 8, Luma([255]))).unwrap();
+    let options = InpaintOptions::default().with_request(Request::new().with_steps(0));
+    let mut erase = Prompted {
+        spec: ModelSpec::new("erase"),
+        prompts: Vec::new(),
+    };
+    inpaint(&mut erase, &image, &mask, &options).unwrap();
+    let mut prompted = Prompted {
+        spec: ModelSpec::new("prompted").with_takes_prompt(true),
+        prompts: Vec::new(),
+    };
+    let err = inpaint(&mut prompted, &image, &mask, &options).unwrap_err();
+    assert!(
+        err.to_string().contains("steps must be at least 1"),
+        "{err}"
+    );
+    assert!(prompted.prompts.is_empty());
 }

@@ -1,7 +1,7 @@
 //! Mock models that record what the pipeline hands them.
 
 use image::{GrayImage, Luma, Rgb, RgbImage};
-use inpaint_core::{InpaintModel, Mask, ModelSpec, Result};
+use inpaint_core::{InpaintModel, Mask, ModelSpec, Request, Result};
 
 /// A model that checks its input against its spec, records every call, and returns noise
 /// everywhere, so that anything it writes outside the mask would show.
@@ -26,7 +26,7 @@ impl InpaintModel for Recorder {
         &self.spec
     }
 
-    fn forward(&mut self, image: &RgbImage, mask: &Mask) -> Result<RgbImage> {
+    fn forward(&mut self, image: &RgbImage, mask: &Mask, _request: &Request) -> Result<RgbImage> {
         let (w, h) = image.dimensions();
         assert_eq!(mask.dimensions(), (w, h), "mask and image sizes differ");
         assert_eq!(

@@ -13,6 +13,9 @@
 //! Neural models (LaMa, MI-GAN, MAT, FcF) run on ONNX Runtime: see [`onnx`] (feature `onnx`, on
 //! by default; without it the crate builds with no ONNX Runtime code at all).
 //!
+//! Stable Diffusion's samplers and PyTorch-compatible seeded noise, which need no ONNX Runtime,
+//! are in [`diffusion`].
+//!
 //! ```no_run
 //! use inpaint_core::io::{load_image, load_mask, save_image};
 //! use inpaint_core::{inpaint, InpaintOptions, Limits};
@@ -34,6 +37,7 @@
 )]
 
 pub mod classical;
+pub mod diffusion;
 #[cfg(feature = "onnx")]
 #[cfg_attr(docsrs, doc(cfg(feature = "onnx")))]
 pub mod onnx;

@@ -6,7 +6,9 @@
 use std::path::PathBuf;
 
 use image::{Rgb, RgbImage};
-use inpaint_core::{Error, HdStrategy, Image, InpaintModel, InpaintOptions, Mask, inpaint};
+use inpaint_core::{
+    Error, HdStrategy, Image, InpaintModel, InpaintOptions, Mask, Request, inpaint,
+};
 use inpaint_models::onnx::{
     Architecture, Device, DevicePolicy, OnnxModel, OnnxOptions, OutputRange, RuntimeSearch,
 };
@@ -372,7 +374,9 @@ fn a_non_multiple_of_8_reaching_a_dynamic_graph_is_a_model_error_not_a_crash() {
     let mut model = load("lama_dynamic.onnx", Architecture::LamaDynamic);
     let image = RgbImage::from_pixel(12, 20, Rgb(P));
     let mask = Mask::from_gray(image::GrayImage::from_pixel(12, 20, image::Luma([255]))).unwrap();
-    let err = model.forward(&image, &mask).unwrap_err();
+    let err = model
+        .forward(&image, &mask, &Request::default())
+        .unwrap_err();
     assert!(matches!(err, Error::Model { .. }), "{err:?}");
     assert!(
         err.full_message().contains("12×20"),

@@ -6,6 +6,7 @@
 
 mod classical;
 mod concurrency;
+mod diffusion;
 #[cfg(feature = "onnx")]
 mod onnx;
 mod properties;

@@ -39,7 +39,7 @@
 //!
 //! ```
 //! use inpaint_core::image::{GrayImage, Luma, Rgb, RgbImage};
-//! use inpaint_core::{InpaintModel, Mask};
+//! use inpaint_core::{InpaintModel, Mask, Request};
 //! use inpaint_models::classical::{NavierStokes, Telea};
 //!
 //! let image = RgbImage::from_pixel(32, 32, Rgb([40, 90, 200]));
@@ -49,9 +49,9 @@
 //! }))?;
 //!
 //! // Navier–Stokes keeps a flat colour flat.
-//! assert_eq!(NavierStokes::new().forward(&image, &mask)?, image);
+//! assert_eq!(NavierStokes::new().forward(&image, &mask, &Request::default())?, image);
 //! // Telea nearly so: OpenCV's rounding lets it drift by a level or two.
-//! let out = Telea::new().forward(&image, &mask)?;
+//! let out = Telea::new().forward(&image, &mask, &Request::default())?;
 //! let drift = out.iter().zip(image.iter()).map(|(a, b)| a.abs_diff(*b)).max();
 //! assert!(drift <= Some(3));
 //! # Ok::<(), inpaint_core::Error>(())

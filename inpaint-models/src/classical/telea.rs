@@ -1,7 +1,7 @@
 //! Telea's method: OpenCV's `INPAINT_TELEA` (`icvCalcFMM` outward, then `icvTeleaInpaintFMM`).
 
 use image::RgbImage;
-use inpaint_core::{InpaintModel, Mask, ModelSpec, Result};
+use inpaint_core::{InpaintModel, Mask, ModelSpec, Request, Result};
 
 use super::fmm::{
     DIR_EPS, Disc, EAST, Grid, Kernel, NORTH, Px, SELF, SOUTH, WEST, lanes, px, saturate_u8,
@@ -56,7 +56,7 @@ impl InpaintModel for Telea {
         &self.spec
     }
 
-    fn forward(&mut self, image: &RgbImage, mask: &Mask) -> Result<RgbImage> {
+    fn forward(&mut self, image: &RgbImage, mask: &Mask, _request: &Request) -> Result<RgbImage> {
         check_sizes(image, mask)?;
         inpaint(image, mask, self.radius, Plan::Clustered)
     }

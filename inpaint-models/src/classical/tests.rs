@@ -1,7 +1,7 @@
 //! Tests of the classical models: OpenCV's output, invariants, clustering, edge cases.
 
 use image::{GrayImage, Luma, Rgb, RgbImage};
-use inpaint_core::{Error, InpaintModel, Mask};
+use inpaint_core::{Error, InpaintModel, Mask, Request};
 
 use super::roi::{Plan, Run, clusters, find_runs};
 use super::{DEFAULT_RADIUS, NavierStokes, Telea, navier_stokes, telea};
@@ -186,7 +186,7 @@ const OPENCV_NS: [[u8; 3]; 27] = [
 fn matches_opencv() {
     let (image, mask) = opencv_fixture();
     for (mut model, expected) in models(3.0).into_iter().zip([OPENCV_TELEA, OPENCV_NS]) {
-        let out = model.forward(&image, &mask).unwrap();
+        let out = model.forward(&image, &mask, &Request::default()).unwrap();
         let filled: Vec<[u8; 3]> = out
             .enumerate_pixels()
             .filter(|(x, y, _)| mask.as_gray().get_pixel(*x, *y).0[0] != 0)
@@ -218,7 +218,7 @@ fn constant_image_stays_constant() {
         for (i, mask) in holes.iter().enumerate() {
             let out = NavierStokes::with_radius(radius)
                 .unwrap()
-                .forward(&image, mask)
+                .forward(&image, mask, &Request::default())
                 .unwrap();
             assert!(out == image, "Navier-Stokes, radius {radius}, mask {i}");
             // OpenCV's Telea adds half a level before rounding half to even, so odd levels
@@ -226,7 +226,7 @@ fn constant_image_stays_constant() {
             // `cv2.inpaint` on these very cases, and the same here.
             let out = Telea::with_radius(radius)
                 .unwrap()
-                .forward(&image, mask)
+                .forward(&image, mask, &Request::default())
                 .unwrap();
             let diff = max_diff(&out, &image);
             assert!(diff <= 3, "Telea, radius {radius}, mask {i}: off by {diff}");
@@ -245,7 +245,7 @@ fn linear_gradient_is_continued() {
         (28..37).contains(&x) && (20..29).contains(&y)
     });
     for mut model in models(DEFAULT_RADIUS) {
-        let out = model.forward(&image, &mask).unwrap();
+        let out = model.forward(&image, &mask, &Request::default()).unwrap();
         let (mut worst, mut total) = (0, 0u32);
         for (x, y, p) in out.enumerate_pixels() {
             for (got, want) in p.0.iter().zip(image.get_pixel(x, y).0) {
@@ -270,7 +270,7 @@ fn outside_of_the_mask_is_unchanged() {
     for seed in 1..4 {
         let mask = random_mask(97, 61, seed, 20);
         for mut model in models(DEFAULT_RADIUS) {
-            let out = model.forward(&image, &mask).unwrap();
+            let out = model.forward(&image, &mask, &Request::default()).unwrap();
             assert_outside_unchanged(&image, &mask, &out);
             assert!(out != image, "{} filled nothing", model.spec().name);
         }
@@ -429,7 +429,7 @@ fn degenerate_inputs_do_not_panic() {
     for radius in [0.1, 1.0, DEFAULT_RADIUS, 100.0] {
         for (image, mask) in &cases {
             for mut model in models(radius) {
-                let out = model.forward(image, mask).unwrap();
+                let out = model.forward(image, mask, &Request::default()).unwrap();
                 assert_outside_unchanged(image, mask, &out);
             }
         }
@@ -442,7 +442,7 @@ fn a_mask_covering_everything_leaves_the_image_unchanged() {
     let image = textured(23, 17);
     let mask = mask_from_fn(23, 17, |_, _| true);
     for mut model in models(DEFAULT_RADIUS) {
-        assert!(model.forward(&image, &mask).unwrap() == image);
+        assert!(model.forward(&image, &mask, &Request::default()).unwrap() == image);
     }
 }
 
@@ -457,7 +457,7 @@ fn border_holes_are_filled() {
         }
     }
     for mut model in models(DEFAULT_RADIUS) {
-        let out = model.forward(&holed, &mask).unwrap();
+        let out = model.forward(&holed, &mask, &Request::default()).unwrap();
         // Filled from the surroundings, not left black; near the first and last rows and
         // columns OpenCV's shifted reads see some still black pixels, so not exactly.
         let diff = max_diff(&out, &image);
@@ -503,7 +503,7 @@ fn sizes_must_match() {
     let mask = mask_from_fn(10, 11, |_, _| true);
     for mut model in models(DEFAULT_RADIUS) {
         assert!(matches!(
-            model.forward(&image, &mask),
+            model.forward(&image, &mask, &Request::default()),
             Err(Error::InvalidInput { .. })
         ));
     }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use half::f16;
 use image::RgbImage;
-use inpaint_core::{Error, InpaintModel, Mask, ModelSpec, Result};
+use inpaint_core::{Error, InpaintModel, Mask, ModelSpec, Request, Result};
 use ort::session::Session;
 use ort::value::{DynValue, Tensor, TensorElementType};
 
@@ -687,7 +687,7 @@ impl InpaintModel for OnnxModel {
         &self.spec
     }
 
-    fn forward(&mut self, image: &RgbImage, mask: &Mask) -> Result<RgbImage> {
+    fn forward(&mut self, image: &RgbImage, mask: &Mask, _request: &Request) -> Result<RgbImage> {
         let inputs = self.inputs(image, mask)?;
         let (width, height) = image.dimensions();
         let name = self.architecture.name();

@@ -105,7 +105,7 @@
 //!
 //! ```
 //! use inpaint_core::image::{GrayImage, Luma, Rgb, RgbImage};
-//! use inpaint_core::{InpaintModel, Mask};
+//! use inpaint_core::{InpaintModel, Mask, Request};
 //! use inpaint_models::patchmatch::{PatchMatch, PatchMatchOptions};
 //!
 //! // A checkerboard with a hole in it.
@@ -116,14 +116,14 @@
 //!     Luma([if (20..28).contains(&x) && (20..28).contains(&y) { 255 } else { 0 }])
 //! }))?;
 //! let mut model = PatchMatch::with_options(PatchMatchOptions::default().with_patch_size(7))?;
-//! let out = model.forward(&image, &mask)?;
+//! let out = model.forward(&image, &mask, &Request::default())?;
 //! // Every filled pixel is one of the two colours: texture, not blur.
 //! assert!(out.pixels().all(|p| *p == Rgb([220, 60, 30]) || *p == Rgb([20, 40, 90])));
 //! # Ok::<(), inpaint_core::Error>(())
 //! ```
 
 use image::RgbImage;
-use inpaint_core::{Error, InpaintModel, Mask, ModelSpec, Result};
+use inpaint_core::{Error, InpaintModel, Mask, ModelSpec, Request, Result};
 use rayon::prelude::*;
 
 mod em;
@@ -270,7 +270,7 @@ impl InpaintModel for PatchMatch {
 
     /// Fills the pixels where `mask` is above 127. Pixels outside the hole come back unchanged.
     /// A mask with nothing to fill, or nothing known, returns the image unchanged.
-    fn forward(&mut self, image: &RgbImage, mask: &Mask) -> Result<RgbImage> {
+    fn forward(&mut self, image: &RgbImage, mask: &Mask, _request: &Request) -> Result<RgbImage> {
         if image.dimensions() != mask.dimensions() {
             return Err(Error::invalid_input(format!(
                 "mask is {}×{} but the image is {}×{}",

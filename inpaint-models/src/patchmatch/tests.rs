@@ -1,7 +1,7 @@
 //! Tests of the PatchMatch model on small images (debug builds stay quick).
 
 use image::{GrayImage, Luma, Rgb, RgbImage};
-use inpaint_core::{Error, InpaintModel, Mask};
+use inpaint_core::{Error, InpaintModel, Mask, Request};
 
 use super::masked::{Features, MaskedImage, distance};
 use super::nnf::{Nnf, Search};
@@ -86,7 +86,11 @@ fn the_same_seed_gives_the_same_bytes_on_any_number_of_threads() {
             .num_threads(threads)
             .build()
             .unwrap()
-            .install(|| model(7, seed).forward(&image, &mask).unwrap())
+            .install(|| {
+                model(7, seed)
+                    .forward(&image, &mask, &Request::default())
+                    .unwrap()
+            })
     };
     let one = run(1, 3);
     assert_eq!(one, run(4, 3));
@@ -98,7 +102,9 @@ fn the_same_seed_gives_the_same_bytes_on_any_number_of_threads() {
 fn pixels_outside_the_hole_are_unchanged() {
     let image = noise(30, 30);
     let mask = mask_of(30, 30, |x, y| (x + y) % 7 == 0 || (10..14).contains(&x));
-    let out = model(5, 0).forward(&image, &mask).unwrap();
+    let out = model(5, 0)
+        .forward(&image, &mask, &Request::default())
+        .unwrap();
     assert_outside_unchanged(&image, &mask, &out);
 }
 
@@ -108,7 +114,9 @@ fn a_textured_fill_keeps_its_texture() {
         let mask = mask_of(64, 64, |x, y| {
             (24..40).contains(&x) && (22..38).contains(&y)
         });
-        let out = model(9, 0).forward(&image, &mask).unwrap();
+        let out = model(9, 0)
+            .forward(&image, &mask, &Request::default())
+            .unwrap();
         assert_outside_unchanged(&image, &mask, &out);
         let ratio = laplacian_variance(&out, &mask) / laplacian_variance(&image, &mask);
         assert!(
@@ -165,7 +173,7 @@ fn a_lattice_beside_a_flat_sky_is_filled_with_lattice() {
     });
     for seed in 0..4 {
         let out = model(DEFAULT_PATCH_SIZE, seed)
-            .forward(&image, &mask)
+            .forward(&image, &mask, &Request::default())
             .unwrap();
         assert_outside_unchanged(&image, &mask, &out);
         let ratio = laplacian_variance(&out, &mask) / laplacian_variance(&image, &mask);
@@ -194,7 +202,9 @@ fn a_regular_pattern_is_continued_exactly() {
     let mask = mask_of(48, 48, |x, y| {
         (18..30).contains(&x) && (16..28).contains(&y)
     });
-    let out = model(7, 1).forward(&image, &mask).unwrap();
+    let out = model(7, 1)
+        .forward(&image, &mask, &Request::default())
+        .unwrap();
     let wrong = image
         .pixels()
         .zip(out.pixels())
@@ -210,7 +220,9 @@ fn a_pattern_is_continued_up_to_the_image_edge() {
     // matched patches, not left with the coarse estimate in blocks.
     let image = checkerboard(64, 3, 5);
     let mask = mask_of(64, 64, |x, y| x < 10 && (12..52).contains(&y));
-    let out = model(7, 0).forward(&image, &mask).unwrap();
+    let out = model(7, 0)
+        .forward(&image, &mask, &Request::default())
+        .unwrap();
     for x in 0..3 {
         let wrong = (12..52)
             .filter(|&y| out.get_pixel(x, y) != image.get_pixel(x, y))
@@ -228,7 +240,9 @@ fn a_smooth_gradient_is_continued() {
     let mask = mask_of(48, 40, |x, y| {
         (18..28).contains(&x) && (14..24).contains(&y)
     });
-    let out = model(7, 0).forward(&image, &mask).unwrap();
+    let out = model(7, 0)
+        .forward(&image, &mask, &Request::default())
+        .unwrap();
     let mut error = 0.0;
     let mut count = 0.0;
     for (x, y, p) in out.enumerate_pixels() {
@@ -277,7 +291,11 @@ fn options_are_validated() {
 #[test]
 fn mismatched_sizes_are_an_error() {
     let err = PatchMatch::new()
-        .forward(&noise(4, 4), &mask_of(4, 5, |_, _| true))
+        .forward(
+            &noise(4, 4),
+            &mask_of(4, 5, |_, _| true),
+            &Request::default(),
+        )
         .unwrap_err();
     assert!(matches!(err, Error::InvalidInput { .. }));
 }
@@ -286,13 +304,23 @@ fn mismatched_sizes_are_an_error() {
 fn nothing_known_or_nothing_to_fill_returns_the_input() {
     let image = noise(9, 7);
     let all = mask_of(9, 7, |_, _| true);
-    assert_eq!(PatchMatch::new().forward(&image, &all).unwrap(), image);
+    assert_eq!(
+        PatchMatch::new()
+            .forward(&image, &all, &Request::default())
+            .unwrap(),
+        image
+    );
     let none = mask_of(9, 7, |_, _| false);
-    assert_eq!(PatchMatch::new().forward(&image, &none).unwrap(), image);
+    assert_eq!(
+        PatchMatch::new()
+            .forward(&image, &none, &Request::default())
+            .unwrap(),
+        image
+    );
     let one = RgbImage::from_pixel(1, 1, Rgb([1, 2, 3]));
     for hole in [true, false] {
         let out = PatchMatch::new()
-            .forward(&one, &mask_of(1, 1, |_, _| hole))
+            .forward(&one, &mask_of(1, 1, |_, _| hole), &Request::default())
             .unwrap();
         assert_eq!(out, one);
     }
@@ -304,7 +332,9 @@ fn tiny_images_and_patches_larger_than_the_image_are_filled() {
         let image = RgbImage::from_pixel(w, h, Rgb([70, 80, 90]));
         let mask = mask_of(w, h, |x, y| x == w / 2 && y == h / 2);
         for size in [3, 31] {
-            let out = model(size, 0).forward(&image, &mask).unwrap();
+            let out = model(size, 0)
+                .forward(&image, &mask, &Request::default())
+                .unwrap();
             // A flat image stays flat whatever the patches see.
             assert_eq!(out, image, "{w}×{h}, patch {size}");
         }
@@ -315,12 +345,16 @@ fn tiny_images_and_patches_larger_than_the_image_are_filled() {
 fn holes_at_the_border_and_almost_everywhere_are_filled() {
     let image = bricks(40, 30);
     let border = mask_of(40, 30, |x, y| x < 8 || y >= 26);
-    let out = model(7, 0).forward(&image, &border).unwrap();
+    let out = model(7, 0)
+        .forward(&image, &border, &Request::default())
+        .unwrap();
     assert_outside_unchanged(&image, &border, &out);
 
     let flat = RgbImage::from_pixel(40, 30, Rgb([12, 140, 250]));
     let almost = mask_of(40, 30, |x, y| (x, y) != (39, 0));
-    let out = model(7, 0).forward(&flat, &almost).unwrap();
+    let out = model(7, 0)
+        .forward(&flat, &almost, &Request::default())
+        .unwrap();
     assert_eq!(out, flat, "the one known colour should fill everything");
 }
 
@@ -459,7 +493,11 @@ fn far_apart_holes_are_filled_as_if_alone_on_any_number_of_threads() {
             .num_threads(threads)
             .build()
             .unwrap()
-            .install(|| model(7, 2).forward(&image, mask).unwrap())
+            .install(|| {
+                model(7, 2)
+                    .forward(&image, mask, &Request::default())
+                    .unwrap()
+            })
     };
     let out = run(1, &both);
     assert_eq!(out, run(2, &both), "the thread count should not matter");

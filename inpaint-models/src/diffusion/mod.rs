@@ -1,0 +1,4 @@
+//! Stable Diffusion: noise, samplers (and, on the `diffusion` branch, the pipeline).
+
+pub mod noise;
+pub mod scheduler;
