@@ -145,6 +145,14 @@ gcc -std=c11 -Wall -Werror "$out/pc_check.c" $(pkg-config --cflags inpaint) \
     -o "$out/pc_check_static"
 test "$("$out/pc_check_static")" = "$crate_version"
 
+step "the README's C example compiles (-Wall -Wextra -Wpedantic -Werror) and fills the hole"
+# The first ```c block of inpaint-ffi/README.md is a whole program.
+awk '/^```c$/ { on = 1; next } on && /^```$/ { exit } on' inpaint-ffi/README.md >"$out/readme.c"
+gcc "${cflags[@]}" "$out/readme.c" "${link[@]}" -o "$out/readme"
+needs_soname "$out/readme"
+"${run_test[@]}" "$out/readme" | tee "$out/readme.log"
+grep -Eq '^[a-z ]*ok[a-z ]*: (8[5-9]|9[0-5])$' "$out/readme.log"
+
 step "the C example, on the sample photo"
 make -C examples/c --no-print-directory clean inpaint
 needs_soname examples/c/inpaint
