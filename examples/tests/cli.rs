@@ -612,3 +612,72 @@ fn rust_log_shows_the_pipeline_stages_on_stderr() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.starts_with("model:         telea"), "{stdout}");
 }
+
+/// A refused execution provider is logged with its reason (debug when the device was required:
+/// the error says it too), then the error line; a chosen one at info.
+#[test]
+fn rust_log_shows_execution_provider_refusals_and_choices() {
+    let files = Files::new("logs-ep");
+    let (image, mask, output) = (
+        files.photo("in.png", 40, 30),
+        files.mask("mask.png", 40, 30),
+        files.path("out.png"),
+    );
+    let lama = fixture("lama_dynamic.onnx");
+    let common = [
+        "--image",
+        &image,
+        "--mask",
+        &mask,
+        "--output",
+        &output,
+        "--model-file",
+        &lama,
+        "--arch",
+        "lama-dynamic",
+    ];
+    let logged = |device: &str| {
+        Command::new(example_binary())
+            .args(common)
+            .args(["--device", device])
+            .env("RUST_LOG", "inpaint_models=debug")
+            .output()
+            .unwrap()
+    };
+    let out = logged("tensorrt");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let refusal = stderr
+        .lines()
+        .find(|l| l.contains("execution provider refused"))
+        .unwrap_or_else(|| panic!("no refusal in:\n{stderr}"));
+    assert!(
+        refusal.contains("device=tensorrt") && refusal.contains("no tensorrt support"),
+        "{refusal}"
+    );
+    assert!(
+        stderr
+            .trim_end()
+            .lines()
+            .last()
+            .unwrap()
+            .starts_with("error: "),
+        "{stderr}"
+    );
+
+    let out = logged("cpu");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("execution provider chosen device=cpu"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("ONNX Runtime loaded version=1.31"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("session run model=\"lama-dynamic\""),
+        "{stderr}"
+    );
+}
