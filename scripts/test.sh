@@ -24,14 +24,15 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "docs (warnings are errors)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
 
-step "publishing: every library crate packages and builds from its packaged sources"
-scripts/package.sh
-
 step "ONNX Runtime 1.31.1 for the neural-model tests (from the PyPI wheel, sha256-checked)"
 scripts/fetch-onnxruntime.sh
 
 step "tests"
 cargo test --workspace --locked
+
+# After the tests: it rebuilds the workspace's own crates (see the script).
+step "publishing: every library crate packages and builds from its packaged sources"
+scripts/package.sh
 
 step "the README's first command, on the sample photo"
 cargo run --release --locked --example inpaint -- \
