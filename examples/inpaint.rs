@@ -22,6 +22,13 @@
 //! loader, in that order. `--device auto` tries this machine's accelerators, then the CPU; any
 //! other device is required. The device that actually ran is printed.
 //!
+//! `--model openai-compat` sends each masked region, with `--prompt`, to an OpenAI-compatible
+//! `images/edits` API (`--openai-base-url`, `--openai-model`; the key from
+//! `INPAINT_OPENAI_API_KEY` or `OPENAI_API_KEY`), within a budget (`--budget-session`,
+//! `--budget-day`, `--budget-month` in US dollars, `--budget-db` for the ledger): a request
+//! that would cross a cap is refused before anything is sent. `models budget` shows the
+//! spending.
+//!
 //! Reads PNG, JPEG (EXIF orientation applied), WebP, GIF (first frame) and BMP; writes by the
 //! output's extension. The mask is white (> 127) where the image is to be filled.
 
@@ -34,12 +41,18 @@ use clap::{CommandFactory, FromArgMatches, Parser};
 #[path = "support/logs.rs"]
 mod logs;
 
+#[path = "openai_flags.rs"]
+mod openai_flags;
+use openai_flags::OpenAiFlags;
+
+use inpaint_core::error::full_message;
 use inpaint_core::io::{load_image, load_mask, save_image};
-use inpaint_core::{HdStrategy, InpaintModel, InpaintOptions, Limits, inpaint};
+use inpaint_core::{HdStrategy, InpaintModel, InpaintOptions, Limits, Request, inpaint};
 use inpaint_models::onnx::{
     Architecture, Device, DevicePolicy, OnnxModel, OnnxOptions, OutputRange, RuntimeSearch,
 };
 use inpaint_models::{ModelOptions, classical::DEFAULT_RADIUS};
+use inpaint_openai::OpenAiCompat;
 use inpaint_registry::{
     CATALOG, DEFAULT_MODEL, LoadPlan, Matched, ModelArchitecture, ModelManager, ModelRoot,
     Registry, Scanner,
@@ -105,6 +118,12 @@ struct Cli {
     /// How large images are handled: original, resize or crop.
     #[arg(long, value_name = "NAME", default_value_t = HdStrategy::default())]
     hd_strategy: HdStrategy,
+    /// What to paint, for the models that take a prompt (openai-compat); empty: the model's
+    /// neutral default.
+    #[arg(long, value_name = "TEXT", default_value = "")]
+    prompt: String,
+    #[command(flatten)]
+    openai: OpenAiFlags,
 }
 
 struct Args {
@@ -122,6 +141,9 @@ struct Args {
     /// ONNX models' settings (runtime, output range; the seed is moved here for them).
     onnx: OnnxOptions,
     hd_strategy: HdStrategy,
+    prompt: String,
+    /// openai-compat's settings.
+    openai: OpenAiFlags,
 }
 
 impl From<Cli> for Args {
@@ -152,6 +174,8 @@ impl From<Cli> for Args {
             options,
             onnx,
             hd_strategy: cli.hd_strategy,
+            prompt: cli.prompt,
+            openai: cli.openai,
         }
     }
 }
@@ -191,16 +215,18 @@ fn runtime_search(ort_lib: Option<PathBuf>) -> RuntimeSearch {
     }
 }
 
-/// A loaded model: owned, or held by the registry's manager.
+/// A loaded model: owned, held by the registry's manager, or remote.
 enum Loaded {
     Own(Box<dyn InpaintModel>),
     Managed(Box<ModelManager>),
+    Remote(Box<OpenAiCompat>),
 }
 
 impl Loaded {
     fn model(&mut self) -> Result<&mut dyn InpaintModel, String> {
         match self {
             Loaded::Own(model) => Ok(model.as_mut()),
+            Loaded::Remote(model) => Ok(model.as_mut()),
             Loaded::Managed(manager) => match manager.model_mut() {
                 Some(model) => Ok(model),
                 None => Err("no model is loaded".into()),
@@ -230,11 +256,22 @@ fn load(args: &mut Args) -> Result<(Loaded, Described), String> {
         return Ok((Loaded::Own(Box::new(model)), described));
     }
 
-    // A classical catalog model needs no scan of the model folders.
     let name = args.model.as_deref();
-    let classical = inpaint_registry::catalog::resolve(name)
-        .ok()
-        .filter(|r| matches!(r.entry.architecture, ModelArchitecture::Classical(_)));
+    let resolved = inpaint_registry::catalog::resolve(name).ok();
+    if resolved
+        .as_ref()
+        .is_some_and(|r| matches!(r.entry.architecture, ModelArchitecture::Remote(_)))
+    {
+        return load_openai(&args.openai);
+    }
+    if args.openai.any() {
+        return Err(
+            "the --openai-* and --budget-* flags apply to --model openai-compat only".into(),
+        );
+    }
+    // A classical catalog model needs no scan of the model folders.
+    let classical =
+        resolved.filter(|r| matches!(r.entry.architecture, ModelArchitecture::Classical(_)));
     let (plan, matched) = match classical {
         Some(resolved) => (
             LoadPlan::classical(resolved.entry.id).map_err(|e| e.full_message())?,
@@ -293,6 +330,26 @@ fn load(args: &mut Args) -> Result<(Loaded, Described), String> {
     Ok((Loaded::Managed(Box::new(manager)), described))
 }
 
+/// The `openai-compat` model, from the flags and `--models-config`; no connection is opened.
+fn load_openai(flags: &OpenAiFlags) -> Result<(Loaded, Described), String> {
+    let config = flags.config()?;
+    let model = OpenAiCompat::new(config).map_err(|e| full_message(&e))?;
+    let config = model.config();
+    let caps = &config.budget.caps;
+    let described = Described {
+        model: format!(
+            "openai-compat ({} at {}; caps: session {}, day {}, month {})",
+            config.model,
+            config.base_url,
+            openai_flags::cap_text(caps.session),
+            openai_flags::cap_text(caps.day),
+            openai_flags::cap_text(caps.month)
+        ),
+        device: None,
+    };
+    Ok((Loaded::Remote(Box::new(model)), described))
+}
+
 fn device_line(model: &OnnxModel, asked: Device) -> String {
     let runtime = model.runtime();
     format!(
@@ -309,7 +366,8 @@ fn run(mut args: Args) -> Result<(), String> {
     let limits = Limits::default();
     let image = load_image(&args.image, &limits).map_err(|e| e.full_message())?;
     let mask = load_mask(&args.mask, &limits).map_err(|e| e.full_message())?;
-    let options = InpaintOptions::new(args.hd_strategy);
+    let options = InpaintOptions::new(args.hd_strategy)
+        .with_request(Request::new().with_prompt(args.prompt.clone()));
 
     let started = Instant::now();
     let result = inpaint(loaded.model()?, &image, &mask, &options).map_err(|e| e.full_message())?;
@@ -328,6 +386,27 @@ fn run(mut args: Args) -> Result<(), String> {
     println!("hd strategy:   {}", args.hd_strategy);
     println!("time:          {:.1} ms", elapsed.as_secs_f64() * 1000.0);
     println!("output:        {}", args.output.display());
+    if let Loaded::Remote(model) = &loaded {
+        print_spending(model)?;
+    }
+    Ok(())
+}
+
+/// What this run's requests cost, from the ledger.
+fn print_spending(model: &OpenAiCompat) -> Result<(), String> {
+    let ledger = model.ledger();
+    let entries = ledger.entries().map_err(|e| full_message(&e))?;
+    for entry in entries.iter().filter(|e| e.session == model.session()) {
+        let cost = match entry.actual {
+            Some(actual) => format!("{actual} (estimated {})", entry.estimate),
+            None => format!("estimated {}", entry.estimate),
+        };
+        println!(
+            "request:       {} {} {}, {cost}",
+            entry.status, entry.model, entry.size
+        );
+    }
+    println!("ledger:        {}", ledger.path().display());
     Ok(())
 }
 

@@ -8,7 +8,11 @@
 //! cargo run --release --example models -- backend install FILE|URL --sha256 HEX --name N \
 //!     --version V [--providers cpu,cuda] [--hardware any|nvidia-gpu]
 //! cargo run --release --example models -- backend remove NAME
+//! cargo run --release --example models -- budget [--budget-db PATH] [--models-config FILE]
 //! ```
+//!
+//! `budget` shows what the `openai-compat` model spent, per UTC month and day, from its
+//! ledger, and the caps that apply.
 //!
 //! Backends are ONNX Runtime builds (a `.whl`, `.zip` or `.tgz` holding `libonnxruntime`)
 //! installed into `$INPAINT_HOME/backends` (or `~/.local/share/inpaint/backends`); the
@@ -28,6 +32,8 @@ use clap::{ArgAction, Parser, Subcommand};
 #[path = "support/logs.rs"]
 mod logs;
 
+#[path = "openai_flags.rs"]
+mod openai_flags;
 use indicatif::{ProgressBar, ProgressStyle};
 use inpaint_core::error::full_message;
 use inpaint_download::{
@@ -37,6 +43,7 @@ use inpaint_download::{
 use inpaint_registry::{
     CATALOG, Discovery, ModelInfo, ModelRoot, Scanner, Verification, download_plan,
 };
+use openai_flags::BudgetFlags;
 
 /// Lists, downloads and identifies models, and manages ONNX Runtime backends.
 #[derive(Debug, Parser)]
@@ -85,6 +92,11 @@ enum Command {
     /// ONNX Runtime builds installed for the `inpaint` example.
     #[command(subcommand)]
     Backend(BackendCommand),
+    /// What openai-compat spent (per UTC month and day, from its ledger) and the caps.
+    Budget {
+        #[command(flatten)]
+        flags: BudgetFlags,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -230,7 +242,9 @@ fn list(model_dir: Option<&PathBuf>, verify: bool) -> Result<(), String> {
                 .map(|f| f.integrity.size())
                 .sum::<Option<u64>>(),
         };
-        let on_disk = if entry.files.is_empty() {
+        let on_disk = if entry.needs_network {
+            "remote: needs a prompt, a key and the network".to_string()
+        } else if entry.files.is_empty() {
             "built in".to_string()
         } else {
             match discovery.models.iter_mut().find(|m| m.id == entry.id) {
@@ -391,6 +405,49 @@ fn scan(dir: &PathBuf) -> Result<(), String> {
     Ok(())
 }
 
+/// `models budget`: the ledger's spending per month and day, and the caps.
+fn budget(flags: &BudgetFlags) -> Result<(), String> {
+    let (caps, path) = flags.budget_view()?;
+    let path = path.ok_or("no place for the ledger: give --budget-db")?;
+    println!(
+        "caps:   session {}, day {}, month {} (US dollars; 0 = unlimited)",
+        openai_flags::cap_text(caps.session),
+        openai_flags::cap_text(caps.day),
+        openai_flags::cap_text(caps.month)
+    );
+    // Opening creates the file; a ledger that does not exist yet has nothing to show.
+    if !path.exists() {
+        println!("ledger: {} (no requests yet)", path.display());
+        return Ok(());
+    }
+    let ledger = inpaint_openai::Ledger::open(&path).map_err(|e| full_message(&e))?;
+    println!("ledger: {}", path.display());
+    if ledger.reconciled() > 0 {
+        println!(
+            "        {} request(s) left pending by a process that ended: marked interrupted, \
+             counted at their estimate",
+            ledger.reconciled()
+        );
+    }
+    for (by_month, what) in [(true, "month"), (false, "day")] {
+        println!(
+            "\n{what:<10} {:>10} {:>5} {:>8} {:>13}",
+            "spent", "sent", "refused", "deduplicated"
+        );
+        for period in ledger.periods(by_month).map_err(|e| full_message(&e))? {
+            println!(
+                "{:<10} {:>10} {:>5} {:>8} {:>13}",
+                period.period,
+                period.spent.to_string(),
+                period.sent,
+                period.refused,
+                period.deduplicated
+            );
+        }
+    }
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     logs::init();
@@ -411,6 +468,7 @@ fn main() -> ExitCode {
         ),
         Command::Scan { dir } => scan(dir),
         Command::Backend(command) => backend(command),
+        Command::Budget { flags } => budget(flags),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

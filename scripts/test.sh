@@ -48,6 +48,9 @@ scripts/python-env.sh >/dev/null
 step "the hostile input files are exactly what scripts/make-hostile-files.py makes"
 .venv/bin/python scripts/make-hostile-files.py --check >/dev/null
 
+step "the CLIP tokenizer gives transformers' ids on the real CLIP vocabulary (open-clip-torch wheel, sha256-checked)"
+scripts/test-clip-tokenizer.sh
+
 step "quality against OpenCV (PSNR inside the mask, within 0.3 dB)"
 .venv/bin/python benches/compare_opencv.py --quick --check-psnr 0.3 --out target/compare-quick
 

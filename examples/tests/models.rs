@@ -13,6 +13,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 fn models(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = example("models");
+    command.args(args).env_remove("HF_HUB_OFFLINE");
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command.output().unwrap()
+}
+
+/// The example program `name`, beside this test's own folder.
+fn example(name: &str) -> Command {
     let exe = std::env::current_exe().unwrap();
     let binary = exe
         .parent()
@@ -20,16 +30,11 @@ fn models(args: &[&str], env: &[(&str, &str)]) -> Output {
         .parent()
         .unwrap()
         .join("examples")
-        .join(format!("models{}", std::env::consts::EXE_SUFFIX));
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
     let mut command = Command::new(binary);
+    // Log lines would break the one-line error checks: the caller's RUST_LOG must not reach it.
+    command.env_remove("RUST_LOG");
     command
-        .args(args)
-        .env_remove("HF_HUB_OFFLINE")
-        .env_remove("RUST_LOG");
-    for (key, value) in env {
-        command.env(key, value);
-    }
-    command.output().unwrap()
 }
 
 fn fixture(name: &str) -> PathBuf {
@@ -486,4 +491,272 @@ fn downloads_log_their_attempts_and_retries_under_rust_log() {
         "{done}"
     );
     assert!(!String::from_utf8_lossy(&out.stdout).contains("fetch{"));
+}
+
+/// The `inpaint` example, beside `models`.
+fn inpaint(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = example("inpaint");
+    command
+        .args(args)
+        .env_remove("OPENAI_API_KEY")
+        .env_remove("INPAINT_OPENAI_API_KEY");
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command.output().unwrap()
+}
+
+#[test]
+fn openai_compat_is_listed_capped_before_sending_and_its_spending_shown() {
+    use inpaint_core::image::{GrayImage, Luma, Rgb, RgbImage};
+
+    let dir = temp_dir("openai");
+    let out = models(
+        &["list", "--no-verify", "--model-dir", dir.to_str().unwrap()],
+        &[],
+    );
+    let listing = String::from_utf8_lossy(&out.stdout);
+    let line = listing
+        .lines()
+        .find(|l| l.starts_with("openai-compat"))
+        .unwrap_or_else(|| panic!("not listed: {listing}"));
+    assert!(line.contains("remote: needs a prompt"), "{line}");
+
+    let (image, mask, output) = (
+        dir.join("in.png"),
+        dir.join("mask.png"),
+        dir.join("out.png"),
+    );
+    RgbImage::from_pixel(64, 64, Rgb([10, 20, 30]))
+        .save(&image)
+        .unwrap();
+    GrayImage::from_fn(64, 64, |x, _| Luma([if x < 8 { 255 } else { 0 }]))
+        .save(&mask)
+        .unwrap();
+    let ledger = dir.join("ledger.sqlite3");
+    let (url, requests) = serve(b"{}".to_vec());
+    let base_url = format!("{url}/v1");
+    let key = "sk-cli-secret-0000";
+    let run = |extra: &[&str], env: &[(&str, &str)]| {
+        let mut args = vec![
+            "--image",
+            image.to_str().unwrap(),
+            "--mask",
+            mask.to_str().unwrap(),
+            "--output",
+            output.to_str().unwrap(),
+            "--model",
+            "openai-compat",
+            "--prompt",
+            "sand",
+            "--openai-base-url",
+            &base_url,
+            "--openai-model",
+            "dall-e-2",
+            "--budget-db",
+            ledger.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        inpaint(&args, env)
+    };
+
+    // No key: refused before anything is sent, saying where the key comes from.
+    let out = run(&[], &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("OPENAI_API_KEY"), "{stderr}");
+
+    // dall-e-2 at 256×256 is estimated at $0.016: over a session cap of one cent.
+    let out = run(&["--budget-session", "0.01"], &[("OPENAI_API_KEY", key)]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    for part in ["session cap of $0.01", "$0.016", "nothing was sent"] {
+        assert!(stderr.contains(part), "{stderr} lacks {part}");
+    }
+    assert!(!stderr.contains(key) && !String::from_utf8_lossy(&out.stdout).contains(key));
+    assert_eq!(
+        requests.load(Ordering::SeqCst),
+        0,
+        "a refused request reached the server"
+    );
+
+    // The same cap from the models config's [models.openai-compat] section.
+    let config = dir.join("models.toml");
+    std::fs::write(&config, "[models.openai-compat]\nbudget_session = 0.01\n").unwrap();
+    let out = run(
+        &["--models-config", config.to_str().unwrap()],
+        &[("INPAINT_OPENAI_API_KEY", key)],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("session cap of $0.01"), "{stderr}");
+    assert_eq!(requests.load(Ordering::SeqCst), 0);
+
+    // The flags of the remote model are refused for another.
+    let out = inpaint(
+        &[
+            "--image",
+            image.to_str().unwrap(),
+            "--mask",
+            mask.to_str().unwrap(),
+            "--output",
+            output.to_str().unwrap(),
+            "--budget-day",
+            "1",
+        ],
+        &[],
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("openai-compat only"));
+
+    let out = models(
+        &[
+            "budget",
+            "--budget-db",
+            ledger.to_str().unwrap(),
+            "--budget-day",
+            "0",
+        ],
+        &[],
+    );
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{shown}");
+    assert!(shown.contains("day unlimited"), "{shown}");
+    let month = shown
+        .lines()
+        .find(|l| l.len() > 7 && l.as_bytes()[4] == b'-' && l.as_bytes()[7] == b' ')
+        .unwrap_or_else(|| panic!("no month line: {shown}"));
+    // Spent, sent, refused, deduplicated.
+    let columns: Vec<&str> = month.split_whitespace().collect();
+    assert_eq!(columns[1..], ["$0.00", "0", "2", "0"], "{shown}");
+}
+
+/// A fake `images/edits` server on 127.0.0.1: reads each request whole, answers a grey
+/// 256×256 PNG as `b64_json`, and keeps the prompts it was sent.
+fn serve_edits() -> (String, Arc<std::sync::Mutex<Vec<String>>>) {
+    use base64::Engine;
+    use std::io::Read;
+
+    let mut png = Vec::new();
+    inpaint_core::image::RgbImage::from_pixel(256, 256, inpaint_core::image::Rgb([99, 99, 99]))
+        .write_to(
+            &mut std::io::Cursor::new(&mut png),
+            inpaint_core::image::ImageFormat::Png,
+        )
+        .unwrap();
+    let body = format!(
+        "{{\"data\": [{{\"b64_json\": \"{}\"}}]}}",
+        base64::engine::general_purpose::STANDARD.encode(&png)
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/v1", listener.local_addr().unwrap());
+    let prompts = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = Arc::clone(&prompts);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let (mut line, mut length) = (String::new(), 0);
+            while reader.read_line(&mut line).unwrap_or(0) > 2 {
+                if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = value.trim().parse().unwrap();
+                }
+                line.clear();
+            }
+            let mut request = vec![0; length];
+            reader.read_exact(&mut request).unwrap();
+            let text = String::from_utf8_lossy(&request);
+            let marker = "name=\"prompt\"\r\n\r\n";
+            let prompt = text
+                .split(marker)
+                .nth(1)
+                .and_then(|rest| rest.split("\r\n").next());
+            seen.lock().unwrap().push(prompt.unwrap_or("").to_string());
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.write_all(body.as_bytes());
+        }
+    });
+    (url, prompts)
+}
+
+#[test]
+fn openai_compat_inpaints_through_a_server_and_records_the_cost() {
+    use inpaint_core::image::{GrayImage, Luma, Rgb, RgbImage};
+
+    let dir = temp_dir("openai-run");
+    let (image, mask, output) = (
+        dir.join("in.png"),
+        dir.join("mask.png"),
+        dir.join("out.png"),
+    );
+    RgbImage::from_pixel(64, 48, Rgb([10, 20, 30]))
+        .save(&image)
+        .unwrap();
+    GrayImage::from_fn(64, 48, |x, _| Luma([if x < 8 { 255 } else { 0 }]))
+        .save(&mask)
+        .unwrap();
+    let ledger = dir.join("ledger.sqlite3");
+    let (url, prompts) = serve_edits();
+    let run = || {
+        inpaint(
+            &[
+                "--image",
+                image.to_str().unwrap(),
+                "--mask",
+                mask.to_str().unwrap(),
+                "--output",
+                output.to_str().unwrap(),
+                "--model",
+                "openai",
+                "--prompt",
+                "sand",
+                "--openai-base-url",
+                &url,
+                "--openai-model",
+                "dall-e-2",
+                "--budget-db",
+                ledger.to_str().unwrap(),
+            ],
+            &[("OPENAI_API_KEY", "sk-cli-run")],
+        )
+    };
+    let out = run();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("request:       succeeded dall-e-2 256x256, estimated $0.016"),
+        "{stdout}"
+    );
+    let result = inpaint_core::image::open(&output).unwrap().to_rgb8();
+    assert_eq!(
+        result.get_pixel(2, 2),
+        &Rgb([99, 99, 99]),
+        "inside the mask"
+    );
+    assert_eq!(
+        result.get_pixel(40, 2),
+        &Rgb([10, 20, 30]),
+        "outside the mask"
+    );
+    // The same request again: answered from the ledger, not sent.
+    let out = run();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("request:       deduplicated"), "{stdout}");
+    assert_eq!(*prompts.lock().unwrap(), ["sand"]);
+
+    let out = models(&["budget", "--budget-db", ledger.to_str().unwrap()], &[]);
+    let shown = String::from_utf8_lossy(&out.stdout);
+    let month = shown
+        .lines()
+        .find(|l| l.len() > 7 && l.as_bytes()[4] == b'-' && l.as_bytes()[7] == b' ')
+        .unwrap_or_else(|| panic!("no month line: {shown}"));
+    let columns: Vec<&str> = month.split_whitespace().collect();
+    assert_eq!(columns[1..], ["$0.016", "1", "0", "1"], "{shown}");
 }

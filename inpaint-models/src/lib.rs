@@ -13,8 +13,8 @@
 //! Neural models (LaMa, MI-GAN, MAT, FcF) run on ONNX Runtime: see [`onnx`] (feature `onnx`, on
 //! by default; without it the crate builds with no ONNX Runtime code at all).
 //!
-//! Stable Diffusion's samplers and PyTorch-compatible seeded noise, which need no ONNX Runtime,
-//! are in [`diffusion`].
+//! Stable Diffusion's samplers, PyTorch-compatible seeded noise and CLIP tokenizer, which need no
+//! ONNX Runtime, are in [`diffusion`].
 //!
 //! ```no_run
 //! use inpaint_core::io::{load_image, load_mask, save_image};

@@ -10,3 +10,4 @@ mod diffusion;
 #[cfg(feature = "onnx")]
 mod onnx;
 mod properties;
+mod tokenizer;

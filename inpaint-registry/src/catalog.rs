@@ -29,6 +29,9 @@ pub enum ModelArchitecture {
     /// A pure-Rust algorithm, built by [`inpaint_models::by_name`] with this name (one of
     /// [`inpaint_models::MODEL_NAMES`]).
     Classical(&'static str),
+    /// A model served over the network, built by its own crate (`openai-compat`:
+    /// `inpaint-openai`), not by this crate's manager.
+    Remote(&'static str),
     /// An ONNX graph with this architecture's contract.
     Onnx {
         /// The I/O contract.
@@ -77,7 +80,7 @@ impl ModelArchitecture {
     /// The architecture's name (`telea`, `lama-dynamic`, …).
     pub fn name(&self) -> &'static str {
         match self {
-            ModelArchitecture::Classical(name) => name,
+            ModelArchitecture::Classical(name) | ModelArchitecture::Remote(name) => name,
             ModelArchitecture::Onnx { architecture, .. } => architecture.name(),
         }
     }
@@ -87,6 +90,7 @@ impl fmt::Display for ModelArchitecture {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ModelArchitecture::Classical(name) => write!(f, "{name} (classical)"),
+            ModelArchitecture::Remote(name) => write!(f, "{name} (remote)"),
             ModelArchitecture::Onnx {
                 architecture,
                 output_range,
@@ -303,6 +307,8 @@ pub struct CatalogEntry {
     pub spec: SpecSummary,
     /// Whether it needs a text prompt (false for every erase model here).
     pub needs_prompt: bool,
+    /// Whether it sends the image over the network (the remote `openai-compat`).
+    pub needs_network: bool,
     /// The devices it is expected to run on. For ONNX models these are the execution
     /// providers a build may enable (an operator a provider lacks falls back to the CPU);
     /// this project's tests run the CPU only.
@@ -348,6 +354,7 @@ pub static CATALOG: &[CatalogEntry] = &[
             summary: "Telea's fast-marching method (OpenCV INPAINT_TELEA); any size; no weights",
         },
         needs_prompt: false,
+        needs_network: false,
         devices: CPU_ONLY,
         description: "Fast, smooth fill for small holes; the default",
     },
@@ -363,6 +370,7 @@ pub static CATALOG: &[CatalogEntry] = &[
             summary: "Navier-Stokes based fill (OpenCV INPAINT_NS); any size; no weights",
         },
         needs_prompt: false,
+        needs_network: false,
         devices: CPU_ONLY,
         description: "Fluid-dynamics fill for small holes",
     },
@@ -378,6 +386,7 @@ pub static CATALOG: &[CatalogEntry] = &[
             summary: "multi-scale PatchMatch with patch voting; any size; no weights",
         },
         needs_prompt: false,
+        needs_network: false,
         devices: CPU_ONLY,
         description: "Fills with texture copied from the rest of the image",
     },
@@ -419,6 +428,7 @@ pub static CATALOG: &[CatalogEntry] = &[
                       `output` f32 0–255, already composited; opset 17",
         },
         needs_prompt: false,
+        needs_network: false,
         devices: ONNX_DEVICES,
         description: "Big LaMa (Carve's ONNX export), fixed 512×512",
     },
@@ -458,6 +468,7 @@ pub static CATALOG: &[CatalogEntry] = &[
                       H, W symbolic, padded to a multiple of 8",
         },
         needs_prompt: false,
+        needs_network: false,
         devices: ONNX_DEVICES,
         description: "LaMa fine-tuned for manga and comics (comic-translate), any size",
     },
@@ -496,6 +507,7 @@ pub static CATALOG: &[CatalogEntry] = &[
                       size (RapidRAW feeds squares, 64-aligned, ≤ 768)",
         },
         needs_prompt: false,
+        needs_network: false,
         devices: ONNX_DEVICES,
         description: "LaMa in half precision (RapidRAW), any size, half the download",
     },
@@ -529,6 +541,7 @@ pub static CATALOG: &[CatalogEntry] = &[
                       `output` −1…1; opset 12",
         },
         needs_prompt: false,
+        needs_network: false,
         devices: ONNX_DEVICES,
         description: "MI-GAN raw generator, fixed 512×512, very fast",
     },
@@ -563,8 +576,31 @@ pub static CATALOG: &[CatalogEntry] = &[
                       `result`, the whole image; crops and blends inside the graph",
         },
         needs_prompt: false,
+        needs_network: false,
         devices: ONNX_DEVICES,
         description: "MI-GAN with its pre- and post-processing in the graph, any size",
+    },
+    CatalogEntry {
+        id: "openai-compat",
+        aliases: &["openai"],
+        architecture: ModelArchitecture::Remote("openai-compat"),
+        files: &[],
+        license: License::Unknown {
+            note: "a remote service: the terms of the server it is pointed at apply",
+        },
+        spec: SpecSummary {
+            fixed_size: None,
+            pad_multiple: 1,
+            summary: "PNG `image` + `mask` (alpha 0 = fill) and a prompt to an OpenAI-compatible \
+                      `images/edits` API; each region fitted to the API model's sizes \
+                      (dall-e-2: 256/512/1024 squares; gpt-image-1: 1024x1024, 1536x1024, \
+                      1024x1536); spending capped by a budget (inpaint-openai)",
+        },
+        needs_prompt: true,
+        needs_network: true,
+        // It runs on the server; nothing runs here.
+        devices: &[],
+        description: "OpenAI's gpt-image-1 / dall-e-2, or any server with that API; needs a key",
     },
 ];
 
@@ -716,9 +752,15 @@ mod tests {
     #[test]
     fn every_entry_is_consistent() {
         for entry in CATALOG {
-            assert!(!entry.needs_prompt, "{}", entry.id);
-            assert!(!entry.devices.is_empty());
+            let remote = matches!(entry.architecture, ModelArchitecture::Remote(_));
+            assert_eq!(entry.needs_prompt, remote, "{}", entry.id);
+            assert_eq!(entry.needs_network, remote, "{}", entry.id);
+            assert_eq!(entry.devices.is_empty(), remote, "{}", entry.id);
             match entry.architecture {
+                ModelArchitecture::Remote(name) => {
+                    assert_eq!(name, entry.id);
+                    assert!(entry.files.is_empty());
+                }
                 ModelArchitecture::Classical(name) => {
                     assert!(inpaint_models::MODEL_NAMES.contains(&name));
                     assert!(entry.files.is_empty());

@@ -16,6 +16,12 @@
 //! [models.telea]
 //! radius = 5.0
 //!
+//! [models.openai-compat]            # the remote model; its key comes from the environment only
+//! base_url = "https://api.openai.com/v1"
+//! model = "gpt-image-1"             # the API's model; sizes and prices from the price table
+//! budget_day = 2.0                  # US dollars; 0 = unlimited (budget_session, budget_month)
+//! budget_db = "/home/me/.local/share/inpaint/openai-ledger.sqlite3"
+//!
 //! [models."photos/foo.onnx"]        # a discovered file (id = its path in its root)
 //! path = "/srv/models/photos/foo.onnx"
 //! architecture = "migan"
@@ -76,6 +82,59 @@ struct RawModel {
     discovered: bool,
     #[serde(default)]
     missing: bool,
+    // `openai-compat` only (see `RemoteParams`).
+    base_url: Option<String>,
+    model: Option<String>,
+    quality: Option<String>,
+    timeout_secs: Option<f64>,
+    prompt: Option<String>,
+    prices: Option<Spanned<String>>,
+    budget_session: Option<f64>,
+    budget_day: Option<f64>,
+    budget_month: Option<f64>,
+    budget_db: Option<Spanned<String>>,
+    dedup_window_secs: Option<u64>,
+    min_interval_secs: Option<u64>,
+    /// Refused with its own message: the key is never stored in a config.
+    api_key: Option<Spanned<toml::Value>>,
+}
+
+/// The settings of the remote `openai-compat` model (`[models.openai-compat]`), as written;
+/// `inpaint-openai` gives them meaning (its `OpenAiConfig`). The API key is never here: a
+/// config holding `api_key` is refused.
+#[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
+pub struct RemoteParams {
+    /// The API root (`https://api.openai.com/v1` when unset).
+    pub base_url: Option<String>,
+    /// The API's model name (`gpt-image-1` when unset).
+    pub model: Option<String>,
+    /// The `quality` sent (none when unset).
+    pub quality: Option<String>,
+    /// The time limit of one call, in seconds.
+    pub timeout_secs: Option<f64>,
+    /// The prompt sent when the caller gives none.
+    pub prompt: Option<String>,
+    /// A price table file.
+    pub prices: Option<PathBuf>,
+    /// The session cap in US dollars (0 = unlimited).
+    pub budget_session: Option<f64>,
+    /// The daily cap in US dollars (0 = unlimited).
+    pub budget_day: Option<f64>,
+    /// The monthly cap in US dollars (0 = unlimited).
+    pub budget_month: Option<f64>,
+    /// The ledger database.
+    pub budget_db: Option<PathBuf>,
+    /// The de-duplication window in seconds (0 = off).
+    pub dedup_window_secs: Option<u64>,
+    /// The least time between two requests, in seconds.
+    pub min_interval_secs: Option<u64>,
+}
+
+impl RemoteParams {
+    fn is_empty(&self) -> bool {
+        *self == RemoteParams::default()
+    }
 }
 
 /// One model's entry in the config.
@@ -105,6 +164,8 @@ pub struct ModelParams {
     pub discovered: bool,
     /// Whether discovery found its file gone (the entry and its parameters are kept).
     pub missing: bool,
+    /// `openai-compat`: where and how to send requests, and the budget.
+    pub remote: Option<RemoteParams>,
 }
 
 /// A parsed, validated models config.
@@ -259,6 +320,45 @@ impl ModelsConfig {
                 Some(p) => Some(resolve_path(p)?),
                 None => None,
             };
+            if let Some(key) = &raw_model.api_key {
+                return Err(at(
+                    Some(key.span()),
+                    format!(
+                        "models.{id}: the API key is never stored in a config; set \
+                         INPAINT_OPENAI_API_KEY or OPENAI_API_KEY instead"
+                    ),
+                ));
+            }
+            let optional_path = |p: &Option<Spanned<String>>| p.as_ref().map(resolve_path);
+            let remote = RemoteParams {
+                base_url: raw_model.base_url.clone(),
+                model: raw_model.model.clone(),
+                quality: raw_model.quality.clone(),
+                timeout_secs: raw_model.timeout_secs,
+                prompt: raw_model.prompt.clone(),
+                prices: optional_path(&raw_model.prices).transpose()?,
+                budget_session: raw_model.budget_session,
+                budget_day: raw_model.budget_day,
+                budget_month: raw_model.budget_month,
+                budget_db: optional_path(&raw_model.budget_db).transpose()?,
+                dedup_window_secs: raw_model.dedup_window_secs,
+                min_interval_secs: raw_model.min_interval_secs,
+            };
+            let is_remote = catalog::resolve(Some(id))
+                .is_ok_and(|r| matches!(r.entry.architecture, ModelArchitecture::Remote(_)));
+            let remote = match (remote.is_empty(), is_remote) {
+                (true, _) => None,
+                (false, true) => Some(remote),
+                (false, false) => {
+                    return Err(at(
+                        None,
+                        format!(
+                            "models.{id}: base_url, model, quality, prompt, prices, timeout_secs \
+                             and the budget_* settings apply to `openai-compat` only"
+                        ),
+                    ));
+                }
+            };
             models.insert(
                 id.clone(),
                 ModelParams {
@@ -273,6 +373,7 @@ impl ModelsConfig {
                     description: raw_model.description.clone(),
                     discovered: raw_model.discovered,
                     missing: raw_model.missing,
+                    remote,
                 },
             );
         }

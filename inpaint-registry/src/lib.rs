@@ -62,7 +62,7 @@ pub use catalog::{
     CATALOG, CatalogEntry, CatalogFile, DEFAULT_HF_ENDPOINT, DEFAULT_MODEL, FileSource, Integrity,
     License, ModelArchitecture, PlannedFile, Revision, SpecSummary, download_plan,
 };
-pub use config::{ConfigFile, MergeReport, ModelParams, ModelsConfig, SaveReport};
+pub use config::{ConfigFile, MergeReport, ModelParams, ModelsConfig, RemoteParams, SaveReport};
 pub use discover::{
     Discovery, FoundFile, HfLocation, ModelInfo, ModelRoot, RootKind, ScanNote, Scanner, Shadowed,
     Verification,

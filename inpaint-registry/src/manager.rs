@@ -199,6 +199,13 @@ impl ModelManager {
             source,
         };
         match plan.architecture {
+            ModelArchitecture::Remote(name) => Err(Error::Unsupported {
+                id: plan.id.clone(),
+                reason: format!(
+                    "`{name}` is a remote model: build it with inpaint-openai's OpenAiCompat \
+                     (its key, budget and ledger are not the manager's to hold)"
+                ),
+            }),
             ModelArchitecture::Classical(name) => {
                 match &plan.device {
                     DevicePolicy::Require(Device::Cpu) | DevicePolicy::Prefer(_) => {}

@@ -94,7 +94,7 @@ impl LoadPlan {
     fn new(id: &str, architecture: ModelArchitecture) -> LoadPlan {
         let output_range = match architecture {
             ModelArchitecture::Onnx { output_range, .. } => output_range,
-            ModelArchitecture::Classical(_) => None,
+            ModelArchitecture::Classical(_) | ModelArchitecture::Remote(_) => None,
         };
         LoadPlan {
             id: id.to_string(),
@@ -360,6 +360,19 @@ fn apply_params(plan: &mut LoadPlan, params: &ModelParams) -> Result<()> {
         plan.device = DevicePolicy::for_flag(device);
     }
     match plan.architecture {
+        ModelArchitecture::Remote(_) => {
+            for (name, set) in [
+                ("device", params.device.is_some()),
+                ("output_range", params.output_range.is_some()),
+                ("radius", params.radius.is_some()),
+                ("patch_size", params.patch_size.is_some()),
+                ("seed", params.seed.is_some()),
+            ] {
+                if set {
+                    return Err(refuse(name));
+                }
+            }
+        }
         ModelArchitecture::Classical(name) => {
             if params.output_range.is_some() {
                 return Err(refuse("output_range"));

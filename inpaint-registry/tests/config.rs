@@ -4,7 +4,9 @@ use std::fs;
 use std::path::Path;
 
 use inpaint_models::onnx::Device;
-use inpaint_registry::{ConfigFile, Error, ModelArchitecture, ModelRoot, RootKind, Scanner};
+use inpaint_registry::{
+    ConfigFile, Error, ModelArchitecture, ModelRoot, ModelsConfig, Registry, RootKind, Scanner,
+};
 
 use crate::support::*;
 
@@ -271,5 +273,53 @@ fn a_missing_config_is_empty_and_created_on_save() {
     assert!(
         text.contains("architecture = \"migan-pipeline\"\ndiscovered = true\n"),
         "{text}"
+    );
+}
+
+#[test]
+fn the_remote_models_settings_are_read_and_its_key_never_is() {
+    let source = std::path::Path::new("/etc/inpaint/models.toml");
+    let config = ModelsConfig::parse(
+        "[models.openai-compat]\nbase_url = \"http://127.0.0.1:8080/v1\"\nmodel = \"dall-e-2\"\n\
+         budget_day = 0.5\nbudget_month = 0\nbudget_db = \"ledger.sqlite3\"\n",
+        source,
+    )
+    .unwrap();
+    let remote = config.models["openai-compat"].remote.clone().unwrap();
+    assert_eq!(remote.base_url.as_deref(), Some("http://127.0.0.1:8080/v1"));
+    assert_eq!(remote.model.as_deref(), Some("dall-e-2"));
+    assert_eq!(
+        (remote.budget_day, remote.budget_month),
+        (Some(0.5), Some(0.0))
+    );
+    assert_eq!(
+        remote.budget_db.as_deref(),
+        Some(std::path::Path::new("/etc/inpaint/ledger.sqlite3"))
+    );
+    let err = ModelsConfig::parse(
+        "[models.openai-compat]\napi_key = \"sk-secret-123\"\n",
+        source,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("never stored in a config"), "{err}");
+    assert!(!err.contains("sk-secret-123"), "{err}");
+    let err = ModelsConfig::parse("[models.telea]\nbase_url = \"http://x\"\n", source)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("apply to `openai-compat` only"), "{err}");
+    // The registry plans it (no file), and refuses parameters it does not take.
+    let registry = Registry::new(Some(&config), None);
+    let plan = registry.plan(Some("openai")).unwrap();
+    assert_eq!(
+        plan.architecture,
+        ModelArchitecture::Remote("openai-compat")
+    );
+    let with_radius =
+        ModelsConfig::parse("[models.openai-compat]\nradius = 3.0\n", source).unwrap();
+    assert!(
+        Registry::new(Some(&with_radius), None)
+            .plan(Some("openai-compat"))
+            .is_err()
     );
 }

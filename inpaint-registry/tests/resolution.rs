@@ -53,7 +53,7 @@ fn unknown_names_list_the_ids_and_the_closest_one() {
     assert_eq!(
         err.to_string(),
         "unknown model `lamma`; known models: lama, lama-fp16, lama-manga, migan, \
-         migan-pipeline, navier-stokes, patchmatch, telea (did you mean `lama`?)"
+         migan-pipeline, navier-stokes, openai-compat, patchmatch, telea (did you mean `lama`?)"
     );
     let (requested, known, suggestion) = unknown(catalog::resolve(Some("Telea")).unwrap_err());
     assert_eq!(requested, "Telea");
@@ -240,7 +240,10 @@ fn the_catalog_pins_what_the_reference_records() {
 #[test]
 fn every_entry_says_how_it_is_checked_and_what_it_outputs() {
     for entry in CATALOG {
-        assert!(!entry.needs_prompt);
+        // Only the remote model takes a prompt and the network.
+        let remote = matches!(entry.architecture, ModelArchitecture::Remote(_));
+        assert_eq!(entry.needs_prompt, remote, "{}", entry.id);
+        assert_eq!(entry.needs_network, remote, "{}", entry.id);
         for file in entry.files {
             match file.integrity {
                 Integrity::Sha256 { digest, note, .. } => {
@@ -259,6 +262,9 @@ fn every_entry_says_how_it_is_checked_and_what_it_outputs() {
             assert!(output_range.is_some(), "{}: say the range", entry.id);
         }
     }
+    let remote = catalog::resolve(Some("openai")).unwrap().entry;
+    assert_eq!(remote.id, "openai-compat");
+    assert!(remote.files.is_empty() && download_plan("openai-compat").unwrap().is_empty());
     assert_eq!(
         catalog::entry("lama-fp16").unwrap().architecture,
         ModelArchitecture::Onnx {

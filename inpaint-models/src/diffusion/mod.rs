@@ -1,4 +1,6 @@
-//! Stable Diffusion: noise, samplers (and, on the `diffusion` branch, the pipeline).
+//! Stable Diffusion: noise, samplers, the CLIP tokenizer (and, on the `diffusion` branch, the
+//! pipeline).
 
 pub mod noise;
 pub mod scheduler;
+pub mod tokenizer;
