@@ -57,6 +57,9 @@ use std::time::Instant;
 
 use clap::{ArgGroup, CommandFactory, FromArgMatches, Parser};
 
+#[path = "support/logs.rs"]
+mod logs;
+
 #[path = "openai_flags.rs"]
 mod openai_flags;
 use openai_flags::OpenAiFlags;
@@ -630,6 +633,7 @@ fn describe(model: &str, options: &ModelOptions) -> String {
 
 fn main() -> ExitCode {
     let args = parse_args();
+    logs::init();
     match run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {

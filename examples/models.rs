@@ -35,6 +35,9 @@ use std::process::ExitCode;
 
 use clap::{ArgAction, Parser, Subcommand};
 
+#[path = "support/logs.rs"]
+mod logs;
+
 #[path = "openai_flags.rs"]
 mod openai_flags;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -501,7 +504,9 @@ fn export_triton(
 }
 
 fn main() -> ExitCode {
-    let result = match &Cli::parse().command {
+    let cli = Cli::parse();
+    logs::init();
+    let result = match &cli.command {
         Command::List { model_dir, verify } => list(model_dir.as_ref(), *verify),
         Command::Download {
             id,

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Everything C-side of inpaint-ffi: the header is up to date, the C tests pass under
+# Everything C-side of inpaint-ffi: the header is up to date, the library's SONAME carries its
+# ABI version and every C program links against it, the C tests pass under
 # AddressSanitizer + UBSan and under valgrind, a load/run/free loop leaks nothing and keeps
 # resident memory flat, the header compiles as C++ (included twice),
 # pkg-config works, and the C example inpaints the sample photo.
@@ -21,6 +22,7 @@ command -v pkg-config >/dev/null || missing+=(pkg-config)
 command -v gcc >/dev/null || missing+=(gcc)
 command -v g++ >/dev/null || missing+=(g++)
 command -v make >/dev/null || missing+=(make)
+command -v readelf >/dev/null || missing+=(binutils)
 if ((${#missing[@]})); then
     echo "installing: ${missing[*]}"
     apt-get update
@@ -52,6 +54,22 @@ if ! diff -u inpaint-ffi/include/inpaint.h "$out/inpaint.h"; then
     exit 1
 fi
 
+step "the shared library's SONAME carries its ABI version, and the C programs need it"
+# libinpaint_ffi.so.MAJOR (0.MINOR before 1.0), set by inpaint-ffi/build.rs; the Makefile's
+# `soname` target adds the link to it beside the library, as an installer would.
+crate_version="$(cargo pkgid -p inpaint-ffi)"
+crate_version="${crate_version##*[#@]}"
+IFS=. read -r major minor _ <<<"$crate_version"
+if [[ "$major" == 0 ]]; then soname="libinpaint_ffi.so.0.$minor"; else soname="libinpaint_ffi.so.$major"; fi
+readelf -d "$lib/libinpaint_ffi.so" | grep -F "Library soname: [$soname]"
+make -C examples/c --no-print-directory soname
+test -L "$lib/$soname"
+# Each program built below must record the SONAME as what it needs (checked by needs_soname).
+needs_soname() {
+    readelf -d "$1" | grep -F "Shared library: [$soname]" >/dev/null ||
+        { echo "$1 does not need $soname" >&2; exit 1; }
+}
+
 cflags=(-std=c11 -Wall -Wextra -Wpedantic -Werror -g -I inpaint-ffi/include)
 link=(-L "$lib" -linpaint_ffi -Wl,-rpath,"$lib")
 # The C tests load inpaint-models' ONNX test graphs from here. They find ONNX Runtime the way a
@@ -64,6 +82,7 @@ step "C tests under AddressSanitizer + UBSan (leak detection on)"
 gcc "${cflags[@]}" -fsanitize=address,undefined -fno-omit-frame-pointer \
     -fno-sanitize-recover=undefined inpaint-ffi/tests/c/test_inpaint.c "${link[@]}" \
     -o "$out/test_inpaint_asan"
+needs_soname "$out/test_inpaint_asan"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
     "${run_test[@]}" "$out/test_inpaint_asan" "$fixtures" | tee "$out/asan.log"
 grep -Eq '^[0-9]+ passed, 0 failed$' "$out/asan.log"
@@ -72,6 +91,7 @@ step "C tests under valgrind (no errors, no definite or indirect leaks)"
 # The suppressions cover two reports from outside this project when ONNX Runtime is loaded
 # (glibc's loader and libonnxruntime itself), each matched on its own frames: see the file.
 gcc "${cflags[@]}" inpaint-ffi/tests/c/test_inpaint.c "${link[@]}" -o "$out/test_inpaint"
+needs_soname "$out/test_inpaint"
 "${run_test[@]}" valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect \
     --error-exitcode=1 --suppressions=inpaint-ffi/tests/c/valgrind.supp \
     "$out/test_inpaint" "$fixtures" | tee "$out/valgrind.log"
@@ -85,10 +105,12 @@ step "load/run/free loop: ASan + LSan, valgrind (50 iterations each), resident m
 gcc "${cflags[@]}" -fsanitize=address,undefined -fno-omit-frame-pointer \
     -fno-sanitize-recover=undefined inpaint-ffi/tests/c/test_loop.c "${link[@]}" \
     -o "$out/test_loop_asan"
+needs_soname "$out/test_loop_asan"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
     "${run_test[@]}" "$out/test_loop_asan" "$fixtures" 50 | tee "$out/loop-asan.log"
 grep -Eq '^[0-9]+ passed, 0 failed$' "$out/loop-asan.log"
 gcc "${cflags[@]}" inpaint-ffi/tests/c/test_loop.c "${link[@]}" -o "$out/test_loop"
+needs_soname "$out/test_loop"
 "${run_test[@]}" valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect \
     --error-exitcode=1 --suppressions=inpaint-ffi/tests/c/valgrind.supp \
     "$out/test_loop" "$fixtures" 50 | tee "$out/loop-valgrind.log"
@@ -102,8 +124,6 @@ g++ -std=c++17 -Wall -Wextra -Werror -I inpaint-ffi/include inpaint-ffi/tests/c/
 "$out/double_include"
 
 step "pkg-config"
-crate_version="$(cargo pkgid -p inpaint-ffi)"
-crate_version="${crate_version##*[#@]}"
 mkdir -p "$out/pkgconfig"
 sed -e "s|@LIBDIR@|$lib|" -e "s|@INCLUDEDIR@|$root/inpaint-ffi/include|" \
     -e "s|@VERSION@|$crate_version|" inpaint-ffi/inpaint.pc.in >"$out/pkgconfig/inpaint.pc"
@@ -116,6 +136,7 @@ printf '#include <inpaint.h>\n#include <stdio.h>\nint main(void) { puts(inpaint_
 # shellcheck disable=SC2046 # pkg-config's output is meant to be split
 gcc -std=c11 -Wall -Werror "$out/pc_check.c" $(pkg-config --cflags --libs inpaint) \
     -Wl,-rpath,"$(pkg-config --variable=libdir inpaint)" -o "$out/pc_check"
+needs_soname "$out/pc_check"
 test "$("$out/pc_check")" = "$crate_version"
 # And the static library, with Libs.private.
 # shellcheck disable=SC2046
@@ -124,8 +145,17 @@ gcc -std=c11 -Wall -Werror "$out/pc_check.c" $(pkg-config --cflags inpaint) \
     -o "$out/pc_check_static"
 test "$("$out/pc_check_static")" = "$crate_version"
 
+step "the README's C example compiles (-Wall -Wextra -Wpedantic -Werror) and fills the hole"
+# The first ```c block of inpaint-ffi/README.md is a whole program.
+awk '/^```c$/ { on = 1; next } on && /^```$/ { exit } on' inpaint-ffi/README.md >"$out/readme.c"
+gcc "${cflags[@]}" "$out/readme.c" "${link[@]}" -o "$out/readme"
+needs_soname "$out/readme"
+"${run_test[@]}" "$out/readme" | tee "$out/readme.log"
+grep -Eq '^[a-z ]*ok[a-z ]*: (8[5-9]|9[0-5])$' "$out/readme.log"
+
 step "the C example, on the sample photo"
 make -C examples/c --no-print-directory clean inpaint
+needs_soname examples/c/inpaint
 examples/c/inpaint --image examples/data/photo.jpg --mask examples/data/mask.png \
     --output "$out/sample-out.png"
 test -s "$out/sample-out.png"

@@ -30,6 +30,10 @@ scripts/fetch-onnxruntime.sh
 step "tests"
 cargo test --workspace --locked
 
+# After the tests: it rebuilds the workspace's own crates (see the script).
+step "publishing: every library crate packages and builds from its packaged sources"
+scripts/package.sh
+
 step "the README's first command, on the sample photo"
 cargo run --release --locked --example inpaint -- \
     --image examples/data/photo.jpg --mask examples/data/mask.png --output target/sample-out.png

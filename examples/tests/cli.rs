@@ -24,7 +24,12 @@ fn example_binary() -> PathBuf {
 }
 
 fn run(args: &[&str]) -> Output {
-    Command::new(example_binary()).args(args).output().unwrap()
+    // The one-line error checks assume no log lines: the caller's RUST_LOG must not reach it.
+    Command::new(example_binary())
+        .args(args)
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap()
 }
 
 fn stderr_line(out: &Output) -> String {
@@ -723,4 +728,118 @@ fn a_repeated_flag_takes_its_last_value_as_before() {
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("model:         navier-stokes"), "{stdout}");
+}
+
+/// `RUST_LOG` turns on the libraries' logs on stderr: the pipeline's spans with sizes and their
+/// times, and the model the manager made active; stdout keeps the report. Unset, a successful
+/// run writes nothing to stderr.
+#[test]
+fn rust_log_shows_the_pipeline_stages_on_stderr() {
+    let files = Files::new("logs");
+    let (image, mask, output) = (
+        files.photo("in.png", 40, 30),
+        files.mask("mask.png", 40, 30),
+        files.path("out.png"),
+    );
+    let args = [
+        "--image", &image, "--mask", &mask, "--output", &output, "--model", "telea",
+    ];
+    let out = run(&args);
+    assert!(out.status.success());
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let out = Command::new(example_binary())
+        .args(args)
+        .env("RUST_LOG", "debug")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    for needle in [
+        "inpaint{model=telea width=40 height=30}",
+        "forward{width=40 height=30 padded_width=40 padded_height=30}: inpaint_core::pipeline: close time.busy=",
+        "decode{path=",
+        "model active architecture=\"telea\" device=cpu",
+    ] {
+        assert!(stderr.contains(needle), "no `{needle}` in:\n{stderr}");
+    }
+    assert!(
+        !stderr.contains('\u{1b}'),
+        "no colour codes when stderr is not a terminal"
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.starts_with("model:         telea"), "{stdout}");
+}
+
+/// A refused execution provider is logged with its reason (debug when the device was required:
+/// the error says it too), then the error line; a chosen one at info.
+#[test]
+fn rust_log_shows_execution_provider_refusals_and_choices() {
+    let files = Files::new("logs-ep");
+    let (image, mask, output) = (
+        files.photo("in.png", 40, 30),
+        files.mask("mask.png", 40, 30),
+        files.path("out.png"),
+    );
+    let lama = fixture("lama_dynamic.onnx");
+    let common = [
+        "--image",
+        &image,
+        "--mask",
+        &mask,
+        "--output",
+        &output,
+        "--model-file",
+        &lama,
+        "--arch",
+        "lama-dynamic",
+    ];
+    let logged = |device: &str| {
+        Command::new(example_binary())
+            .args(common)
+            .args(["--device", device])
+            .env("RUST_LOG", "inpaint_models=debug")
+            .output()
+            .unwrap()
+    };
+    let out = logged("tensorrt");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let refusal = stderr
+        .lines()
+        .find(|l| l.contains("execution provider refused"))
+        .unwrap_or_else(|| panic!("no refusal in:\n{stderr}"));
+    assert!(
+        refusal.contains("device=tensorrt") && refusal.contains("no tensorrt support"),
+        "{refusal}"
+    );
+    assert!(
+        stderr
+            .trim_end()
+            .lines()
+            .last()
+            .unwrap()
+            .starts_with("error: "),
+        "{stderr}"
+    );
+
+    let out = logged("cpu");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("execution provider chosen device=cpu"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("ONNX Runtime loaded version=1.31"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("session run model=\"lama-dynamic\""),
+        "{stderr}"
+    );
 }

@@ -21,6 +21,7 @@ fn hostile(name: &str) -> String {
 fn run_bounded(args: &[&str]) -> Output {
     let mut child = Command::new(super::example_binary())
         .args(args)
+        .env_remove("RUST_LOG")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

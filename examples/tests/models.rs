@@ -31,7 +31,10 @@ fn example(name: &str) -> Command {
         .unwrap()
         .join("examples")
         .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
-    Command::new(binary)
+    let mut command = Command::new(binary);
+    // Log lines would break the one-line error checks: the caller's RUST_LOG must not reach it.
+    command.env_remove("RUST_LOG");
+    command
 }
 
 fn fixture(name: &str) -> PathBuf {
@@ -50,6 +53,11 @@ fn temp_dir(name: &str) -> PathBuf {
 
 /// Serves `body` at any path on 127.0.0.1; returns the base URL and a request counter.
 fn serve(body: Vec<u8>) -> (String, Arc<AtomicUsize>) {
+    serve_after_503s(body, 0)
+}
+
+/// [`serve`], answering the first `failures` requests with 503 Service Unavailable.
+fn serve_after_503s(body: Vec<u8>, failures: usize) -> (String, Arc<AtomicUsize>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let count = Arc::new(AtomicUsize::new(0));
@@ -57,11 +65,17 @@ fn serve(body: Vec<u8>) -> (String, Arc<AtomicUsize>) {
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { continue };
-            counter.fetch_add(1, Ordering::SeqCst);
+            let seen = counter.fetch_add(1, Ordering::SeqCst);
             let mut reader = BufReader::new(stream.try_clone().unwrap());
             let mut line = String::new();
             while reader.read_line(&mut line).unwrap_or(0) > 2 {
                 line.clear();
+            }
+            if seen < failures {
+                let refusal = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\
+                               Connection: close\r\n\r\n";
+                let _ = stream.write_all(refusal.as_bytes());
+                continue;
             }
             let head = format!(
                 "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
@@ -498,6 +512,52 @@ fn help_documents_every_command_and_flag() {
         String::from_utf8_lossy(&out.stdout).trim_end(),
         format!("models {}", env!("CARGO_PKG_VERSION"))
     );
+}
+
+/// With `RUST_LOG`, the download says what it does on stderr: the fetch span, the retry after a
+/// 503 (a warning), and the result; stdout keeps the example's own report.
+#[test]
+fn downloads_log_their_attempts_and_retries_under_rust_log() {
+    let dir = temp_dir("logged");
+    let (url, count) = serve_after_503s(std::fs::read(fixture("migan.onnx")).unwrap(), 1);
+    let override_url = format!("{url}/migan.onnx");
+    let args = [
+        "download",
+        "migan",
+        "--model-dir",
+        dir.to_str().unwrap(),
+        "--allow-unverified",
+    ];
+    let env = [
+        ("MIGAN_MODEL_URL", override_url.as_str()),
+        ("RUST_LOG", "inpaint_download=debug"),
+    ];
+    let out = models(&args, &env);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(count.load(Ordering::SeqCst), 2, "one 503, then the file");
+    let line = |needle: &str| {
+        stderr
+            .lines()
+            .find(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("no `{needle}` in:\n{stderr}"))
+    };
+    assert!(
+        line("transient failure; retrying").contains(" WARN "),
+        "{stderr}"
+    );
+    assert!(
+        line("transient failure; retrying").contains("attempt=1"),
+        "{stderr}"
+    );
+    assert!(line("fetch{url=").contains(&override_url), "{stderr}");
+    let done = line(" downloaded ");
+    let size = std::fs::metadata(fixture("migan.onnx")).unwrap().len();
+    assert!(
+        done.contains(&format!("bytes={size}")) && done.contains("attempts=2"),
+        "{done}"
+    );
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("fetch{"));
 }
 
 /// The `inpaint` example, beside `models`.

@@ -11,6 +11,7 @@ use std::path::Path;
 
 use image::error::{DecodingError, ImageFormatHint};
 use image::{DynamicImage, ImageDecoder, ImageError, ImageFormat, ImageReader};
+use tracing::{debug, debug_span};
 
 use crate::error::{Error, Result};
 use crate::types::{Image, Limits, Mask};
@@ -53,6 +54,7 @@ fn decode<R: BufRead + Seek>(
     path: &Path,
     limits: &Limits,
 ) -> Result<DynamicImage> {
+    let _span = debug_span!("decode", path = %path.display()).entered();
     let decode_error = |source| Error::Decode {
         path: path.to_owned(),
         source,
@@ -86,8 +88,10 @@ fn decode<R: BufRead + Seek>(
     // The header is read without the codec's limits so that an oversized image is reported
     // by ours, with its size; the codec's limits then guard the decoding itself.
     reader.no_limits();
+    let reader_format = reader.format();
     let mut decoder = reader.into_decoder().map_err(decode_error)?;
     let (width, height) = decoder.dimensions();
+    debug!(format = ?reader_format, width, height, "header read");
     limits
         .check(width.into(), height.into())
         .map_err(|e| with_path(e, path))?;
@@ -177,6 +181,7 @@ fn scan_jpeg<R: BufRead + Seek>(r: &mut R) -> std::io::Result<bool> {
 /// lossless. The file appears complete or not at all.
 pub fn save_image(image: &Image, path: impl AsRef<Path>) -> Result<()> {
     let path = path.as_ref();
+    let _span = debug_span!("encode", path = %path.display()).entered();
     let format = ImageFormat::from_path(path).map_err(|_| {
         Error::unsupported(format!(
             "{}: unknown output extension; use .png, .jpg, .webp or .bmp",

@@ -30,7 +30,36 @@
 //! | padding | bottom/right only, mirrored including the edge pixel (`BORDER_REFLECT`) |
 //! | resizing | bicubic, OpenCV's `INTER_CUBIC` kernel |
 //! | HD defaults | `Crop`, trigger 800, margin 128, resize limit 1280 (IOPaint's) |
+//!
+//! # Logs
+//!
+//! Every `inpaint-*` library reports what it does through [`tracing`], and is silent unless
+//! the application installs a subscriber (the examples install `tracing-subscriber` with
+//! `RUST_LOG`). No library prints to stdout or stderr; an error is returned, never logged as
+//! well. The convention, for these crates and any crate added beside them:
+//!
+//! | level | for | examples |
+//! |---|---|---|
+//! | `error` | not used by libraries: the caller gets the error | |
+//! | `warn` | something asked for did not happen and the run went on without it | an execution provider refused before falling back; a download retried |
+//! | `info` | one line per decision a user would want in a log | ONNX Runtime loaded (version, path); the execution provider chosen; a model loaded or made active; a download finished (bytes, attempts, time); a backend installed |
+//! | `debug` | stages, with sizes, and spans whose close gives their time | the pipeline (`inpaint`, `forward`), decoding and encoding, discovery (`scan`), each HTTP attempt |
+//! | `trace` | per item, in loops | each file probed during discovery |
+//!
+//! Spans are named by the operation in `snake_case` (`inpaint`, `forward`, `decode`, `encode`,
+//! `load`, `runtime`, `scan`, `sha256`, `manager_load`, `fetch`, `backend_install`): `info`
+//! spans for what a user starts (a model load, a download), `debug` spans for the stages
+//! inside. Fields are plain words (`width`, `height`, `model`, `device`, `path`, `url`,
+//! `bytes`, `attempt`), paths and devices as `%` (Display), a duration as `elapsed` (`?`,
+//! Debug). A span's own time comes from the subscriber (`FmtSpan::CLOSE`), so libraries do not
+//! time stages by hand. Targets are the module paths, so `RUST_LOG=inpaint_download=debug`
+//! selects one crate.
 #![warn(missing_docs)]
+#![warn(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a library speaks through `tracing` (see inpaint-core's Logs section), never on the terminal"
+)]
 
 pub mod buffer;
 pub mod error;
@@ -49,3 +78,8 @@ pub use pipeline::{
 };
 pub use request::{Progress, ProgressStep, Request, Sampler};
 pub use types::{Image, Limits, Mask};
+
+/// The README's examples, compiled and run as doc tests so that they stay true.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

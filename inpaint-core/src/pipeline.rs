@@ -3,6 +3,7 @@
 use std::borrow::Cow;
 
 use image::{GrayImage, ImageBuffer, Pixel, RgbImage};
+use tracing::{debug, debug_span};
 
 use crate::error::{Error, Result};
 use crate::model::{InpaintModel, ModelSpec, fit_within};
@@ -330,6 +331,8 @@ pub fn inpaint_in_place<M: InpaintModel + ?Sized>(
     mask: &Mask,
     options: &InpaintOptions,
 ) -> Result<()> {
+    let (width, height) = image.dimensions();
+    let _span = debug_span!("inpaint", model = %model.spec().name, width, height).entered();
     let (binary, pastes) = run(model, image, mask, options)?;
     if let Some(binary) = binary {
         binary.paste(image.rgb_mut(), &pastes);
@@ -364,6 +367,7 @@ fn run<'m, M: InpaintModel + ?Sized>(
     }
 
     let Some(binary) = BinaryMask::new(mask) else {
+        debug!("the mask fills nothing: the model is not run");
         return Ok((None, Vec::new()));
     };
     let rgb = image.rgb();
@@ -383,8 +387,13 @@ fn run<'m, M: InpaintModel + ?Sized>(
         .fixed_size
         .filter(|&side| (width, height) != (side, side))
     {
-        for rect in merged_crop_boxes(&binary.boxes(), FIXED_SIZE_CROP_MARGIN, side, width, height)
-        {
+        let crops = merged_crop_boxes(&binary.boxes(), FIXED_SIZE_CROP_MARGIN, side, width, height);
+        debug!(
+            side,
+            crops = crops.len(),
+            "fixed-size model: one run per crop"
+        );
+        for rect in crops {
             let crop_rgb = crop(rgb, rect);
             let crop_mask = binary.crop(rect);
             let result = match model.resize(&crop_rgb, crop_mask.as_gray()) {
@@ -439,6 +448,7 @@ fn run<'m, M: InpaintModel + ?Sized>(
                 width,
                 height,
             );
+            debug!(strategy = "crop", crops = crops.len(), "one run per crop");
             for rect in crops {
                 let crop_mask = binary.crop(rect);
                 let region = crop(rgb, rect);
@@ -455,6 +465,12 @@ fn run<'m, M: InpaintModel + ?Sized>(
         HdStrategy::Resize if longer > options.resize_limit => {
             let (w, h) = fit_within(width, height, options.resize_limit)
                 .expect("longer side is above the limit");
+            debug!(
+                strategy = "resize",
+                width = w,
+                height = h,
+                "the model sees a smaller copy"
+            );
             let small = resize_cubic(rgb, w, h);
             // Cubic, so not binary near edges: the model's own threshold decides what it
             // fills, and the blend below uses it as alpha, as IOPaint does.
@@ -470,6 +486,7 @@ fn run<'m, M: InpaintModel + ?Sized>(
             pastes.push((whole, resize_cubic(&blended, width, height), true));
         }
         _ => {
+            debug!(strategy = "original", "the model sees the whole image");
             let result = pad_forward(
                 model,
                 &spec,
@@ -739,6 +756,14 @@ fn pad_forward<M: InpaintModel + ?Sized>(
         ))),
     };
     let padded_size = spec.padded_size(width, height);
+    let _span = debug_span!(
+        "forward",
+        width,
+        height,
+        padded_width = padded_size.0,
+        padded_height = padded_size.1
+    )
+    .entered();
     let result = if padded_size == (width, height) {
         model.forward(image, &model_mask, request)?
     } else {

@@ -220,6 +220,8 @@ impl Backends {
         sha256: &str,
         manifest: BackendManifest,
     ) -> Result<InstalledBackend> {
+        let _span = tracing::info_span!("backend_install", name = %manifest.name, archive = %archive.display())
+            .entered();
         check_backend_name(&manifest.name)?;
         let expected = normalize_sha256(sha256)?;
         if !manifest.library.is_empty() && !is_plain_name(&manifest.library) {
@@ -293,7 +295,9 @@ impl Backends {
         // The folder now lives under its final name; nothing is left to clean up.
         let _ = staging.keep();
         sync_dir(&self.root);
-        self.get(&manifest.name)
+        let installed = self.get(&manifest.name)?;
+        tracing::info!(library = %installed.library.display(), "backend installed");
+        Ok(installed)
     }
 
     /// Downloads a backend archive with `downloader` (verified against `sha256`, resumable, into
@@ -379,7 +383,9 @@ impl Backends {
             std::process::id()
         ));
         fs::rename(&dir, &trash).map_err(|e| Error::io(&dir, e))?;
-        fs::remove_dir_all(&trash).map_err(|e| Error::io(&trash, e))
+        fs::remove_dir_all(&trash).map_err(|e| Error::io(&trash, e))?;
+        tracing::info!(name, "backend removed");
+        Ok(())
     }
 
     /// The installed backend for this machine: [`resolve_for`](Self::resolve_for) with
@@ -415,6 +421,12 @@ impl Backends {
             Hardware::NvidiaGpu => best(Hardware::NvidiaGpu).or_else(|| best(Hardware::Any)),
             Hardware::Any => best(Hardware::Any),
         };
+        tracing::debug!(
+            %hardware,
+            installed = listed.len(),
+            chosen = found.as_ref().map(|b| b.name.as_str()),
+            "backend resolution"
+        );
         found.ok_or_else(|| Error::NoBackend {
             hardware,
             installed: listed

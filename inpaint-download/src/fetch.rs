@@ -186,6 +186,8 @@ impl Downloader {
     ///
     /// The `.lock` file is left in place (deleting it would race with other downloaders).
     pub fn fetch(&self, request: &FetchRequest<'_>) -> Result<PathBuf> {
+        let _span =
+            tracing::info_span!("fetch", url = request.url, file = request.file_name).entered();
         check_file_name(request.file_name)?;
         let expected = request.sha256.map(normalize_sha256).transpose()?;
         if expected.is_none() && !self.config.allow_unverified {
@@ -196,6 +198,7 @@ impl Downloader {
         let job = Job::new(request, expected);
         let trust_unverified = self.config.mode != NetworkMode::Online;
         if let Some(path) = job.cached(trust_unverified)? {
+            tracing::debug!(path = %path.display(), "already downloaded");
             return Ok(path);
         }
         if self.config.mode == NetworkMode::Offline {
@@ -209,6 +212,7 @@ impl Downloader {
         // Someone else may have finished the file while this call waited; when it did, its
         // download is as fresh as ours would be, verified or not.
         if let Some(path) = job.cached(trust_unverified || lock.waited)? {
+            tracing::debug!(path = %path.display(), "downloaded by another process meanwhile");
             return Ok(path);
         }
         let result = self.download(&job);
@@ -254,22 +258,46 @@ impl Downloader {
 
     /// Downloads with retries, then verifies and commits. Holds the lock.
     fn download(&self, job: &Job<'_, '_>) -> Result<PathBuf> {
+        let started = Instant::now();
         let mut state = job.resume_state()?;
+        let resumed = state.offset;
+        if resumed > 0 {
+            tracing::debug!(offset = resumed, "resuming a partial download");
+        }
         let mut attempts = 0u32;
         loop {
             attempts += 1;
             if job.is_cancelled() {
                 return Err(job.cancelled(state.offset));
             }
+            tracing::debug!(attempt = attempts, offset = state.offset, "request");
             match self.attempt(job, &mut state, attempts) {
                 Ok(()) => break,
                 Err(e) if e.is_transient() && attempts <= self.config.retries => {
+                    tracing::warn!(
+                        attempt = attempts,
+                        retries = self.config.retries,
+                        offset = state.offset,
+                        error = %e,
+                        "transient failure; retrying"
+                    );
                     self.backoff(job, &state, attempts)?;
                 }
                 Err(e) => return Err(e),
             }
         }
-        job.commit(state)
+        let bytes = state.offset;
+        let path = job.commit(state)?;
+        tracing::info!(
+            bytes,
+            resumed,
+            attempts,
+            verified = job.expected.is_some(),
+            elapsed = ?started.elapsed(),
+            path = %path.display(),
+            "downloaded"
+        );
+        Ok(path)
     }
 
     /// Sleeps `retry_delay * 2^(attempts-1)` (at most [`MAX_BACKOFF`]), watching the cancel flag.
@@ -280,6 +308,7 @@ impl Downloader {
             .retry_delay
             .checked_mul(factor)
             .map_or(MAX_BACKOFF, |d| d.min(MAX_BACKOFF));
+        tracing::debug!(?delay, "waiting before the next attempt");
         let until = Instant::now() + delay;
         loop {
             if job.is_cancelled() {

@@ -58,6 +58,11 @@
 //! ```
 //!
 //! [`AtomicBool`]: std::sync::atomic::AtomicBool
+#![warn(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a library speaks through `tracing` (see inpaint-core's Logs section), never on the terminal"
+)]
 
 pub mod backends;
 mod config;
@@ -68,3 +73,8 @@ pub use backends::{BackendManifest, Backends, Hardware, InstalledBackend, detect
 pub use config::{DEFAULT_HF_ENDPOINT, DownloadConfig, NetworkMode, hf_url, model_url_env_var};
 pub use error::{Error, Result};
 pub use fetch::{Downloader, FetchRequest, Phase, Progress, sha256_file};
+
+/// The README's examples, compiled and run as doc tests so that they stay true.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -9,6 +9,11 @@
 //! Every exported function checks each pointer it is given, turns invalid UTF-8 into
 //! [`inpaint_status::InvalidUtf8`], and runs its body inside `catch_unwind`, so a panic comes
 //! back as [`inpaint_status::Panic`] instead of aborting the host program.
+#![warn(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a library speaks through `tracing` (see inpaint-core's Logs section), never on the terminal"
+)]
 #![expect(
     non_camel_case_types,
     reason = "C naming: the header's types are snake_case"

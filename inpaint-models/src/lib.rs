@@ -30,10 +30,17 @@
 //! # Ok::<(), inpaint_core::Error>(())
 //! ```
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+#![warn(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a library speaks through `tracing` (see inpaint-core's Logs section), never on the terminal"
+)]
 
 pub mod classical;
 pub mod diffusion;
 #[cfg(feature = "onnx")]
+#[cfg_attr(docsrs, doc(cfg(feature = "onnx")))]
 pub mod onnx;
 pub mod patchmatch;
 #[cfg(feature = "remote")]
@@ -206,3 +213,8 @@ mod tests {
         assert_eq!(model.unwrap().spec().name, "patchmatch");
     }
 }
+
+/// The README's examples, compiled and run as doc tests so that they stay true.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

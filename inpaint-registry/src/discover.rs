@@ -338,6 +338,7 @@ impl Scanner {
     /// the others are listed in [`Discovery::shadowed`]. Files are identified by content
     /// (cached); none is hashed (see [`verify`](Self::verify)).
     pub fn scan(&mut self, roots: &[ModelRoot]) -> Discovery {
+        let _span = tracing::debug_span!("scan", roots = roots.len()).entered();
         let mut discovery = Discovery {
             roots: roots.to_vec(),
             ..Discovery::default()
@@ -345,6 +346,7 @@ impl Scanner {
         let mut candidates = Vec::new();
         for root in roots {
             if !root.path.is_dir() {
+                tracing::debug!(root = %root.path.display(), "no such folder");
                 discovery.missing_roots.push(root.path.clone());
                 continue;
             }
@@ -358,6 +360,7 @@ impl Scanner {
             }
             // Stable: within a root, by rank, then in the order found (sorted paths).
             found.sort_by(|a, b| a.id.cmp(&b.id).then(a.rank.cmp(&b.rank)));
+            tracing::debug!(root = %root.path.display(), kind = ?root.kind, candidates = found.len(), "scanned");
             candidates.extend(found);
         }
         for candidate in candidates {
@@ -370,6 +373,15 @@ impl Scanner {
                 None => discovery.models.push(info),
             }
         }
+        tracing::debug!(
+            models = discovery.models.len(),
+            shadowed = discovery.shadowed.len(),
+            skipped = discovery.skipped.len(),
+            errors = discovery.errors.len(),
+            probes = self.cache.stats().probed,
+            cached = self.cache.stats().hits,
+            "discovery done"
+        );
         discovery
     }
 

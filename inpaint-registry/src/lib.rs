@@ -42,6 +42,11 @@
 //! println!("{} on {}", active.id, active.device);
 //! # Ok::<(), inpaint_registry::Error>(())
 //! ```
+#![warn(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a library speaks through `tracing` (see inpaint-core's Logs section), never on the terminal"
+)]
 
 pub mod catalog;
 mod config;
@@ -72,3 +77,8 @@ pub use names::{DefaultSource, Matched};
 pub use probe::{Probe, ProbeCache};
 pub use registry::{LoadPlan, Registry, Resolution};
 pub use triton::{TritonExport, export_triton};
+
+/// The README's examples, compiled and run as doc tests so that they stay true.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

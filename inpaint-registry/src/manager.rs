@@ -132,7 +132,9 @@ impl ModelManager {
     /// On failure the previous model stays loaded (see [`SwitchPolicy`]) and the error
     /// ([`Error::SwitchFailed`]) names it.
     pub fn load(&mut self, plan: LoadPlan) -> Result<&ActiveModel> {
+        let _span = tracing::info_span!("manager_load", id = %plan.id).entered();
         if self.active().is_some_and(|a| a.plan == plan) {
+            tracing::debug!("already loaded");
             return self.loaded_info();
         }
         match self.policy {
@@ -176,7 +178,13 @@ impl ModelManager {
                 }
             }
         }
-        self.loaded_info()
+        let active = self.loaded_info()?;
+        tracing::info!(
+            architecture = active.architecture.name(),
+            device = %active.device,
+            "model active"
+        );
+        Ok(active)
     }
 
     /// The loaded model's description; only called where one is loaded (a borrow returned

@@ -354,6 +354,33 @@ fn broken_safetensors_are_invalid_with_a_reason() {
     let (_, why, invalid) = reason(&path);
     assert!(invalid && why.contains("truncated or corrupt"), "{why}");
 
+    // Bytes after the last tensor: the safetensors readers refuse such a file.
+    let mut padded = whole.clone();
+    padded.extend_from_slice(&[0; 4]);
+    write(&path, &padded);
+    let (_, why, invalid) = reason(&path);
+    assert!(invalid && why.contains("trailing bytes"), "{why}");
+
+    // A tensor whose byte range does not match its shape and dtype (validated by the
+    // safetensors crate).
+    let mut bytes = Vec::new();
+    let header = br#"{"w":{"dtype":"F32","shape":[2,2],"data_offsets":[0,8]}}"#;
+    bytes.extend_from_slice(&(header.len() as u64).to_le_bytes());
+    bytes.extend_from_slice(header);
+    bytes.extend_from_slice(&[0; 8]);
+    write(&path, &bytes);
+    let (_, why, invalid) = reason(&path);
+    assert!(invalid && why.starts_with("invalid header: "), "{why}");
+
+    // An unknown dtype.
+    let header = br#"{"w":{"dtype":"F33","shape":[2],"data_offsets":[0,8]}}"#;
+    let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
+    bytes.extend_from_slice(header);
+    bytes.extend_from_slice(&[0; 8]);
+    write(&path, &bytes);
+    let (_, why, invalid) = reason(&path);
+    assert!(invalid && why.contains("F33"), "{why}");
+
     // Not JSON.
     let mut bytes = 4u64.to_le_bytes().to_vec();
     bytes.extend_from_slice(b"\xff\xfe{}");

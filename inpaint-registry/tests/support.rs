@@ -166,7 +166,12 @@ pub(crate) fn safetensors(tensors: &[(&str, &str, &[u64])]) -> Vec<u8> {
     let mut offset = 0u64;
     let mut entries = Vec::new();
     for (name, dtype, shape) in tensors {
-        let bytes = shape.iter().product::<u64>() * 2;
+        let width = match *dtype {
+            "F32" | "I32" => 4,
+            "F16" | "BF16" => 2,
+            other => panic!("add {other}'s size"),
+        };
+        let bytes = shape.iter().product::<u64>() * width;
         entries.push(format!(
             "\"{name}\":{{\"dtype\":\"{dtype}\",\"shape\":{shape:?},\"data_offsets\":[{offset},{}]}}",
             offset + bytes

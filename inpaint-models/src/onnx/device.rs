@@ -409,6 +409,9 @@ pub(crate) fn build_session(
         }
     };
 
+    for note in &notes {
+        tracing::debug!(note = note.as_str(), "device search");
+    }
     let mut refused = Vec::new();
     let mut chosen = None;
     for device in candidates {
@@ -419,7 +422,16 @@ pub(crate) fn build_session(
                 chosen = Some(device);
                 break;
             }
-            Some(why) => refused.push((device, why)),
+            Some(why) => {
+                // A required device's refusal is the error the caller gets; any other is a
+                // step down to the next candidate, which the user should hear of.
+                if required {
+                    tracing::debug!(%device, reason = why.as_str(), "execution provider refused");
+                } else {
+                    tracing::warn!(%device, reason = why.as_str(), "execution provider refused");
+                }
+                refused.push((device, why));
+            }
         }
     }
     let device = match chosen {
@@ -442,6 +454,7 @@ pub(crate) fn build_session(
         }
         None => Device::Cpu,
     };
+    tracing::info!(%device, policy = ?policy, "execution provider chosen");
 
     let session = match source {
         ModelSource::File(path) => builder.commit_from_file(path),

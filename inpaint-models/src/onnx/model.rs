@@ -457,6 +457,7 @@ impl OnnxModel {
         architecture: Architecture,
         options: &OnnxOptions,
     ) -> Result<Self> {
+        let _span = tracing::info_span!("load", architecture = %architecture, %source).entered();
         let runtime = Runtime::load(&options.runtime)?;
         let contract = architecture.contract();
         let variable_size = contract.spatial != Spatial::Fixed(512);
@@ -492,6 +493,12 @@ impl OnnxModel {
             options.output_range.or(declared),
             options.seed,
             || noise_length(&session),
+        );
+        tracing::info!(
+            device = %report.device,
+            fixed_side = checked.fixed_side,
+            output_range = ?options.output_range.or(declared),
+            "model loaded"
         );
         Ok(OnnxModel {
             architecture,
@@ -844,7 +851,9 @@ impl InpaintModel for OnnxModel {
         let name = self.architecture.name();
         let started = Instant::now();
         let outputs = self.session.run(named(&inputs));
-        self.session_time += started.elapsed();
+        let elapsed = started.elapsed();
+        self.session_time += elapsed;
+        tracing::debug!(model = name, width, height, ?elapsed, "session run");
         let outputs = outputs.map_err(|err| {
             Error::model_with(
                 name,

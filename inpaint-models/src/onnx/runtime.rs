@@ -120,6 +120,7 @@ impl RuntimeSearch {
         }
         let name = library_file_name();
         let mut tried = Vec::new();
+        tracing::debug!(dirs = ?self.runtime_dirs, system = self.system, "looking for {name}");
         for dir in &self.runtime_dirs {
             for candidate in [dir.join(&name), dir.join(PINNED_RELEASE).join(&name)] {
                 if candidate.is_file() {
@@ -169,6 +170,7 @@ impl Runtime {
             return Ok(Arc::clone(runtime));
         }
 
+        let _span = tracing::debug_span!("runtime").entered();
         let path = search.resolve().map_err(|why| {
             Error::runtime(format!(
                 "ONNX Runtime {REQUIRED_VERSION} not found: {why}. {HOW_TO_GET_IT}"
@@ -203,6 +205,11 @@ impl Runtime {
             path,
             environment,
         });
+        tracing::info!(
+            version = %runtime.version,
+            path = %runtime.path.display(),
+            "ONNX Runtime loaded"
+        );
         *loaded = Some(Arc::clone(&runtime));
         Ok(runtime)
     }

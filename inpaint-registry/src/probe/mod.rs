@@ -569,6 +569,7 @@ impl ProbeCache {
         }
         self.stats.probed += 1;
         let probe = probe_file(path)?;
+        tracing::trace!(path = %path.display(), size, ?probe, "probed");
         if let Some(mtime) = mtime {
             self.slot(path, size, mtime).probe = Some(probe.clone());
         }
@@ -585,6 +586,7 @@ impl ProbeCache {
             return Ok(digest);
         }
         self.stats.hashed += 1;
+        let _span = tracing::debug_span!("sha256", path = %path.display(), size).entered();
         let digest = sha256_file(path)?;
         // The file may have changed while it was hashed: keep the digest only if not.
         let (size_after, mtime_after) = self.current(path)?;

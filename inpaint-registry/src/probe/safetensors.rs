@@ -1,11 +1,15 @@
 //! Reading a `.safetensors` header (8-byte little-endian length, then JSON) without the
 //! tensors, and recognising a few checkpoints from tensor names and shapes.
+//!
+//! The header is parsed and validated by the `safetensors` crate (dtypes, contiguous offsets,
+//! sizes that match the shapes); only the header's bytes are read, so a multi-gigabyte UNet
+//! costs a few hundred kilobytes.
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::io::Read;
 
-use serde::Deserialize;
+use safetensors::tensor::{Metadata, TensorInfo};
 
 /// The largest header read, in bytes. The format's own reference implementation refuses
 /// headers over 100 MB; real ones are a few hundred kilobytes.
@@ -51,13 +55,6 @@ pub struct SafetensorsIdentity {
     pub tensors: usize,
 }
 
-#[derive(Deserialize)]
-struct TensorEntry {
-    dtype: String,
-    shape: Vec<u64>,
-    data_offsets: [u64; 2],
-}
-
 /// Reads and checks the header of a file `len` bytes long; `Ok(Err(reason))` when the header
 /// is valid but nothing is recognised, `Err(reason)` when the file is not valid safetensors.
 pub(crate) fn identify<R: Read>(
@@ -89,25 +86,28 @@ pub(crate) fn identify<R: Read>(
     file.read_exact(&mut header).map_err(Invalid::Io)?;
     let data_len = len - 8 - header_len;
 
-    let map: BTreeMap<String, serde_json::Value> = serde_json::from_slice(&header)
-        .map_err(|err| Invalid::Format(format!("header is not a JSON object: {err}")))?;
-    let mut tensors = BTreeMap::new();
-    for (name, value) in map {
-        if name == "__metadata__" {
-            continue;
-        }
-        let entry: TensorEntry = serde_json::from_value(value)
-            .map_err(|err| Invalid::Format(format!("tensor `{name}`: {err}")))?;
-        let [start, end] = entry.data_offsets;
-        if start > end || end > data_len {
-            return Err(Invalid::Format(format!(
-                "tensor `{name}` ({} {:?}) claims bytes {start}..{end} of a {data_len}-byte \
-                 data section (truncated or corrupt)",
-                entry.dtype, entry.shape
-            )));
-        }
-        tensors.insert(name, entry);
+    let metadata: Metadata = serde_json::from_slice(&header).map_err(|err| {
+        Invalid::Format(if err.is_data() {
+            // The safetensors crate's own checks (dtype, offsets, sizes) surface here.
+            format!("invalid header: {err}")
+        } else {
+            format!("header is not a JSON object: {err}")
+        })
+    })?;
+    // As `SafeTensors::read_metadata` does on a whole file: the tensors fill the data section
+    // exactly.
+    let covered = metadata.data_len() as u64;
+    if covered != data_len {
+        let why = if covered > data_len {
+            "truncated or corrupt"
+        } else {
+            "trailing bytes; safetensors readers refuse it"
+        };
+        return Err(Invalid::Format(format!(
+            "the tensors cover {covered} bytes of a {data_len}-byte data section ({why})"
+        )));
     }
+    let tensors: BTreeMap<String, &TensorInfo> = metadata.tensors().into_iter().collect();
     Ok(recognise(&tensors))
 }
 
@@ -118,7 +118,7 @@ pub(crate) enum Invalid {
     Io(std::io::Error),
 }
 
-fn recognise(tensors: &BTreeMap<String, TensorEntry>) -> Result<SafetensorsIdentity, String> {
+fn recognise(tensors: &BTreeMap<String, &TensorInfo>) -> Result<SafetensorsIdentity, String> {
     let count = tensors.len();
     if let Some(name) = tensors
         .keys()
