@@ -12,7 +12,7 @@ ours on the ONNX graph exported from it (Fourier units as MatMul, fixed size), t
 whole `inpaint` pipeline (`inpaint-timing --serve`: PNG-decoded image and mask in, composited
 image out, HD strategy `original`). Each variant is a worker process that keeps its model
 loaded and runs once per request; the driver asks them in turn, round after round, so a
-machine that slows down slows all of them alike. One warm-up run each is not timed.
+machine that slows down slows all of them alike. One warm-up run each (--warmups) is not timed.
 
 Variants (`--variants`, default all that apply to the device):
     torch-eager      the module in eager mode, torch.fft Fourier units, inference_mode
@@ -253,10 +253,11 @@ def compare(args) -> int:
             except Exception as err:  # a variant that cannot run here is reported, not fatal
                 print(f"{size}² {v}: skipped ({err})", flush=True)
                 rows.append((size, v, None, None, None, None, None, f"did not start: {err}"))
-        for w in workers:  # warm-up (the serve mode's first request)
-            w.run()
-            w.times.clear()
-            w.session.clear()
+        for _ in range(args.warmups):  # not timed (the serve mode's first request allocates)
+            for w in workers:
+                w.run()
+                w.times.clear()
+                w.session.clear()
         for r in range(args.rounds):
             for w in workers if r % 2 == 0 else reversed(workers):
                 time.sleep(args.pause)  # let the previous worker's spinning threads go idle
@@ -286,7 +287,7 @@ def _bmp(path: Path) -> np.ndarray | None:
 def render(rows, args) -> str:
     lines = [
         f"big-LaMa (random weights) on {args.device}, {args.threads} threads where set, "
-        f"{args.rounds} alternating rounds after one warm-up; speed-up = torch-eager median / variant median",
+        f"{args.rounds} alternating rounds after {args.warmups} untimed; speed-up = torch-eager median / variant median",
         "",
         "| size | variant | median (ms) | min (ms) | speed-up vs torch-eager | outside `run` | max diff vs torch-eager (0–255) | notes |",
         "|---|---|---:|---:|---:|---:|---:|---|",
@@ -304,6 +305,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[512, 1024])
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--warmups", type=int, default=1, help="untimed runs per variant (default 1)")
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--variants", nargs="+", choices=TORCH_VARIANTS + OURS_VARIANTS)
     ap.add_argument("--device", choices=("cpu", "cuda"), default="cpu")

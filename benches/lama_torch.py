@@ -268,17 +268,19 @@ def export(model: Contract, size: int, out: Path, half: bool) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     kwargs = {"dynamo": False} if "dynamo" in torch.onnx.export.__code__.co_varnames else {}
+    partial = out.with_name(out.name + ".partial")  # renamed when complete: never a torn graph
     with torch.inference_mode():
         torch.onnx.export(
             model,
             (image, mask),
-            str(out),
+            str(partial),
             input_names=["image", "mask"],
             output_names=["output"],
             opset_version=17,
             do_constant_folding=True,
             **kwargs,
         )
+    partial.replace(out)
     print(
         f"wrote {out} ({size}x{size}, {'float16' if half else 'float32'}):"
         f" {out.stat().st_size / 1e6:.1f} MB in {time.perf_counter() - t0:.1f} s"

@@ -12,7 +12,7 @@
 //! ```
 //!
 //! `--model ID` resolves through the registry (`inpaint-registry`): a catalog id or alias
-//! (`telea`, the default, `navier-stokes` and `patchmatch` need no file; `lama`, `migan`, …
+//! (`patchmatch`, the default, `telea` and `navier-stokes` need no file; `lama`, `migan`, …
 //! must be downloaded first, e.g. with the `models` example), or a model file found in
 //! `--model-dir` (or the default model folders). An unknown name is an error listing the
 //! known ones; nothing else runs in its place.

@@ -472,7 +472,7 @@ fn named_models_resolve_through_the_registry() {
     assert!(out.status.success());
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        stdout.contains("model:         telea (the default) (radius 4)"),
+        stdout.contains("model:         patchmatch (the default) (patch size 7, seed 0)"),
         "{stdout}"
     );
 
