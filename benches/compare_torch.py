@@ -316,6 +316,7 @@ def main() -> int:
     ap.add_argument("--worker", choices=TORCH_VARIANTS, help=argparse.SUPPRESS)
     ap.add_argument("--worker-output", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    args.out = args.out.resolve()  # the workers run in benches/
     if args.worker:
         return torch_worker(args.worker, args.sizes[0], args.threads, args.device, args.worker_output)
     return compare(args)

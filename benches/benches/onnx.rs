@@ -125,7 +125,12 @@ fn onnx_lama(c: &mut Criterion) {
         .sample_size(10)
         .sampling_mode(SamplingMode::Flat)
         .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(40));
+        // Seconds per iteration on the CPU; milliseconds on a GPU, where 5 s is plenty.
+        .measurement_time(Duration::from_secs(if device == Device::Cpu {
+            40
+        } else {
+            5
+        }));
     group.bench_function("session.run/512", |b| {
         b.iter(|| model.run_prepared(black_box(&prepared)).expect("run"))
     });
