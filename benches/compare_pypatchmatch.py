@@ -38,7 +38,7 @@ from patchmatch import patch_match
 from skimage import data
 
 from comparison import (PHOTOS, ROOT, border_mask, build_timing_binary, fraction_mask, machine,
-                        psnr_inside, ratio, run_ours, signed)
+                        psnr_inside, ratio, run_ours, signed, texture_ratio)
 
 SEED = 1
 # PyPatchMatch's `patch_size` is a radius; InvokeAI passes 3.
@@ -82,15 +82,6 @@ def square_mask(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
 
 
 MASKS = {"blobs": large_blobs_mask, "border": border_mask, "square": square_mask}
-
-
-def texture_ratio(out: np.ndarray, original: np.ndarray, inside: np.ndarray) -> float:
-    """Variance of the Laplacian (of luma) inside the hole, over the original's there."""
-    def laplacian(rgb: np.ndarray) -> np.ndarray:
-        gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float64)
-        return cv2.Laplacian(gray, cv2.CV_64F, ksize=3)
-    reference = float(np.var(laplacian(original)[inside]))
-    return float(np.var(laplacian(out)[inside])) / reference if reference > 0 else math.nan
 
 
 def run_theirs(rgb: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, float]:

@@ -191,6 +191,15 @@ def psnr_inside(out: np.ndarray, reference: np.ndarray, inside: np.ndarray) -> f
     return math.inf if mse == 0 else 10 * math.log10(255.0**2 / mse)
 
 
+def texture_ratio(out: np.ndarray, original: np.ndarray, inside: np.ndarray) -> float:
+    """Variance of the Laplacian (of luma) inside the hole, over the original's there."""
+    def laplacian(rgb: np.ndarray) -> np.ndarray:
+        gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float64)
+        return cv2.Laplacian(gray, cv2.CV_64F, ksize=3)
+    reference = float(np.var(laplacian(original)[inside]))
+    return float(np.var(laplacian(out)[inside])) / reference if reference > 0 else math.nan
+
+
 def signed(value: float) -> str:
     """`+1.23`, `-0.40`; a value that rounds to zero is `+0.00`, never `-0.00`."""
     return f"{round(value, 2) + 0.0:+.2f}"

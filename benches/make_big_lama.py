@@ -80,8 +80,12 @@ import zlib
 from pathlib import Path
 
 import numpy as np
-import onnx
-from onnx import TensorProto, helper, numpy_helper
+
+try:
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+except ImportError:  # benches/lama_torch.py needs only the weights and the numpy network
+    onnx = None
 
 SIZE = 512  # fixed input resolution
 INPUT_NC, OUTPUT_NC, NGF = 4, 3, 64
@@ -356,6 +360,8 @@ def dft_matrices(n: int) -> dict[str, np.ndarray]:
 
 class OnnxNet:
     def __init__(self, params: Params, fourier: str):
+        if onnx is None:
+            raise RuntimeError("writing the graph needs the `onnx` package (scripts/python-env.sh)")
         self.P = params
         self.fourier = fourier
         self.nodes: list[onnx.NodeProto] = []

@@ -29,7 +29,7 @@
 //! ```
 //!
 //! `--model ID` resolves through the registry (`inpaint-registry`): a catalog id or alias
-//! (`telea`, the default, `navier-stokes` and `patchmatch` need no file; `lama`, `migan`, …
+//! (`patchmatch`, the default, `telea` and `navier-stokes` need no file; `lama`, `migan`, …
 //! must be downloaded first, e.g. with the `models` example), or a model file found in
 //! `--model-dir` (or the default model folders). An unknown name is an error listing the
 //! known ones; nothing else runs in its place.
@@ -83,7 +83,7 @@ use inpaint_registry::{
 
 /// Inpaints a photo: fills the white part of a mask from the rest of the image.
 ///
-/// The model is a catalog name resolved through the registry (`--model`, the default `telea`
+/// The model is a catalog name resolved through the registry (`--model`, the default `patchmatch`
 /// needs no file), an ONNX file with its architecture (`--model-file` with `--arch`), or a
 /// model on an inference server (`--remote` with `--remote-model` and `--arch`).
 #[derive(Debug, Parser)]

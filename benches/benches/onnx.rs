@@ -15,6 +15,13 @@
 //! (about 200 MB; `--fourier matmul`, as real exports avoid ONNX's slow `DFT` op). Needs
 //! ONNX Runtime (`scripts/fetch-onnxruntime.sh`) and the Python environment
 //! (`scripts/python-env.sh`). Several seconds per iteration: ten samples, a few minutes.
+//!
+//! Two environment variables, since criterion owns the command line:
+//! * `INPAINT_BENCH_DEVICE`: the device, as `--device` takes it (`cpu`, `cuda`, `tensorrt`,
+//!   `cuda:1`, …; default `cpu`); required, never a silent fallback. Build with the matching
+//!   feature: `cargo bench -p inpaint-benches --features cuda --bench onnx`.
+//! * `INPAINT_BENCH_GRAPH`: a 512×512 `lama` graph to use instead of generating one (how
+//!   `scripts/gpu-bench.sh` runs it on a machine without the Python environment).
 
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
@@ -24,7 +31,7 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
 use inpaint_benches::{blobs_mask, photo, single_hole_mask};
 use inpaint_core::{HdStrategy, Image, InpaintModel, InpaintOptions, Mask, inpaint};
-use inpaint_models::onnx::{Architecture, OnnxModel, OnnxOptions};
+use inpaint_models::onnx::{Architecture, Device, DevicePolicy, OnnxModel, OnnxOptions};
 
 fn repository() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -33,8 +40,11 @@ fn repository() -> PathBuf {
         .to_path_buf()
 }
 
-/// The generated graph, made if missing.
+/// `INPAINT_BENCH_GRAPH`, or the generated graph, made if missing.
 fn big_lama() -> PathBuf {
+    if let Some(path) = std::env::var_os("INPAINT_BENCH_GRAPH") {
+        return PathBuf::from(path);
+    }
     let root = repository();
     let path = root.join("benches/output/big-lama-matmul.onnx");
     if !path.is_file() {
@@ -80,7 +90,12 @@ fn report_overhead(
 
 fn onnx_lama(c: &mut Criterion) {
     let graph = big_lama();
-    let mut model = OnnxModel::load(&graph, Architecture::Lama, &OnnxOptions::default())
+    let device: Device = std::env::var("INPAINT_BENCH_DEVICE")
+        .unwrap_or_else(|_| "cpu".to_string())
+        .parse()
+        .unwrap_or_else(|err| panic!("INPAINT_BENCH_DEVICE: {err}"));
+    let options = OnnxOptions::default().with_device(DevicePolicy::for_flag(device));
+    let mut model = OnnxModel::load(&graph, Architecture::Lama, &options)
         .unwrap_or_else(|err| panic!("{}", err.full_message()));
     println!(
         "ONNX Runtime {} on {}",
@@ -110,7 +125,12 @@ fn onnx_lama(c: &mut Criterion) {
         .sample_size(10)
         .sampling_mode(SamplingMode::Flat)
         .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(40));
+        // Seconds per iteration on the CPU; milliseconds on a GPU, where 5 s is plenty.
+        .measurement_time(Duration::from_secs(if device == Device::Cpu {
+            40
+        } else {
+            5
+        }));
     group.bench_function("session.run/512", |b| {
         b.iter(|| model.run_prepared(black_box(&prepared)).expect("run"))
     });

@@ -31,7 +31,7 @@ static int fail(const char *what, uint32_t status, inpaint_error *err) {
 }
 
 int main(int argc, char **argv) {
-    const char *image_path = NULL, *mask_path = NULL, *out_path = NULL, *model_name = "telea";
+    const char *image_path = NULL, *mask_path = NULL, *out_path = NULL, *model_name = "patchmatch";
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
             puts(USAGE);

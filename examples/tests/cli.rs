@@ -532,7 +532,7 @@ fn named_models_resolve_through_the_registry() {
     assert!(out.status.success());
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        stdout.contains("model:         telea (the default) (radius 4)"),
+        stdout.contains("model:         patchmatch (the default) (patch size 7, seed 0)"),
         "{stdout}"
     );
 
@@ -691,7 +691,7 @@ fn help_documents_every_flag_and_version_prints_the_version() {
             "{flag} has no documentation:\n{help}"
         );
     }
-    assert!(help.contains("Models: telea,"), "{help}");
+    assert!(help.contains("Models: patchmatch,"), "{help}");
 
     let out = run(&["--version"]);
     assert!(out.status.success());

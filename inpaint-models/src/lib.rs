@@ -6,9 +6,13 @@
 //!
 //! | name | type | what | needs |
 //! |---|---|---|---|
-//! | `telea` (default) | [`classical::Telea`] | Telea's fast-marching method, as OpenCV's `INPAINT_TELEA` | nothing |
+//! | `patchmatch` (default) | [`patchmatch::PatchMatch`] | multi-scale PatchMatch with patch voting: fills with texture copied from the image | nothing |
+//! | `telea` | [`classical::Telea`] | Telea's fast-marching method, as OpenCV's `INPAINT_TELEA` | nothing |
 //! | `navier-stokes` | [`classical::NavierStokes`] | as OpenCV's `INPAINT_NS` | nothing |
-//! | `patchmatch` | [`patchmatch::PatchMatch`] | multi-scale PatchMatch with patch voting: fills with texture copied from the image | nothing |
+//!
+//! The default is `patchmatch` because it continues the photo's texture where `telea` smears
+//! (BENCHMARKS.md, "The first model a new user sees"); `telea` is about 14× faster and as good
+//! on thin scratches.
 //!
 //! Neural models (LaMa, MI-GAN, MAT, FcF) run on ONNX Runtime: see [`onnx`] (feature `onnx`, on
 //! by default; without it the crate builds with no ONNX Runtime code at all).
@@ -51,7 +55,7 @@ use inpaint_core::error::unknown_name;
 use inpaint_core::{Error, InpaintModel, Result};
 
 /// The models this build can construct by name, the default first.
-pub const MODEL_NAMES: [&str; 3] = ["telea", "navier-stokes", "patchmatch"];
+pub const MODEL_NAMES: [&str; 3] = ["patchmatch", "telea", "navier-stokes"];
 
 /// The model used when the caller names none: it needs no weights.
 pub const DEFAULT_MODEL: &str = MODEL_NAMES[0];
@@ -127,7 +131,7 @@ impl ModelOptions {
 /// let Err(err) = by_name("tela", &ModelOptions::new()) else { unreachable!() };
 /// assert_eq!(
 ///     err.to_string(),
-///     "unsupported: unknown model `tela`; known models: telea, navier-stokes, patchmatch (did you mean `telea`?)"
+///     "unsupported: unknown model `tela`; known models: patchmatch, telea, navier-stokes (did you mean `telea`?)"
 /// );
 /// # Ok::<(), inpaint_core::Error>(())
 /// ```
@@ -186,7 +190,7 @@ mod tests {
         assert!(matches!(err, Error::Unsupported { .. }));
         assert_eq!(
             err.to_string(),
-            "unsupported: unknown model `lama`; known models: telea, navier-stokes, patchmatch"
+            "unsupported: unknown model `lama`; known models: patchmatch, telea, navier-stokes"
         );
         let err = error_of("navier_stokes");
         assert!(

@@ -13,9 +13,9 @@ use inpaint_models::onnx::{Architecture, Device, OutputRange};
 use crate::error::Result;
 use crate::names::{DefaultSource, Matched, Name, resolve_in};
 
-/// The model used when no name is given: Telea, which needs no weights. Equal to
+/// The model used when no name is given: PatchMatch, which needs no weights. Equal to
 /// [`inpaint_models::DEFAULT_MODEL`].
-pub const DEFAULT_MODEL: &str = "telea";
+pub const DEFAULT_MODEL: &str = "patchmatch";
 
 /// The Hugging Face endpoint [`download_plan`] builds URLs for; a mirror is chosen with
 /// [`PlannedFile::url_for_endpoint`].
@@ -343,6 +343,22 @@ const OURS: License = License::Spdx {
 /// Every known model, the default first.
 pub static CATALOG: &[CatalogEntry] = &[
     CatalogEntry {
+        id: "patchmatch",
+        aliases: &["pm"],
+        architecture: ModelArchitecture::Classical("patchmatch"),
+        files: &[],
+        license: OURS,
+        spec: SpecSummary {
+            fixed_size: None,
+            pad_multiple: 1,
+            summary: "multi-scale PatchMatch with patch voting; any size; no weights",
+        },
+        needs_prompt: false,
+        needs_network: false,
+        devices: CPU_ONLY,
+        description: "Fills with texture copied from the rest of the image; the default",
+    },
+    CatalogEntry {
         id: "telea",
         aliases: &["opencv-telea"],
         architecture: ModelArchitecture::Classical("telea"),
@@ -356,7 +372,7 @@ pub static CATALOG: &[CatalogEntry] = &[
         needs_prompt: false,
         needs_network: false,
         devices: CPU_ONLY,
-        description: "Fast, smooth fill for small holes; the default",
+        description: "Fast, smooth fill for small holes and thin scratches",
     },
     CatalogEntry {
         id: "navier-stokes",
@@ -373,22 +389,6 @@ pub static CATALOG: &[CatalogEntry] = &[
         needs_network: false,
         devices: CPU_ONLY,
         description: "Fluid-dynamics fill for small holes",
-    },
-    CatalogEntry {
-        id: "patchmatch",
-        aliases: &["pm"],
-        architecture: ModelArchitecture::Classical("patchmatch"),
-        files: &[],
-        license: OURS,
-        spec: SpecSummary {
-            fixed_size: None,
-            pad_multiple: 1,
-            summary: "multi-scale PatchMatch with patch voting; any size; no weights",
-        },
-        needs_prompt: false,
-        needs_network: false,
-        devices: CPU_ONLY,
-        description: "Fills with texture copied from the rest of the image",
     },
     CatalogEntry {
         id: "lama",
@@ -629,7 +629,7 @@ pub struct Resolved {
 ///
 /// assert_eq!(catalog::resolve(Some("big-lama"))?.entry.id, "lama");
 /// let default = catalog::resolve(None)?;
-/// assert_eq!(default.entry.id, "telea");
+/// assert_eq!(default.entry.id, "patchmatch");
 /// assert!(matches!(default.matched, Matched::Default { .. }));
 /// let err = catalog::resolve(Some("lamma")).unwrap_err().to_string();
 /// assert!(err.contains("did you mean `lama`?"), "{err}");

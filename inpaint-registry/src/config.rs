@@ -2,7 +2,7 @@
 //! the model roots, merged with what discovery finds and rewritten safely.
 //!
 //! ```toml
-//! default_model = "lama"            # used when no model is named; else `telea`
+//! default_model = "lama"            # used when no model is named; else `patchmatch`
 //!
 //! [[roots]]                         # scanned in this order; the first with an id wins
 //! path = "/home/me/.cache/inpaint/models"

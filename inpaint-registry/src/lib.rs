@@ -7,7 +7,7 @@
 //!   files pinned to a source (Hugging Face repo + revision, or a URL) with sha256 and size
 //!   (or explicitly [`Integrity::Unverified`]), licence, contract, devices. Names resolve
 //!   strictly ([`catalog::resolve`]): exact id, then alias, else an error listing the ids
-//!   and the closest one. The default model (`telea`) applies only when no name is given.
+//!   and the closest one. The default model (`patchmatch`) applies only when no name is given.
 //!   [`download_plan`] says what to fetch; this crate has no network code.
 //! * [`Scanner`]: scans [`ModelRoot`]s in order — this project's cache
 //!   (`<root>/<id>/<file>`), a Hugging Face hub cache (read only), folders of loose files —

@@ -70,7 +70,7 @@ fn unknown_names_list_the_ids_and_the_closest_one() {
 #[test]
 fn the_default_applies_only_when_no_name_is_given() {
     let resolved = catalog::resolve(None).unwrap();
-    assert_eq!(resolved.entry.id, "telea");
+    assert_eq!(resolved.entry.id, "patchmatch");
     assert_eq!(
         resolved.matched,
         Matched::Default {
@@ -83,7 +83,7 @@ fn the_default_applies_only_when_no_name_is_given() {
         Err(Error::UnknownModel { .. })
     ));
     let registry = Registry::default();
-    assert_eq!(registry.resolve(None).unwrap().id, "telea");
+    assert_eq!(registry.resolve(None).unwrap().id, "patchmatch");
     assert!(registry.resolve(Some("")).is_err());
 }
 

@@ -67,7 +67,7 @@ use routes::AppState;
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct ServerOptions {
-    /// The model to serve first; `None`: the registry's default (`telea`).
+    /// The model to serve first; `None`: the registry's default (`patchmatch`).
     pub model: Option<String>,
     /// Folders to look for model files in; empty: the default folders
     /// (`ModelRoot::defaults_from_env`).

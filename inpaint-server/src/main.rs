@@ -29,7 +29,7 @@ struct Args {
     #[arg(long, default_value_t = 8080)]
     port: u16,
     /// The model served first: a catalog id or alias, or a model found in --model-dir.
-    #[arg(long, default_value = "telea")]
+    #[arg(long, default_value = inpaint_models::DEFAULT_MODEL)]
     model: String,
     /// A folder of model files (may be repeated); default: the standard model folders.
     #[arg(long = "model-dir", value_name = "DIR")]

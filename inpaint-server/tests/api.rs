@@ -33,7 +33,7 @@ fn server_config_lists_the_models_as_iopaint_model_infos() {
     let names: Vec<&str> = infos.iter().map(|m| m["name"].as_str().unwrap()).collect();
     assert_eq!(
         names,
-        ["telea", "navier-stokes", "patchmatch", "tiny-lama.onnx"]
+        ["patchmatch", "telea", "navier-stokes", "tiny-lama.onnx"]
     );
     for info in infos {
         // The app puts `inpaint` models under the erase tab and shows no prompt for them.
@@ -60,8 +60,8 @@ fn server_config_lists_the_models_as_iopaint_model_infos() {
             .unwrap()
             .ends_with("tiny-lama.onnx")
     );
-    // The default model (telea) is served, and auto-saving is off without --output-dir.
-    assert_eq!(server.get("/api/v1/model").json()["name"], "telea");
+    // The default model (patchmatch) is served, and auto-saving is off without --output-dir.
+    assert_eq!(server.get("/api/v1/model").json()["name"], "patchmatch");
     let plain = TestServer::start(ServerOptions::new());
     assert_eq!(
         plain.get("/api/v1/server-config").json()["enableAutoSaving"],

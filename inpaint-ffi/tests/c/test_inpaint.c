@@ -77,7 +77,7 @@ static void test_load(void) {
 
     size_t count = inpaint_model_name_count();
     CHECK(count >= 2);
-    CHECK(strcmp(inpaint_model_name_at(0), "telea") == 0);
+    CHECK(strcmp(inpaint_model_name_at(0), "patchmatch") == 0); /* the default */
     CHECK(inpaint_model_name_at(count) == NULL);
     for (size_t i = 0; i < count; i++) {
         model = load(inpaint_model_name_at(i));
