@@ -169,6 +169,19 @@ fn scan_shows_diffusion_folders_as_prompt_models() {
     );
     assert_eq!(stdout.matches("needs a prompt").count(), 2, "{stdout}");
     assert!(!stdout.contains("model.onnx"), "{stdout}");
+
+    // `list` shows them among the other models found in the model folder.
+    let out = models(&["list", "--model-dir", dir.to_str().unwrap()], &[]);
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("sd-inpaint: "))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!(
+        line.contains("present, no checksum to verify") && line.contains("needs a prompt"),
+        "{line}"
+    );
 }
 
 #[test]
