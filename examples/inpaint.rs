@@ -19,9 +19,11 @@
 //! for a local model. `--config FILE` reads a models config, whose entries may name remote
 //! models (`--model lama-remote`).
 //! `--model` also takes a Stable Diffusion 1.5 folder in Optimum's ONNX layout (the folder
-//! holding `model_index.json`, `unet/`, `text_encoder/`, …): then `--prompt`,
-//! `--negative-prompt`, `--steps`, `--guidance`, `--sampler`, `--seed`, `--strength` and
-//! `--mask-blur` apply, a progress bar shows the steps, and the seed used is printed.
+//! holding `model_index.json`, `unet/`, `text_encoder/`, …), by its path or, found in the
+//! model folders, by its id (its folder there, e.g. `--model sd15 --model-dir D`): then
+//! `--prompt`, `--negative-prompt`, `--steps`, `--guidance`, `--sampler`, `--seed`,
+//! `--strength` and `--mask-blur` apply, a progress bar shows the steps, and the seed used is
+//! printed.
 //!
 //! ```text
 //! cargo run --release --example inpaint -- --model path/to/sd15-onnx --prompt "a red bench" \
@@ -69,7 +71,6 @@ use inpaint_core::io::{load_image, load_mask, save_image};
 use inpaint_core::{
     HdStrategy, InpaintModel, InpaintOptions, Limits, Progress, Request, Sampler, inpaint,
 };
-use inpaint_models::diffusion::{DiffusionOptions, StableDiffusion};
 use inpaint_models::onnx::{
     Architecture, Device, DevicePolicy, OnnxModel, OnnxOptions, OutputRange, RuntimeSearch,
 };
@@ -378,33 +379,6 @@ fn load(args: &mut Args) -> Result<(Loaded, Described), String> {
         return Ok((Loaded::Own(Box::new(model)), described));
     }
 
-    if let Some(dir) = args
-        .model
-        .as_deref()
-        .map(Path::new)
-        .filter(|p| is_diffusion_folder(p))
-    {
-        let options = DiffusionOptions::default().with_onnx(args.onnx.clone().with_device(policy));
-        let model = StableDiffusion::load(dir, &options).map_err(|e| e.full_message())?;
-        let runtime = model.runtime();
-        let described = Described {
-            model: format!(
-                "Stable Diffusion 1.5 ({}-channel UNet, {}, {})",
-                model.unet_channels(),
-                if model.is_f16() { "fp16" } else { "fp32" },
-                dir.display()
-            ),
-            device: Some(format!(
-                "{} (asked: {}; ONNX Runtime {} from {})",
-                model.execution(),
-                args.device,
-                runtime.version(),
-                runtime.path().display()
-            )),
-        };
-        return Ok((Loaded::Own(Box::new(model)), described));
-    }
-
     let name = args.model.as_deref();
     let resolved = inpaint_registry::catalog::resolve(name).ok();
     if resolved
@@ -421,12 +395,18 @@ fn load(args: &mut Args) -> Result<(Loaded, Described), String> {
     // A classical catalog model needs no scan of the model folders.
     let classical =
         resolved.filter(|r| matches!(r.entry.architecture, ModelArchitecture::Classical(_)));
-    let (plan, matched) = match classical {
-        Some(resolved) => (
+    // A Stable Diffusion folder given by its path loads as a discovered one does.
+    let folder = name.map(Path::new).filter(|p| is_diffusion_folder(p));
+    let (plan, matched) = match (folder, classical) {
+        (Some(dir), _) => (
+            LoadPlan::from_file(dir, &mut Scanner::new()).map_err(|e| e.full_message())?,
+            Matched::Id,
+        ),
+        (None, Some(resolved)) => (
             LoadPlan::classical(resolved.entry.id).map_err(|e| e.full_message())?,
             resolved.matched,
         ),
-        None => {
+        (None, None) => {
             let roots = match &args.model_dir {
                 Some(dir) => vec![ModelRoot::project(dir)],
                 None => ModelRoot::defaults_from_env(),
@@ -448,12 +428,17 @@ fn load(args: &mut Args) -> Result<(Loaded, Described), String> {
         }
     };
     let mut onnx = args.onnx.clone();
-    if matches!(plan.architecture, ModelArchitecture::Onnx { .. }) {
+    match plan.architecture {
         // The seed of an ONNX model is MAT's noise; radius and patch size stay in the plan,
         // where the manager refuses them for an ONNX model.
-        if let Some(seed) = args.options.seed.take() {
-            onnx = onnx.with_seed(seed);
+        ModelArchitecture::Onnx { .. } => {
+            if let Some(seed) = args.options.seed.take() {
+                onnx = onnx.with_seed(seed);
+            }
         }
+        // A diffusion model's seed travels in its request (IOPaint's `sd_seed`).
+        ModelArchitecture::Diffusion { .. } => args.options.seed = None,
+        _ => {}
     }
     let plan = plan.with_device(policy).with_options(args.options.clone());
     let mut manager = ModelManager::new().with_onnx_options(onnx);

@@ -294,7 +294,12 @@ fn list(model_dir: Option<&PathBuf>, verify: bool) -> Result<(), String> {
     if !others.is_empty() {
         println!("\nother model files found:");
         for model in others {
-            println!("  {}: {}", model.id, describe_present(model));
+            // A diffusion pipeline says what it is: it paints from a prompt.
+            let kind = match model.architecture {
+                Some(arch) if arch.needs_prompt() => format!(" — {arch}"),
+                _ => String::new(),
+            };
+            println!("  {}: {}{kind}", model.id, describe_present(model));
         }
     }
     Ok(())
@@ -406,6 +411,7 @@ fn scan(dir: &PathBuf) -> Result<(), String> {
     let discovery: Discovery = Scanner::new().scan(&[ModelRoot::loose(dir)]);
     for model in &discovery.models {
         let mut line = match &model.architecture {
+            Some(arch) if arch.needs_prompt() => format!("{}: {arch}", model.id),
             Some(arch) => format!("{}: {}", model.id, arch.name()),
             None => format!("{}: not usable", model.id),
         };

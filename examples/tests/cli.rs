@@ -488,6 +488,68 @@ fn onnx_flags_are_checked_as_usage() {
     }
 }
 
+/// A Stable Diffusion folder in the model folder (a copy of the tiny pipeline of
+/// inpaint-models' fixtures) runs by its id, through the registry and the model manager.
+#[test]
+fn a_diffusion_folder_runs_by_its_id_in_the_model_folder() {
+    fn copy_dir(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for entry in std::fs::read_dir(from).unwrap() {
+            let path = entry.unwrap().path();
+            let target = to.join(path.file_name().unwrap());
+            if path.is_dir() {
+                copy_dir(&path, &target);
+            } else {
+                std::fs::copy(&path, &target).unwrap();
+            }
+        }
+    }
+    let files = Files::new("sd-id");
+    let (image, mask, output) = (
+        files.photo("in.png", 40, 30),
+        files.mask("mask.png", 40, 30),
+        files.path("out.png"),
+    );
+    let models = files.path("models");
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../inpaint-models/tests/fixtures/diffusion/sd15-tiny-inpaint"),
+        &Path::new(&models).join("sd15"),
+    );
+    let out = run(&[
+        "--model",
+        "sd15",
+        "--model-dir",
+        &models,
+        "--prompt",
+        "a red bench",
+        "--steps",
+        "2",
+        "--seed",
+        "5",
+        "--image",
+        &image,
+        "--mask",
+        &mask,
+        "--output",
+        &output,
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("model:         sd15 (sd-inpaint, "),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("2 steps, ") && stdout.contains("seed 5"),
+        "{stdout}"
+    );
+    let result = image::open(&output).unwrap().into_rgb8();
+    let input = image::open(&image).unwrap().into_rgb8();
+    assert_eq!(result.get_pixel(0, 0), input.get_pixel(0, 0));
+}
+
 #[test]
 fn named_models_resolve_through_the_registry() {
     let files = Files::new("registry");

@@ -149,6 +149,55 @@ fn scan_identifies_files_by_content_and_says_why_not() {
     assert!(stdout.contains("half.onnx.partial: skipped"), "{stdout}");
 }
 
+/// A Stable Diffusion folder (copies of inpaint-models' tiny pipelines) is one model that needs
+/// a prompt, with its UNet kind; the graphs inside are not listed as models of their own.
+#[test]
+fn scan_shows_diffusion_folders_as_prompt_models() {
+    fn copy_dir(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for entry in std::fs::read_dir(from).unwrap() {
+            let path = entry.unwrap().path();
+            let target = to.join(path.file_name().unwrap());
+            if path.is_dir() {
+                copy_dir(&path, &target);
+            } else {
+                std::fs::copy(&path, &target).unwrap();
+            }
+        }
+    }
+    let dir = temp_dir("scan-sd");
+    let fixtures =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../inpaint-models/tests/fixtures/diffusion");
+    copy_dir(&fixtures.join("sd15-tiny-inpaint"), &dir.join("sd-inpaint"));
+    copy_dir(&fixtures.join("sd15-tiny-plain"), &dir.join("sd-plain"));
+    let out = models(&["scan", dir.to_str().unwrap()], &[]);
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("sd-inpaint: sd-inpaint (Stable Diffusion 1.5, ONNX folder, 9-channel"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("sd-plain: sd (Stable Diffusion 1.5, ONNX folder, 4-channel"),
+        "{stdout}"
+    );
+    assert_eq!(stdout.matches("needs a prompt").count(), 2, "{stdout}");
+    assert!(!stdout.contains("model.onnx"), "{stdout}");
+
+    // `list` shows them among the other models found in the model folder.
+    let out = models(&["list", "--model-dir", dir.to_str().unwrap()], &[]);
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("sd-inpaint: "))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!(
+        line.contains("present, no checksum to verify") && line.contains("needs a prompt"),
+        "{line}"
+    );
+}
+
 #[test]
 fn a_download_with_the_wrong_bytes_fails_and_leaves_no_model_file() {
     let dir = temp_dir("bad-download");

@@ -41,6 +41,13 @@ pub enum ModelArchitecture {
         /// assumes 0–1 and checks every run.
         output_range: Option<OutputRange>,
     },
+    /// A Stable Diffusion 1.5 pipeline in Optimum's ONNX layout (a folder), run by
+    /// [`StableDiffusion`](inpaint_models::diffusion::StableDiffusion); it needs a prompt.
+    Diffusion {
+        /// The UNet's input channels: 9 for an inpainting UNet, 4 for a plain one (which
+        /// inpaints by blending re-noised known latents, as diffusers does).
+        unet_channels: usize,
+    },
 }
 
 impl ModelArchitecture {
@@ -82,7 +89,14 @@ impl ModelArchitecture {
         match self {
             ModelArchitecture::Classical(name) | ModelArchitecture::Api(name) => name,
             ModelArchitecture::Onnx { architecture, .. } => architecture.name(),
+            ModelArchitecture::Diffusion { unet_channels: 9 } => "sd-inpaint",
+            ModelArchitecture::Diffusion { .. } => "sd",
         }
+    }
+
+    /// Whether the model paints from a prompt (a diffusion model) rather than erasing.
+    pub fn needs_prompt(&self) -> bool {
+        matches!(self, ModelArchitecture::Diffusion { .. })
     }
 }
 
@@ -100,6 +114,19 @@ impl fmt::Display for ModelArchitecture {
                     Some(range) => write!(f, ", output {})", range_name(*range)),
                     None => f.write_str(")"),
                 }
+            }
+            ModelArchitecture::Diffusion { unet_channels } => {
+                let kind = if *unet_channels == 9 {
+                    "inpainting"
+                } else {
+                    "text-to-image"
+                };
+                write!(
+                    f,
+                    "{} (Stable Diffusion 1.5, ONNX folder, {unet_channels}-channel {kind} \
+                     UNet; needs a prompt)",
+                    self.name()
+                )
             }
         }
     }
@@ -777,6 +804,11 @@ mod tests {
                                 | Architecture::Mat
                         )
                     );
+                }
+                // Diffusion folders are discovered, not catalogued: their entries need
+                // multi-file downloads first.
+                ModelArchitecture::Diffusion { .. } => {
+                    panic!("{}: a diffusion entry needs multi-file downloads", entry.id)
                 }
             }
             for file in entry.files {

@@ -191,7 +191,10 @@ pub struct FoundFile {
 pub struct ModelInfo {
     /// The catalog id, or for any other file its path relative to the root with `/`
     /// separators (`foo.onnx`, `sub/bar.onnx`; in a hub cache `owner/name/path`). Such ids
-    /// contain a `.` or `/`, so they never collide with a catalog id.
+    /// contain a `.` or `/`, so they never collide with a catalog id. A Stable Diffusion
+    /// folder's id is its folder's path the same way (`sd15`, `sub/sd15`; in a hub cache
+    /// `owner/name` when the snapshot is the pipeline); a catalog id's folder in a project
+    /// root is taken as that catalog model first.
     pub id: String,
     /// The catalog entry, for a catalog model.
     pub catalog: Option<&'static CatalogEntry>,
@@ -223,7 +226,8 @@ impl ModelInfo {
         self.architecture.is_some() && self.problems.is_empty()
     }
 
-    /// The first file's path (the model file of every single-file model).
+    /// The first file's path (the model file of every single-file model; the folder of a
+    /// diffusion pipeline).
     pub fn path(&self) -> &Path {
         self.files
             .first()
@@ -311,6 +315,8 @@ struct Candidate {
     notes: Vec<String>,
     /// Order among candidates of one root with the same id (lower first).
     rank: u8,
+    /// A diffusion pipeline's folder (`paths` holds the folder), not a file.
+    folder: bool,
 }
 
 impl Scanner {
@@ -433,8 +439,12 @@ impl Scanner {
             root,
             hf,
             mut notes,
+            folder,
             ..
         } = candidate;
+        if folder {
+            return describe_folder(id, paths, root, hf, notes);
+        }
         let mut problems = Vec::new();
         let mut files = Vec::new();
         let mut size = 0;
@@ -536,6 +546,69 @@ impl Scanner {
             catalog_hint,
         }
     }
+}
+
+/// A diffusion pipeline's folder as a [`ModelInfo`]: its one "file" is the folder, its
+/// architecture what [`crate::diffusion::inspect`] finds, or the reason it cannot run.
+fn describe_folder(
+    id: String,
+    paths: Vec<PathBuf>,
+    root: ModelRoot,
+    hf: Option<HfLocation>,
+    mut notes: Vec<String>,
+) -> ModelInfo {
+    let path = paths
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| root.path.clone());
+    let size = folder_size(&path, MAX_DEPTH);
+    let mut problems = Vec::new();
+    let architecture = match crate::diffusion::inspect(&path) {
+        Ok(folder) => {
+            if folder.float16 {
+                notes.push("float16 graphs".into());
+            }
+            Some(ModelArchitecture::Diffusion {
+                unet_channels: folder.unet_channels,
+            })
+        }
+        Err(err) => {
+            problems.push(err.full_message());
+            None
+        }
+    };
+    ModelInfo {
+        id,
+        catalog: None,
+        architecture,
+        files: vec![FoundFile {
+            path,
+            size: Some(size),
+            expected_sha256: None,
+            verification: Verification::NoDigest,
+            probe: None,
+        }],
+        root,
+        hf,
+        size,
+        problems,
+        notes,
+        catalog_hint: None,
+    }
+}
+
+/// Bytes of the files below `dir` (following the hub cache's symlinks), `depth` levels deep.
+fn folder_size(dir: &Path, depth: usize) -> u64 {
+    let Ok(read) = fs::read_dir(dir) else {
+        return 0;
+    };
+    read.filter_map(|e| e.ok())
+        .map(|e| match fs::metadata(e.path()) {
+            Ok(m) if m.is_file() => m.len(),
+            Ok(m) if m.is_dir() && depth > 0 => folder_size(&e.path(), depth - 1),
+            _ => 0,
+        })
+        .sum()
 }
 
 /// The catalog model a loose file looks like: same file name, same size (when the catalog
@@ -660,6 +733,26 @@ fn walk_loose(
     found: &mut Vec<Candidate>,
     discovery: &mut Discovery,
 ) {
+    // A diffusion pipeline is one model: the folder, not the graphs inside it.
+    if dir.join("model_index.json").is_file() {
+        let id = match prefix.strip_suffix('/') {
+            Some(id) => id.to_string(),
+            None => dir
+                .file_name()
+                .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+        };
+        found.push(Candidate {
+            id,
+            catalog: None,
+            paths: vec![dir.to_path_buf()],
+            root: root.clone(),
+            hf: None,
+            notes: Vec::new(),
+            rank: 0,
+            folder: true,
+        });
+        return;
+    }
     for (name, path) in entries(dir, discovery) {
         if name.starts_with('.') {
             continue;
@@ -688,6 +781,7 @@ fn walk_loose(
                 hf: None,
                 notes: Vec::new(),
                 rank: 0,
+                folder: false,
             });
         }
     }
@@ -728,6 +822,7 @@ fn scan_project(root: &ModelRoot, found: &mut Vec<Candidate>, discovery: &mut Di
                                 hf: None,
                                 notes: Vec::new(),
                                 rank: 0,
+                                folder: false,
                             });
                         }
                     }
@@ -742,6 +837,7 @@ fn scan_project(root: &ModelRoot, found: &mut Vec<Candidate>, discovery: &mut Di
                         hf: None,
                         notes: Vec::new(),
                         rank: 0,
+                        folder: false,
                     });
                 }
                 found.extend(rest);
@@ -764,6 +860,7 @@ fn scan_project(root: &ModelRoot, found: &mut Vec<Candidate>, discovery: &mut Di
                         hf: None,
                         notes: Vec::new(),
                         rank: 0,
+                        folder: false,
                     });
                 }
             }
@@ -841,6 +938,11 @@ fn scan_hf(root: &ModelRoot, found: &mut Vec<Candidate>, discovery: &mut Discove
                         } else {
                             2
                         };
+                    }
+                    // A pipeline in the snapshot's top folder is the repository itself.
+                    None if file.folder && file.paths[0] == snapshot => {
+                        file.id = repo.clone();
+                        file.rank = if is_main { 0 } else { 1 };
                     }
                     None => {
                         file.id = format!("{repo}/{rel}");

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use inpaint_core::InpaintModel;
+use inpaint_models::diffusion::{DiffusionOptions, StableDiffusion};
 use inpaint_models::onnx::{Device, DevicePolicy, OnnxModel, OnnxOptions};
 
 use crate::catalog::ModelArchitecture;
@@ -34,7 +35,7 @@ pub struct ActiveModel {
     pub id: String,
     /// What runs it.
     pub architecture: ModelArchitecture,
-    /// Its file (ONNX models).
+    /// Its file (ONNX models) or folder (diffusion models).
     pub path: Option<PathBuf>,
     /// The device it runs on (for a remote model, [`Device::Cpu`]: the pipeline's own part;
     /// the forward pass runs where [`remote`](Self::remote) says).
@@ -258,6 +259,36 @@ impl ModelManager {
                     options = options.with_seed(seed);
                 }
                 let model = OnnxModel::load(path, architecture, &options).map_err(load_error)?;
+                let report = model.execution().clone();
+                Ok(Loaded {
+                    model: Box::new(model),
+                    info: ActiveModel {
+                        id: plan.id.clone(),
+                        architecture: plan.architecture,
+                        path: Some(path.clone()),
+                        device: report.device,
+                        remote: None,
+                        execution: Some(report.to_string()),
+                        plan: plan.clone(),
+                    },
+                })
+            }
+            ModelArchitecture::Diffusion { .. } => {
+                let Some(path) = &plan.path else {
+                    return Err(Error::InvalidParameter {
+                        id: plan.id.clone(),
+                        message: "a diffusion model needs its folder".into(),
+                    });
+                };
+                if plan.options != inpaint_models::ModelOptions::new() {
+                    return Err(Error::InvalidParameter {
+                        id: plan.id.clone(),
+                        message: "radius and patch size apply to classical models only".into(),
+                    });
+                }
+                let options = DiffusionOptions::default()
+                    .with_onnx(self.onnx.clone().with_device(plan.device.clone()));
+                let model = StableDiffusion::load(path, &options).map_err(load_error)?;
                 let report = model.execution().clone();
                 Ok(Loaded {
                     model: Box::new(model),

@@ -34,7 +34,7 @@ pub struct LoadPlan {
     pub id: String,
     /// What runs it.
     pub architecture: ModelArchitecture,
-    /// The model file (ONNX models).
+    /// The model file (ONNX models), or folder (diffusion models).
     pub path: Option<PathBuf>,
     /// Which device to run on.
     pub device: DevicePolicy,
@@ -73,11 +73,23 @@ impl LoadPlan {
         plan
     }
 
-    /// The model file at `path`, identified by content (through `scanner`'s cache). A file
-    /// that fits no architecture is an [`Error::NotIdentified`] with the reason; it is never
-    /// loaded to see.
+    /// The model file at `path`, identified by content (through `scanner`'s cache), or the
+    /// Stable Diffusion folder at `path` (one holding `model_index.json`, checked by
+    /// [`diffusion::inspect`](crate::diffusion::inspect)). A file that fits no architecture is
+    /// an [`Error::NotIdentified`] with the reason; it is never loaded to see.
     pub fn from_file(path: impl AsRef<Path>, scanner: &mut Scanner) -> Result<LoadPlan> {
         let path = path.as_ref();
+        if path.join("model_index.json").is_file() {
+            let folder = crate::diffusion::inspect(path)?;
+            let mut plan = LoadPlan::new(
+                &path.display().to_string(),
+                ModelArchitecture::Diffusion {
+                    unet_channels: folder.unet_channels,
+                },
+            );
+            plan.path = Some(path.to_path_buf());
+            return Ok(plan);
+        }
         let probe = scanner.probe(path)?;
         let Some(architecture) = probe.architecture() else {
             let mut reason = probe.problem().unwrap_or_default();
@@ -108,7 +120,9 @@ impl LoadPlan {
     fn new(id: &str, architecture: ModelArchitecture) -> LoadPlan {
         let output_range = match architecture {
             ModelArchitecture::Onnx { output_range, .. } => output_range,
-            ModelArchitecture::Classical(_) | ModelArchitecture::Api(_) => None,
+            ModelArchitecture::Classical(_)
+            | ModelArchitecture::Api(_)
+            | ModelArchitecture::Diffusion { .. } => None,
         };
         LoadPlan {
             id: id.to_string(),
@@ -278,7 +292,9 @@ impl<'a> Registry<'a> {
             }
             // The server holds the file; the config checked there is no `path`.
             plan.remote = Some(remote.clone());
-        } else if let ModelArchitecture::Onnx { .. } = architecture {
+        } else if let ModelArchitecture::Onnx { .. } | ModelArchitecture::Diffusion { .. } =
+            architecture
+        {
             plan.path = Some(self.model_file(&id, params, found)?);
         } else if let Some(path) = params.and_then(|p| p.path.as_ref()) {
             return Err(Error::InvalidParameter {
@@ -292,7 +308,7 @@ impl<'a> Registry<'a> {
         Ok(plan)
     }
 
-    /// The file of ONNX model `id`.
+    /// The file of ONNX model `id` (the folder of a diffusion model).
     fn model_file(
         &self,
         id: &str,
@@ -434,6 +450,19 @@ fn apply_params(plan: &mut LoadPlan, params: &ModelParams) -> Result<()> {
             }
             plan.output_range = params.output_range.or(plan.output_range);
             plan.seed = params.seed;
+        }
+        ModelArchitecture::Diffusion { .. } => {
+            // The seed of a diffusion model comes with each request (IOPaint's `sd_seed`).
+            for (name, set) in [
+                ("output_range", params.output_range.is_some()),
+                ("radius", params.radius.is_some()),
+                ("patch_size", params.patch_size.is_some()),
+                ("seed", params.seed.is_some()),
+            ] {
+                if set {
+                    return Err(refuse(name));
+                }
+            }
         }
     }
     Ok(())

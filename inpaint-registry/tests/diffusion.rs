@@ -105,3 +105,100 @@ fn a_single_file_checkpoint_is_not_runnable_and_names_the_export() {
     assert!(err.contains("optimum-cli export onnx --model"), "{err}");
     assert!(err.contains("sd-inpainting-onnx"), "{err}");
 }
+
+/// A scanned SD folder is one model whose id is its folder in the root; `plan` gives its folder
+/// and the manager loads it with `StableDiffusion::load` (ONNX Runtime, the tiny pipelines) and
+/// runs it with a prompt. A plain (4-channel) pipeline in the hub cache is the repository.
+#[test]
+fn scanned_folders_plan_load_and_run() {
+    use inpaint_core::image::{GrayImage, Luma, Rgb, RgbImage};
+    use inpaint_core::{Image, InpaintOptions, Mask, Request, inpaint};
+    use inpaint_registry::{ModelArchitecture, ModelManager, Registry, Scanner};
+
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("models");
+    copy_dir(&tiny("inpaint"), &project.join("sd15-tiny"));
+    let hub = dir.path().join("hub");
+    copy_dir(
+        &tiny("plain"),
+        &hub.join("models--someone--sd15-onnx/snapshots/0123abc"),
+    );
+    let discovery = Scanner::new().scan(&[ModelRoot::project(&project), ModelRoot::hf_cache(&hub)]);
+    let ids: Vec<(&str, Option<ModelArchitecture>)> = discovery
+        .models
+        .iter()
+        .map(|m| (m.id.as_str(), m.architecture))
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            (
+                "sd15-tiny",
+                Some(ModelArchitecture::Diffusion { unet_channels: 9 })
+            ),
+            (
+                "someone/sd15-onnx",
+                Some(ModelArchitecture::Diffusion { unet_channels: 4 })
+            ),
+        ],
+        "the graphs inside are not models of their own: {:?}",
+        discovery.models
+    );
+    assert!(discovery.models.iter().all(|m| m.is_usable()));
+    let shown = discovery.models[0].architecture.unwrap().to_string();
+    assert!(
+        shown.contains("9-channel inpainting") && shown.contains("needs a prompt"),
+        "{shown}"
+    );
+
+    let registry = Registry::new(None, Some(&discovery));
+    let plan = registry.plan(Some("sd15-tiny")).unwrap();
+    assert_eq!(
+        plan.path.as_deref(),
+        Some(project.join("sd15-tiny").as_path())
+    );
+    assert!(plan.architecture.needs_prompt());
+
+    let mut manager = ModelManager::new();
+    let active = manager.load(plan).unwrap();
+    assert_eq!(active.id, "sd15-tiny");
+    assert!(active.execution.is_some());
+    let image = Image::from_rgb(RgbImage::from_pixel(64, 64, Rgb([100, 100, 100]))).unwrap();
+    let mut mask = GrayImage::new(64, 64);
+    for y in 16..48 {
+        for x in 16..48 {
+            mask.put_pixel(x, y, Luma([255]));
+        }
+    }
+    let mask = Mask::from_gray(mask).unwrap();
+    let options = InpaintOptions::default()
+        .with_request(Request::new().with_prompt("a wooden bench").with_steps(2));
+    let out = inpaint(manager.model_mut().unwrap(), &image, &mask, &options).unwrap();
+    assert_eq!(out.rgb().dimensions(), (64, 64));
+    assert_eq!(out.rgb().get_pixel(0, 0).0, [100, 100, 100]);
+
+    // Switching to the plain pipeline goes through the same path.
+    let plan = registry.plan(Some("someone/sd15-onnx")).unwrap();
+    assert_eq!(manager.load(plan).unwrap().id, "someone/sd15-onnx");
+}
+
+/// Parameters that a diffusion model does not take are refused by name.
+#[test]
+fn config_parameters_a_diffusion_model_does_not_take_are_refused() {
+    use inpaint_registry::{ModelsConfig, Registry, Scanner};
+
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("models");
+    copy_dir(&tiny("plain"), &project.join("sd"));
+    let discovery = Scanner::new().scan(&[ModelRoot::project(&project)]);
+    let config = ModelsConfig::parse(
+        "[models.sd]\nradius = 3.0\n",
+        &dir.path().join("models.toml"),
+    )
+    .unwrap();
+    let err = Registry::new(Some(&config), Some(&discovery))
+        .plan(Some("sd"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("radius"), "{err}");
+}

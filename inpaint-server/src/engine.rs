@@ -24,7 +24,7 @@ use inpaint_registry::{
 };
 
 use crate::error::{ApiError, Error, Result};
-use crate::schema::ModelInfo;
+use crate::schema::{ModelInfo, ModelType};
 
 /// The served model, as the API describes it.
 #[derive(Debug, Clone)]
@@ -74,6 +74,7 @@ impl Models {
             infos.push(describe(
                 &model.id,
                 Some(model.path().display().to_string()),
+                model.architecture,
             ));
         }
         infos
@@ -107,28 +108,46 @@ impl Models {
     }
 }
 
-/// IOPaint's `ModelInfo` for model `id`: a prompt model when the catalog says so.
-fn describe(id: &str, path: Option<String>) -> ModelInfo {
+/// IOPaint's `ModelInfo` for model `id`: a prompt model when its architecture or the catalog
+/// says so.
+fn describe(id: &str, path: Option<String>, architecture: Option<ModelArchitecture>) -> ModelInfo {
     let takes_prompt = catalog::entry(id).is_some_and(|e| e.needs_prompt);
-    describe_as(id, path, takes_prompt)
+    describe_as(id, path, model_type(architecture, takes_prompt))
 }
 
-fn describe_as(id: &str, path: Option<String>, takes_prompt: bool) -> ModelInfo {
+/// The Settings tab IOPaint's app shows a model under: a Stable Diffusion pipeline by its
+/// UNet (IOPaint's `diffusers_sd_inpaint` for an inpainting UNet, `diffusers_sd` for a plain
+/// one); any other prompt model as SD inpainting; the rest as erase models.
+fn model_type(architecture: Option<ModelArchitecture>, takes_prompt: bool) -> ModelType {
+    match architecture {
+        Some(ModelArchitecture::Diffusion { unet_channels: 9 }) => ModelType::DiffusersSdInpaint,
+        Some(ModelArchitecture::Diffusion { .. }) => ModelType::DiffusersSd,
+        _ if takes_prompt => ModelType::DiffusersSdInpaint,
+        _ => ModelType::Inpaint,
+    }
+}
+
+fn describe_as(id: &str, path: Option<String>, model_type: ModelType) -> ModelInfo {
     let mut info = ModelInfo::erase(id, path.unwrap_or_else(|| id.to_owned()));
-    if takes_prompt {
-        info.model_type = crate::schema::ModelType::DiffusersSdInpaint;
+    if model_type != ModelType::Inpaint {
+        info.model_type = model_type;
         info.need_prompt = true;
         info.support_strength = true;
     }
     info
 }
 
-/// The served model, as the loaded model describes itself (`ModelSpec::takes_prompt`).
+/// The served model, as its architecture and the loaded model (`ModelSpec::takes_prompt`)
+/// describe it.
 fn describe_active(active: &ActiveModel, manager: &mut ModelManager) -> Served {
     let path = active.path.as_ref().map(|p| p.display().to_string());
     let takes_prompt = manager.model_mut().is_some_and(|m| m.spec().takes_prompt);
     Served {
-        info: describe_as(&active.id, path, takes_prompt),
+        info: describe_as(
+            &active.id,
+            path,
+            model_type(Some(active.architecture), takes_prompt),
+        ),
         active: active.clone(),
     }
 }

@@ -211,6 +211,8 @@ impl InpaintRequest {
 pub enum ModelType {
     /// Erase models (LaMa, MAT, the classical ones): IOPaint's `inpaint`.
     Inpaint,
+    /// Stable Diffusion pipelines with a plain (text-to-image) UNet: IOPaint's `diffusers_sd`.
+    DiffusersSd,
     /// Stable Diffusion inpainting checkpoints: IOPaint's `diffusers_sd_inpaint`.
     DiffusersSdInpaint,
 }

@@ -593,3 +593,89 @@ fn plugin_routes_unknown_routes_and_the_web_app() {
     );
     assert!(js.header("content-type").unwrap().contains("javascript"));
 }
+
+/// Copies the tiny Stable Diffusion pipeline `kind` of `inpaint-models` (made by
+/// `scripts/make-diffusion-fixtures.py`: real architectures, random weights) to `to`.
+fn copy_sd_fixture(kind: &str, to: &std::path::Path) {
+    fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for entry in std::fs::read_dir(from).unwrap() {
+            let path = entry.unwrap().path();
+            let target = to.join(path.file_name().unwrap());
+            if path.is_dir() {
+                copy_dir(&path, &target);
+            } else {
+                std::fs::copy(&path, &target).unwrap();
+            }
+        }
+    }
+    let from = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../inpaint-models/tests/fixtures/diffusion")
+        .join(format!("sd15-tiny-{kind}"));
+    copy_dir(&from, to);
+}
+
+/// Stable Diffusion folders in the model folder are listed under the app's Stable Diffusion
+/// tabs (IOPaint's `diffusers_sd_inpaint` for a 9-channel UNet, `diffusers_sd` for a plain
+/// one) with the prompt box, and switching to one loads it through the model manager and
+/// paints with a prompt.
+#[test]
+fn stable_diffusion_folders_are_listed_and_served() {
+    let models = tempfile::tempdir().unwrap();
+    copy_sd_fixture("inpaint", &models.path().join("sd-inpaint"));
+    copy_sd_fixture("plain", &models.path().join("sd-plain"));
+    let server = TestServer::start(
+        ServerOptions::new()
+            .with_model("telea")
+            .with_model_dir(models.path()),
+    );
+    let config = server.get("/api/v1/server-config").json();
+    let infos = config["modelInfos"].as_array().unwrap();
+    let info = |name: &str| {
+        infos
+            .iter()
+            .find(|m| m["name"] == name)
+            .unwrap_or_else(|| panic!("no {name} in {infos:?}"))
+            .clone()
+    };
+    let (inpaint, plain) = (info("sd-inpaint"), info("sd-plain"));
+    assert_eq!(inpaint["model_type"], "diffusers_sd_inpaint", "{inpaint}");
+    assert_eq!(plain["model_type"], "diffusers_sd", "{plain}");
+    for sd in [&inpaint, &plain] {
+        assert_eq!(sd["need_prompt"], true, "{sd}");
+        assert_eq!(sd["support_strength"], true, "{sd}");
+    }
+    // The graphs inside the folders are not offered as models of their own.
+    assert!(
+        infos
+            .iter()
+            .all(|m| !m["name"].as_str().unwrap().contains("model.onnx")),
+        "{infos:?}"
+    );
+    assert_eq!(info("telea")["need_prompt"], false);
+
+    let switched = server.post_json("/api/v1/model", &json!({"name": "sd-inpaint"}));
+    assert_eq!(switched.status, 200);
+    let current = server.get("/api/v1/model").json();
+    assert_eq!(current["name"], "sd-inpaint");
+    assert_eq!(current["model_type"], "diffusers_sd_inpaint");
+    assert_eq!(current["need_prompt"], true);
+
+    let image = encode(&DynamicImage::ImageRgb8(photo(64, 64)), ImageFormat::Png);
+    let mask = encode(
+        &DynamicImage::ImageLuma8(rect_mask(64, 64, (16, 16, 32, 32))),
+        ImageFormat::Png,
+    );
+    let mut body = inpaint_body(&image, &mask);
+    body["prompt"] = json!("a wooden bench");
+    body["sd_steps"] = json!(2);
+    let reply = server.post_json("/api/v1/inpaint", &body);
+    assert_eq!(
+        reply.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&reply.body)
+    );
+    let out = image::load_from_memory(&reply.body).unwrap();
+    assert_eq!((out.width(), out.height()), (64, 64));
+}
