@@ -6,7 +6,8 @@
 use arbitrary::{Arbitrary, Unstructured};
 use inpaint_core::image::{GrayImage, RgbImage, RgbaImage};
 use inpaint_core::{
-    Error, HdStrategy, Image, InpaintModel, InpaintOptions, Mask, ModelSpec, Result, inpaint,
+    Error, HdStrategy, Image, InpaintModel, InpaintOptions, Mask, ModelSpec, Request, Result,
+    inpaint,
 };
 use inpaint_models::{ModelOptions, by_name};
 use libfuzzer_sys::fuzz_target;
@@ -97,14 +98,14 @@ impl InpaintModel for Budgeted {
         self.inner.spec()
     }
 
-    fn forward(&mut self, image: &RgbImage, mask: &Mask) -> Result<RgbImage> {
+    fn forward(&mut self, image: &RgbImage, mask: &Mask, request: &Request) -> Result<RgbImage> {
         let pixels = u64::from(image.width()) * u64::from(image.height());
         if pixels > self.left {
             self.exhausted = true;
             return Err(Error::runtime("fuzz budget exhausted"));
         }
         self.left -= pixels;
-        self.inner.forward(image, mask)
+        self.inner.forward(image, mask, request)
     }
 
     fn pad(&self, image: &RgbImage, mask: &Mask) -> (RgbImage, Mask) {
