@@ -25,16 +25,5 @@ PINS=(
 )
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-venv="$root/.venv-diffusion"
-python="$venv/bin/python"
-if [[ ! -x "$python" ]]; then
-    "${PYTHON:-python3}" -m venv "$venv"
-fi
-installed="$("$python" -m pip freeze --disable-pip-version-check 2>/dev/null | tr 'A-Z_' 'a-z-')"
-for pin in "${PINS[@]}"; do
-    if ! grep -qxF "$pin" <<<"$installed"; then
-        "$python" -m pip install --disable-pip-version-check --quiet "${PINS[@]}"
-        break
-    fi
-done
-echo "$python"
+source "$root/scripts/pinned-venv.sh"
+pinned_venv "$root/.venv-diffusion" "${PINS[@]}"

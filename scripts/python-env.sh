@@ -24,28 +24,5 @@ PINS=(
 )
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-venv="$root/.venv"
-python="$venv/bin/python"
-
-if [[ ! -x "$python" ]]; then
-    echo "creating $venv" >&2
-    "${PYTHON:-python3}" -m venv "$venv"
-fi
-
-# `pip freeze` prints `name==version` with the names normalised as in PINS (lower case, dashes).
-installed="$("$python" -m pip freeze --disable-pip-version-check 2>/dev/null | tr 'A-Z_' 'a-z-')"
-missing=()
-for pin in "${PINS[@]}"; do
-    if ! grep -qxF "$pin" <<<"$installed"; then
-        missing+=("$pin")
-    fi
-done
-
-if ((${#missing[@]} > 0)); then
-    echo "installing ${missing[*]}" >&2
-    "$python" -m pip install --disable-pip-version-check --quiet "${PINS[@]}"
-else
-    echo "pinned packages already installed" >&2
-fi
-
-echo "$python"
+source "$root/scripts/pinned-venv.sh"
+pinned_venv "$root/.venv" "${PINS[@]}"

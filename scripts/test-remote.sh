@@ -22,20 +22,8 @@ PINS=(
     "protobuf==6.33.6"
 )
 
-venv=.venv-kserve
-python="$venv/bin/python"
-if [[ ! -x "$python" ]]; then
-    echo "creating $venv" >&2
-    "${PYTHON:-python3}" -m venv "$venv"
-fi
-installed="$("$python" -m pip freeze --disable-pip-version-check 2>/dev/null | tr 'A-Z_' 'a-z-')"
-for pin in "${PINS[@]}"; do
-    if ! grep -qxF "$pin" <<<"$installed"; then
-        echo "installing ${PINS[*]}" >&2
-        "$python" -m pip install --disable-pip-version-check --quiet "${PINS[@]}"
-        break
-    fi
-done
+source scripts/pinned-venv.sh
+python="$(pinned_venv .venv-kserve "${PINS[@]}")"
 
 scripts/fetch-onnxruntime.sh >/dev/null
 cargo build --locked --quiet -p inpaint-examples --example models

@@ -16,27 +16,5 @@ PINS=(
 )
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-venv="${VENV:-$root/.venv-torch}"
-python="$venv/bin/python"
-
-if [[ ! -x "$python" ]]; then
-    echo "creating $venv" >&2
-    "${PYTHON:-python3}" -m venv "$venv"
-fi
-
-installed="$("$python" -m pip freeze --disable-pip-version-check 2>/dev/null | tr 'A-Z_' 'a-z-' | sed 's/+[^ ]*$//')"
-missing=()
-for pin in "${PINS[@]}"; do
-    if ! grep -qxF "$pin" <<<"$installed"; then
-        missing+=("$pin")
-    fi
-done
-
-if ((${#missing[@]} > 0)); then
-    echo "installing ${missing[*]}" >&2
-    "$python" -m pip install --disable-pip-version-check --quiet "${PINS[@]}"
-else
-    echo "pinned packages already installed" >&2
-fi
-
-echo "$python"
+source "$root/scripts/pinned-venv.sh"
+pinned_venv "${VENV:-$root/.venv-torch}" "${PINS[@]}"
