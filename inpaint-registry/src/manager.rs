@@ -1,10 +1,10 @@
 //! Holding one loaded model, and switching to another without losing it on failure.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use inpaint_core::InpaintModel;
 use inpaint_models::diffusion::{DiffusionOptions, StableDiffusion};
-use inpaint_models::onnx::{Device, DevicePolicy, OnnxModel, OnnxOptions};
+use inpaint_models::onnx::{Device, DevicePolicy, ExecutionReport, OnnxModel, OnnxOptions};
 
 use crate::catalog::ModelArchitecture;
 use crate::config::RemoteParams;
@@ -52,6 +52,29 @@ pub struct ActiveModel {
 struct Loaded {
     model: Box<dyn InpaintModel + Send>,
     info: ActiveModel,
+}
+
+impl Loaded {
+    /// A model loaded from `path` on ONNX Runtime, which ran on `report`'s device.
+    fn on_runtime(
+        plan: &LoadPlan,
+        path: &Path,
+        model: Box<dyn InpaintModel + Send>,
+        report: ExecutionReport,
+    ) -> Self {
+        Loaded {
+            model,
+            info: ActiveModel {
+                id: plan.id.clone(),
+                architecture: plan.architecture,
+                path: Some(path.to_path_buf()),
+                device: report.device,
+                remote: None,
+                execution: Some(report.to_string()),
+                plan: plan.clone(),
+            },
+        }
+    }
 }
 
 /// Holds at most one loaded model and switches between models with rollback.
@@ -260,18 +283,7 @@ impl ModelManager {
                 }
                 let model = OnnxModel::load(path, architecture, &options).map_err(load_error)?;
                 let report = model.execution().clone();
-                Ok(Loaded {
-                    model: Box::new(model),
-                    info: ActiveModel {
-                        id: plan.id.clone(),
-                        architecture: plan.architecture,
-                        path: Some(path.clone()),
-                        device: report.device,
-                        remote: None,
-                        execution: Some(report.to_string()),
-                        plan: plan.clone(),
-                    },
-                })
+                Ok(Loaded::on_runtime(plan, path, Box::new(model), report))
             }
             ModelArchitecture::Diffusion { .. } => {
                 let Some(path) = &plan.path else {
@@ -290,18 +302,7 @@ impl ModelManager {
                     .with_onnx(self.onnx.clone().with_device(plan.device.clone()));
                 let model = StableDiffusion::load(path, &options).map_err(load_error)?;
                 let report = model.execution().clone();
-                Ok(Loaded {
-                    model: Box::new(model),
-                    info: ActiveModel {
-                        id: plan.id.clone(),
-                        architecture: plan.architecture,
-                        path: Some(path.clone()),
-                        device: report.device,
-                        remote: None,
-                        execution: Some(report.to_string()),
-                        plan: plan.clone(),
-                    },
-                })
+                Ok(Loaded::on_runtime(plan, path, Box::new(model), report))
             }
         }
     }
