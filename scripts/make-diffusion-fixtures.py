@@ -29,6 +29,17 @@ Every sampler runs four times, covering each pair of settings: (9 channels, stre
 (9 channels, strength 0.6, guidance 1), (4 channels, strength 1, guidance 1),
 (4 channels, strength 0.6, guidance 7.5). Schedulers are built as IOPaint 1.6.0's
 `model/utils.py get_scheduler` builds them (`from_config` on the model's scheduler config).
+
+SDXL (`sdxl-tiny-inpaint/`, `sdxl-tiny-plain/`): diffusers' SDXL UNet config shrunk (three levels,
+`DownBlock2D` then two cross-attention blocks with 1, 1, 2 transformer layers, linear projections,
+`text_time` added conditioning), `CLIPTextModel` + `CLIPTextModelWithProjection` (hidden 16 and 32,
+`tokenizer_2` padding with `!`), SDXL's VAE scaling factor and scheduler config, exported by
+Optimum (`text_encoder_2`, `tokenizer_2`, a UNet taking `text_embeds` and `time_ids`). Recorded with
+Optimum's `ORTStableDiffusionXLInpaintPipeline` called as IOPaint 1.6.0's `model/sdxl.py` calls it
+(strength 0.999 when 1 is asked) on `sdxl-input.png`/`sdxl-mask.png` (64×32: SDXL's three UNet levels
+need sides a multiple of 32) into `sdxl-cases.json` and `sdxl-cases/`. Every sampler runs twice —
+(9 channels, strength 1, guidance 7.5) and (4 channels, strength 0.6, guidance 1) — and four more
+cases cover the other pairs: (9, 0.6, 1) and (4, 1, 7.5) with Euler a and DPM++ 2M.
 """
 
 import argparse
@@ -70,6 +81,26 @@ SD15_SCHEDULER = {
     "steps_offset": 1,
     "trained_betas": None,
 }
+
+# stabilityai/stable-diffusion-xl-base-1.0's scheduler/scheduler_config.json.
+SDXL_SCHEDULER = {
+    "_class_name": "EulerDiscreteScheduler",
+    "beta_end": 0.012,
+    "beta_schedule": "scaled_linear",
+    "beta_start": 0.00085,
+    "clip_sample": False,
+    "interpolation_type": "linear",
+    "num_train_timesteps": 1000,
+    "prediction_type": "epsilon",
+    "sample_max_value": 1.0,
+    "set_alpha_to_one": False,
+    "skip_prk_steps": True,
+    "steps_offset": 1,
+    "timestep_spacing": "leading",
+    "trained_betas": None,
+    "use_karras_sigmas": False,
+}
+SDXL_WIDTH, SDXL_HEIGHT = 64, 32
 
 SAMPLERS = [
     "DPM++ 2M", "DPM++ 2M Karras", "DPM++ 2M SDE", "DPM++ 2M SDE Karras", "DPM++ SDE",
@@ -304,13 +335,13 @@ class DrawRecorder:
         torch.randn = self._randn
 
 
-def input_image_and_mask():
-    y, x = np.mgrid[0:HEIGHT, 0:WIDTH]
-    r = (x * 255 / (WIDTH - 1)).astype(np.uint8)
-    g = (y * 255 / (HEIGHT - 1)).astype(np.uint8)
+def input_image_and_mask(width=WIDTH, height=HEIGHT):
+    y, x = np.mgrid[0:height, 0:width]
+    r = (x * 255 / (width - 1)).astype(np.uint8)
+    g = (y * 255 / (height - 1)).astype(np.uint8)
     b = (((x // 4 + y // 4) % 2) * 200 + 30).astype(np.uint8)
     image = np.stack([r, g, b], axis=-1)
-    mask = np.zeros((HEIGHT, WIDTH), np.uint8)
+    mask = np.zeros((height, width), np.uint8)
     mask[8:24, 12:36] = 255
     mask[2:6, 40:46] = 255
     return image, mask
@@ -377,12 +408,161 @@ def record_cases(folders):
     (OUT / "cases.json").write_text(json.dumps(manifest, indent=1) + "\n")
 
 
+def build_sdxl_pipeline(tok, tok2, unet_channels):
+    """diffusers' SDXL UNet config (stabilityai/stable-diffusion-xl-base-1.0's unet/config.json)
+    shrunk: the same block types, linear projections and `text_time` conditioning, fewer channels
+    and layers. The two text encoders are the classes SDXL uses, tiny."""
+    from diffusers import AutoencoderKL, EulerDiscreteScheduler, StableDiffusionXLInpaintPipeline, UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
+
+    # The text encoders and the VAE come first from their own seed, so that the two folders
+    # share them byte for byte (git stores them once); only the UNets differ.
+    torch.manual_seed(0)
+    common = dict(
+        vocab_size=tok.vocab_size, num_hidden_layers=2, num_attention_heads=4,
+        max_position_embeddings=77, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
+    )
+    hidden, hidden_2, projection_dim = 16, 32, 16
+    text_encoder = CLIPTextModel(CLIPTextConfig(
+        hidden_size=hidden, intermediate_size=37, pad_token_id=tok.pad_token_id,
+        hidden_act="quick_gelu", projection_dim=hidden, **common,
+    ))
+    text_encoder_2 = CLIPTextModelWithProjection(CLIPTextConfig(
+        hidden_size=hidden_2, intermediate_size=37, pad_token_id=tok2.pad_token_id, hidden_act="gelu",
+        projection_dim=projection_dim, **common,
+    ))
+    vae = AutoencoderKL(
+        in_channels=3, out_channels=3, latent_channels=4, layers_per_block=1,
+        block_out_channels=(8, 8, 16, 16), norm_num_groups=8, sample_size=64,
+        down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
+        scaling_factor=0.13025, force_upcast=True,
+    )
+    torch.manual_seed(1)
+    time_embed_dim = 8
+    unet = UNet2DConditionModel(
+        in_channels=unet_channels, out_channels=4, sample_size=16, layers_per_block=1,
+        block_out_channels=(8, 16, 16), norm_num_groups=8,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
+        transformer_layers_per_block=(1, 1, 2), attention_head_dim=(2, 4, 4),
+        use_linear_projection=True, cross_attention_dim=hidden + hidden_2,
+        addition_embed_type="text_time", addition_time_embed_dim=time_embed_dim,
+        projection_class_embeddings_input_dim=6 * time_embed_dim + projection_dim,
+    )
+    with torch.no_grad():
+        unet.conv_out.weight.mul_(4.0)
+        unet.conv_out.bias.mul_(4.0)
+    return StableDiffusionXLInpaintPipeline(
+        vae=vae.eval(), text_encoder=text_encoder.eval(), text_encoder_2=text_encoder_2.eval(),
+        tokenizer=tok, tokenizer_2=tok2, unet=unet.eval(),
+        scheduler=EulerDiscreteScheduler.from_config(SDXL_SCHEDULER),
+        requires_aesthetics_score=False, force_zeros_for_empty_prompt=True, add_watermarker=False,
+    )
+
+
+def export_sdxl(pipe, out: Path):
+    from optimum.exporters.onnx import main_export
+
+    with tempfile.TemporaryDirectory() as tmp:
+        pipe.save_pretrained(tmp)
+        (Path(tmp) / "scheduler" / "scheduler_config.json").write_text(json.dumps(SDXL_SCHEDULER, indent=2))
+        if out.exists():
+            shutil.rmtree(out)
+        main_export(tmp, out, task="inpainting", library_name="diffusers", opset=17)
+    (out / "scheduler" / "scheduler_config.json").write_text(json.dumps(SDXL_SCHEDULER, indent=2))
+
+
+def record_sdxl_cases(folders):
+    """Optimum's ORT SDXL inpainting pipeline called as IOPaint's model/sdxl.py calls it."""
+    from optimum.onnxruntime import ORTStableDiffusionXLInpaintPipeline
+
+    image, mask = input_image_and_mask(SDXL_WIDTH, SDXL_HEIGHT)
+    Image.fromarray(image).save(OUT / "sdxl-input.png")
+    Image.fromarray(mask).save(OUT / "sdxl-mask.png")
+    cases_dir = OUT / "sdxl-cases"
+    if cases_dir.exists():
+        shutil.rmtree(cases_dir)
+    cases_dir.mkdir()
+    pipes = {
+        kind: ORTStableDiffusionXLInpaintPipeline.from_pretrained(
+            str(folder), provider="CPUExecutionProvider", add_watermarker=False
+        )
+        for kind, folder in folders.items()
+    }
+    runs = [(s, "inpaint", 1.0, 7.5) for s in SAMPLERS] + [(s, "plain", 0.6, 1.0) for s in SAMPLERS]
+    runs += [(s, k, st, g) for s in ("Euler a", "DPM++ 2M") for k, st, g in (("inpaint", 0.6, 1.0), ("plain", 1.0, 7.5))]
+    cases = []
+    for sampler, kind, strength, guidance in runs:
+        pipe = pipes[kind]
+        assert pipe.watermark is None
+        pipe.scheduler = get_scheduler(sampler, SDXL_SCHEDULER)
+        name = f"{sampler.replace(' ', '_').replace('+', 'p')}-{kind}-s{strength}-g{guidance}"
+        final = {}
+
+        def on_step_end(p, i, t, kwargs):
+            final["latents"] = kwargs["latents"].detach().cpu().numpy().copy()
+            return kwargs
+
+        with DrawRecorder() as rec:
+            out = pipe(
+                prompt=PROMPT, negative_prompt=NEGATIVE, image=Image.fromarray(image),
+                mask_image=Image.fromarray(mask, mode="L"), num_inference_steps=STEPS,
+                strength=0.999 if strength == 1.0 else strength, guidance_scale=guidance,
+                output_type="np", height=SDXL_HEIGHT, width=SDXL_WIDTH,
+                generator=torch.manual_seed(SEED), callback_on_step_end=on_step_end,
+            ).images[0]
+        pixels = (out * 255).round().astype(np.uint8)
+        Image.fromarray(pixels).save(cases_dir / f"{name}.png")
+        np.concatenate([d.ravel() for d in rec.draws]).astype("<f4").tofile(cases_dir / f"{name}.noise.f32")
+        final["latents"].astype("<f4").tofile(cases_dir / f"{name}.latents.f32")
+        cases.append(
+            dict(
+                name=name, model=f"sdxl-tiny-{kind}", sampler=sampler, steps=STEPS,
+                strength=strength, guidance_scale=guidance, seed=SEED,
+                draws=[list(d.shape) for d in rec.draws], latents_shape=list(final["latents"].shape),
+            )
+        )
+        print(name, len(rec.draws), "draws", file=sys.stderr)
+    ids = lambda tok, text: tok(text, padding="max_length", max_length=77, truncation=True).input_ids
+    p = pipes["inpaint"]
+    manifest = dict(
+        generator="scripts/make-diffusion-fixtures.py",
+        versions={m: metadata.version(m) for m in ("torch", "diffusers", "transformers", "onnxruntime", "optimum", "optimum-onnx")},
+        width=SDXL_WIDTH, height=SDXL_HEIGHT, prompt=PROMPT, negative_prompt=NEGATIVE,
+        prompt_ids=ids(p.tokenizer, PROMPT), prompt_ids_2=ids(p.tokenizer_2, PROMPT),
+        negative_prompt_ids_2=ids(p.tokenizer_2, NEGATIVE), cases=cases,
+    )
+    (OUT / "sdxl-cases.json").write_text(json.dumps(manifest, indent=1) + "\n")
+
+
+def make_sdxl(skip_export):
+    folders = {"inpaint": OUT / "sdxl-tiny-inpaint", "plain": OUT / "sdxl-tiny-plain"}
+    if not skip_export:
+        with tempfile.TemporaryDirectory() as tmp:
+            tok = write_tokenizer(Path(tmp) / "tok", VOCAB_SIZE)
+            tok.save_pretrained(Path(tmp) / "tok")
+            # SDXL's tokenizer_2 (stabilityai/stable-diffusion-xl-base-1.0) pads with `!`.
+            from transformers import CLIPTokenizer
+
+            tok2 = CLIPTokenizer.from_pretrained(Path(tmp) / "tok", pad_token="!")
+            assert tok2.pad_token_id == 0, tok2.pad_token_id
+            for kind, channels in (("inpaint", 9), ("plain", 4)):
+                export_sdxl(build_sdxl_pipeline(tok, tok2, channels), folders[kind])
+    record_sdxl_cases(folders)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--bench-unet", type=Path, help="write an SD-1.5-sized random pipeline here")
     parser.add_argument("--skip-export", action="store_true", help="reuse the exported folders")
+    parser.add_argument("--only", choices=("sd15", "sdxl"), help="make one family's fixtures only")
     args = parser.parse_args()
     torch.set_num_threads(2)
+    if args.only != "sd15":
+        OUT.mkdir(parents=True, exist_ok=True)
+        make_sdxl(args.skip_export)
+    if args.only == "sdxl":
+        return
     if args.bench_unet:
         with tempfile.TemporaryDirectory() as tmp:
             tok = write_tokenizer(Path(tmp) / "tok", VOCAB_SIZE)

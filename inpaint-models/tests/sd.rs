@@ -1,7 +1,9 @@
-//! Stable Diffusion 1.5 on the tiny random-weight pipelines of `tests/fixtures/diffusion`, made
-//! by `scripts/make-diffusion-fixtures.py`: diffusers' real UNet (9 and 4 input channels),
-//! VAE and CLIP text model with random weights, exported by Optimum, and diffusers' own runs on
-//! them (Optimum's `ORTStableDiffusionInpaintPipeline`) with every noise draw recorded.
+//! Stable Diffusion 1.5 and SDXL on the tiny random-weight pipelines of
+//! `tests/fixtures/diffusion`, made by `scripts/make-diffusion-fixtures.py`: diffusers' real
+//! UNets (9 and 4 input channels; SDXL's shrunk config), VAE and CLIP text models with random
+//! weights, exported by Optimum, and diffusers' own runs on them (Optimum's
+//! `ORTStableDiffusionInpaintPipeline` and `ORTStableDiffusionXLInpaintPipeline`, the latter
+//! called as IOPaint's `model/sdxl.py` calls it) with every noise draw recorded.
 
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
@@ -9,9 +11,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use inpaint_core::image::RgbImage;
-use inpaint_core::{Error, InpaintOptions, Mask, Progress, Request, Sampler, inpaint};
+use inpaint_core::{
+    Error, InpaintModel, InpaintOptions, Mask, Progress, Request, Sampler, inpaint,
+};
+use inpaint_models::diffusion::memory::MemoryLimit;
 use inpaint_models::diffusion::noise::{NoiseSource, RecordedNoise, TorchCpuNoise};
-use inpaint_models::diffusion::{DiffusionOptions, GuidanceBatching, StableDiffusion};
+use inpaint_models::diffusion::{
+    DiffusionFamily, DiffusionOptions, GuidanceBatching, StableDiffusion,
+};
 use serde_json::Value;
 
 fn fixtures() -> PathBuf {
@@ -27,7 +34,11 @@ fn load(kind: &str) -> StableDiffusion {
 }
 
 fn manifest() -> Value {
-    serde_json::from_str(&std::fs::read_to_string(fixtures().join("cases.json")).unwrap()).unwrap()
+    read_manifest("cases.json")
+}
+
+fn read_manifest(file: &str) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(fixtures().join(file)).unwrap()).unwrap()
 }
 
 fn read_f32(path: &Path) -> Vec<f32> {
@@ -39,8 +50,17 @@ fn read_f32(path: &Path) -> Vec<f32> {
 }
 
 fn input() -> (RgbImage, Mask) {
-    let image = image::open(fixtures().join("input.png")).unwrap().to_rgb8();
-    let mask = image::open(fixtures().join("mask.png")).unwrap().to_luma8();
+    input_named("")
+}
+
+/// `{prefix}input.png` and `{prefix}mask.png`.
+fn input_named(prefix: &str) -> (RgbImage, Mask) {
+    let image = image::open(fixtures().join(format!("{prefix}input.png")))
+        .unwrap()
+        .to_rgb8();
+    let mask = image::open(fixtures().join(format!("{prefix}mask.png")))
+        .unwrap()
+        .to_luma8();
     (image, Mask::from_gray(mask).unwrap())
 }
 
@@ -55,8 +75,13 @@ fn shape(value: &Value) -> Vec<usize> {
 
 /// The recorded draws of a case, each with its shape.
 fn draws(case: &Value) -> Vec<(Vec<usize>, Vec<f32>)> {
+    draws_in("cases", case)
+}
+
+/// The recorded draws of a case in `dir`, each with its shape.
+fn draws_in(dir: &str, case: &Value) -> Vec<(Vec<usize>, Vec<f32>)> {
     let name = case["name"].as_str().unwrap();
-    let all = read_f32(&fixtures().join(format!("cases/{name}.noise.f32")));
+    let all = read_f32(&fixtures().join(format!("{dir}/{name}.noise.f32")));
     let mut offset = 0;
     case["draws"]
         .as_array()
@@ -88,26 +113,29 @@ fn request(manifest: &Value, case: &Value) -> Request {
         )
 }
 
-/// Every sampler, both UNet kinds, strengths 1 and 0.6, guidance 7.5 and 1: our pipeline, fed
-/// diffusers' recorded draws, ends with diffusers' latents (within 1e-3) and image (within one
-/// level on average), and takes exactly as many draws, of the same shapes, in the same order.
-#[test]
-fn every_sampler_matches_diffusers() {
-    let manifest = manifest();
-    let (image, mask) = input();
-    let mut models = [("inpaint", load("inpaint")), ("plain", load("plain"))];
+/// Runs every case of `manifest` (`sd15` or `sdxl`) on the models fed the recorded draws and
+/// returns what differs from diffusers: the latents beyond 1e-3, the image beyond one level
+/// on average, the number or shapes of draws.
+fn compare_with_diffusers(
+    family: &str,
+    manifest: &Value,
+    models: &mut [(&str, StableDiffusion)],
+) -> Vec<String> {
+    let (prefix, cases_dir) = match family {
+        "sd15" => ("", "cases"),
+        _ => ("sdxl-", "sdxl-cases"),
+    };
+    let (image, mask) = input_named(prefix);
     let mut failures = Vec::new();
-    let cases = manifest["cases"].as_array().unwrap();
-    assert_eq!(cases.len(), 19 * 4);
-    for case in cases {
+    for case in manifest["cases"].as_array().unwrap() {
         let name = case["name"].as_str().unwrap();
         let kind = case["model"]
             .as_str()
             .unwrap()
-            .trim_start_matches("sd15-tiny-");
+            .trim_start_matches(&format!("{family}-tiny-"));
         let model = &mut models.iter_mut().find(|(k, _)| *k == kind).unwrap().1;
-        let mut noise = RecordedNoise::new(draws(case)).unwrap();
-        let result = model.generate(&image, &mask, &request(&manifest, case), &mut noise);
+        let mut noise = RecordedNoise::new(draws_in(cases_dir, case)).unwrap();
+        let result = model.generate(&image, &mask, &request(manifest, case), &mut noise);
         let (out, latents) = match result {
             Ok(out) => out,
             Err(err) => {
@@ -118,29 +146,171 @@ fn every_sampler_matches_diffusers() {
         if noise.remaining() != 0 {
             failures.push(format!("{name}: {} draws left over", noise.remaining()));
         }
-        let expected = read_f32(&fixtures().join(format!("cases/{name}.latents.f32")));
+        let expected = read_f32(&fixtures().join(format!("{cases_dir}/{name}.latents.f32")));
         let latent_error = latents
             .iter()
             .zip(&expected)
             .map(|(a, b)| (a - b).abs())
             .fold(0.0f32, f32::max);
-        let reference = image::open(fixtures().join(format!("cases/{name}.png")))
+        let reference = image::open(fixtures().join(format!("{cases_dir}/{name}.png")))
             .unwrap()
             .to_rgb8();
-        let pixel_error = out
-            .as_raw()
-            .iter()
-            .zip(reference.as_raw())
-            .map(|(&a, &b)| f64::from(a.abs_diff(b)))
-            .sum::<f64>()
-            / out.as_raw().len() as f64;
+        let pixel_error = mean_level_difference(&out, &reference);
         if latents.len() != expected.len() || latent_error > 1e-3 || pixel_error > 1.0 {
             failures.push(format!(
                 "{name}: latents differ by {latent_error:.2e}, pixels by {pixel_error:.3} on average"
             ));
         }
     }
+    failures
+}
+
+fn mean_level_difference(a: &RgbImage, b: &RgbImage) -> f64 {
+    assert_eq!(a.dimensions(), b.dimensions());
+    a.as_raw()
+        .iter()
+        .zip(b.as_raw())
+        .map(|(&x, &y)| f64::from(x.abs_diff(y)))
+        .sum::<f64>()
+        / a.as_raw().len() as f64
+}
+
+/// Every sampler, both UNet kinds, strengths 1 and 0.6, guidance 7.5 and 1: our pipeline, fed
+/// diffusers' recorded draws, ends with diffusers' latents (within 1e-3) and image (within one
+/// level on average), and takes exactly as many draws, of the same shapes, in the same order.
+#[test]
+fn every_sampler_matches_diffusers() {
+    let manifest = manifest();
+    assert_eq!(manifest["cases"].as_array().unwrap().len(), 19 * 4);
+    let mut models = [("inpaint", load("inpaint")), ("plain", load("plain"))];
+    let failures = compare_with_diffusers("sd15", &manifest, &mut models);
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+fn load_xl(kind: &str, options: &DiffusionOptions) -> StableDiffusion {
+    StableDiffusion::load(fixtures().join(format!("sdxl-tiny-{kind}")), options).unwrap()
+}
+
+/// SDXL (`sdxl-tiny-{inpaint,plain}`, `sdxl-cases.json`): every sampler on the 9-channel UNet
+/// at strength 1 (run as IOPaint's 0.999) with guidance 7.5 and on the 4-channel UNet at 0.6
+/// without guidance, plus Euler a and DPM++ 2M on the two other pairings — 42 runs of diffusers'
+/// SDXL inpainting pipeline, matched as for SD 1.5 (latents 1e-3, images one level on average,
+/// the same draws).
+#[test]
+fn sdxl_every_sampler_matches_diffusers() {
+    let manifest = read_manifest("sdxl-cases.json");
+    assert_eq!(manifest["cases"].as_array().unwrap().len(), 19 * 2 + 4);
+    let options = DiffusionOptions::default();
+    let mut models = [
+        ("inpaint", load_xl("inpaint", &options)),
+        ("plain", load_xl("plain", &options)),
+    ];
+    assert_eq!(models[0].1.family(), DiffusionFamily::Sdxl);
+    assert_eq!(models[0].1.unet_channels(), 9);
+    assert_eq!(models[1].1.unet_channels(), 4);
+    // Three UNet levels: sides a multiple of 8 · 4; IOPaint's minimum of 512.
+    assert_eq!(models[0].1.spec().pad_multiple, 32);
+    assert_eq!(models[0].1.spec().min_size, Some(512));
+    let failures = compare_with_diffusers("sdxl", &manifest, &mut models);
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// With the text encoders and the VAE loaded only for their stage, SDXL gives the same result
+/// (latents equal, image equal), only the UNet stays loaded between runs, and a second run
+/// loads them again.
+#[test]
+fn sdxl_stages_loaded_on_demand_give_the_same_result() {
+    let manifest = read_manifest("sdxl-cases.json");
+    let case = &manifest["cases"][0];
+    let (image, mask) = input_named("sdxl-");
+    let request = request(&manifest, case);
+    let run = |model: &mut StableDiffusion| {
+        let mut noise = RecordedNoise::new(draws_in("sdxl-cases", case)).unwrap();
+        model.generate(&image, &mask, &request, &mut noise).unwrap()
+    };
+    let mut resident = load_xl("inpaint", &DiffusionOptions::default());
+    assert_eq!(resident.loaded_graphs().len(), 5);
+    let expected = run(&mut resident);
+    drop(resident);
+    let mut on_demand = load_xl(
+        "inpaint",
+        &DiffusionOptions::default().with_load_stages_on_demand(true),
+    );
+    assert_eq!(on_demand.loaded_graphs(), ["unet"]);
+    for _ in 0..2 {
+        let got = run(&mut on_demand);
+        assert_eq!(on_demand.loaded_graphs(), ["unet"]);
+        assert_eq!(got.1, expected.1);
+        assert_eq!(got.0, expected.0);
+    }
+}
+
+/// A memory limit below the weights' size is refused before anything is loaded, naming what
+/// was needed; the same limit passes when it covers the UNet and the largest other graph and
+/// the stages load on demand; and `Unchecked` turns the check off.
+#[test]
+fn memory_check_refuses_before_loading() {
+    let dir = fixtures().join("sdxl-tiny-plain");
+    let graph = |g: &str| {
+        std::fs::metadata(dir.join(g).join("model.onnx"))
+            .unwrap()
+            .len()
+    };
+    let others = [
+        "text_encoder",
+        "text_encoder_2",
+        "vae_encoder",
+        "vae_decoder",
+    ]
+    .map(graph);
+    let all: u64 = graph("unet") + others.iter().sum::<u64>();
+    let on_demand = graph("unet") + others.iter().max().unwrap();
+    let limit = MemoryLimit::Bytes(on_demand);
+    let err = StableDiffusion::load(&dir, &DiffusionOptions::default().with_memory_limit(limit))
+        .unwrap_err();
+    let message = err.to_string();
+    assert!(matches!(err, Error::Runtime { .. }), "{message}");
+    assert!(message.contains("load_stages_on_demand"), "{message}");
+    assert!(all > on_demand, "{all}");
+    let model = StableDiffusion::load(
+        &dir,
+        &DiffusionOptions::default()
+            .with_memory_limit(limit)
+            .with_load_stages_on_demand(true),
+    )
+    .unwrap();
+    assert_eq!(model.loaded_graphs(), ["unet"]);
+    let err = StableDiffusion::load(
+        &dir,
+        &DiffusionOptions::default()
+            .with_memory_limit(MemoryLimit::Bytes(on_demand - 1))
+            .with_load_stages_on_demand(true),
+    )
+    .unwrap_err();
+    assert!(matches!(err, Error::Runtime { .. }), "{err}");
+    StableDiffusion::load(
+        &dir,
+        &DiffusionOptions::default().with_memory_limit(MemoryLimit::Unchecked),
+    )
+    .unwrap();
+}
+
+/// The recorded SDXL draws are the seed's draws too.
+#[test]
+fn sdxl_recorded_draws_are_the_seeds_draws() {
+    let manifest = read_manifest("sdxl-cases.json");
+    for case in manifest["cases"].as_array().unwrap() {
+        let mut noise = TorchCpuNoise::new(case["seed"].as_u64().unwrap());
+        for (index, (shape, recorded)) in draws_in("sdxl-cases", case).iter().enumerate() {
+            let ours = noise.randn(shape).unwrap();
+            let error = ours
+                .iter()
+                .zip(recorded)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0f32, f32::max);
+            assert!(error < 1e-5, "{} draw {index}: {error}", case["name"]);
+        }
+    }
 }
 
 /// The recorded draws are what our noise source gives for the seed: with `forward` (which

@@ -1,7 +1,9 @@
-//! Diffusion inpainting: Stable Diffusion 1.5 from an Optimum ONNX folder ([`StableDiffusion`],
-//! feature `onnx`), and the pure-Rust pieces it is made of — the CLIP tokenizer, the noise
-//! source that reproduces PyTorch's CPU generator, and diffusers' 19 samplers.
+//! Diffusion inpainting: Stable Diffusion 1.5 and SDXL from an Optimum ONNX folder
+//! ([`StableDiffusion`], feature `onnx`), and the pure-Rust pieces it is made of — the CLIP
+//! tokenizer, the noise source that reproduces PyTorch's CPU generator, diffusers' 19 samplers,
+//! and the check that a model's weights fit in memory.
 
+pub mod memory;
 pub mod noise;
 pub mod scheduler;
 #[cfg(feature = "onnx")]
@@ -10,4 +12,6 @@ pub mod tokenizer;
 
 #[cfg(feature = "onnx")]
 #[cfg_attr(docsrs, doc(cfg(feature = "onnx")))]
-pub use sd::{DiffusionOptions, GuidanceBatching, StableDiffusion, unet_channels};
+pub use sd::{
+    DiffusionFamily, DiffusionOptions, GuidanceBatching, StableDiffusion, UnetKind, unet_kind,
+};
