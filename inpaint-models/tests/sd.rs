@@ -19,6 +19,7 @@ use inpaint_models::diffusion::noise::{NoiseSource, RecordedNoise, TorchCpuNoise
 use inpaint_models::diffusion::{
     DiffusionFamily, DiffusionOptions, GuidanceBatching, StableDiffusion,
 };
+use inpaint_models::onnx::{OnnxOptions, SessionOptions};
 use serde_json::Value;
 
 fn fixtures() -> PathBuf {
@@ -217,7 +218,7 @@ fn sdxl_every_sampler_matches_diffusers() {
 
 /// With the text encoders and the VAE loaded only for their stage, SDXL gives the same result
 /// (latents equal, image equal), only the UNet stays loaded between runs, and a second run
-/// loads them again.
+/// loads them again. ONNX Runtime's CPU arena turned off gives the same result too.
 #[test]
 fn sdxl_stages_loaded_on_demand_give_the_same_result() {
     let manifest = read_manifest("sdxl-cases.json");
@@ -243,6 +244,11 @@ fn sdxl_stages_loaded_on_demand_give_the_same_result() {
         assert_eq!(got.1, expected.1);
         assert_eq!(got.0, expected.0);
     }
+    drop(on_demand);
+    let onnx = OnnxOptions::default().with_session(SessionOptions::default().with_cpu_arena(false));
+    let mut no_arena = load_xl("inpaint", &DiffusionOptions::default().with_onnx(onnx));
+    let got = run(&mut no_arena);
+    assert_eq!(got.1, expected.1);
 }
 
 /// A memory limit below the weights' size is refused before anything is loaded, naming what

@@ -8,6 +8,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use inpaint_models::diffusion::DiffusionFamily;
 use inpaint_models::onnx::{Architecture, Device, OutputRange};
 
 use crate::error::Result;
@@ -41,9 +42,11 @@ pub enum ModelArchitecture {
         /// assumes 0–1 and checks every run.
         output_range: Option<OutputRange>,
     },
-    /// A Stable Diffusion 1.5 pipeline in Optimum's ONNX layout (a folder), run by
-    /// [`StableDiffusion`](inpaint_models::diffusion::StableDiffusion); it needs a prompt.
+    /// A Stable Diffusion pipeline (SD 1.5 or SDXL) in Optimum's ONNX layout (a folder), run
+    /// by [`StableDiffusion`](inpaint_models::diffusion::StableDiffusion); it needs a prompt.
     Diffusion {
+        /// SD 1.5 or SDXL.
+        family: DiffusionFamily,
         /// The UNet's input channels: 9 for an inpainting UNet, 4 for a plain one (which
         /// inpaints by blending re-noised known latents, as diffusers does).
         unet_channels: usize,
@@ -89,7 +92,17 @@ impl ModelArchitecture {
         match self {
             ModelArchitecture::Classical(name) | ModelArchitecture::Api(name) => name,
             ModelArchitecture::Onnx { architecture, .. } => architecture.name(),
-            ModelArchitecture::Diffusion { unet_channels: 9 } => "sd-inpaint",
+            ModelArchitecture::Diffusion {
+                family: DiffusionFamily::Sdxl,
+                unet_channels: 9,
+            } => "sdxl-inpaint",
+            ModelArchitecture::Diffusion {
+                family: DiffusionFamily::Sdxl,
+                ..
+            } => "sdxl",
+            ModelArchitecture::Diffusion {
+                unet_channels: 9, ..
+            } => "sd-inpaint",
             ModelArchitecture::Diffusion { .. } => "sd",
         }
     }
@@ -115,7 +128,10 @@ impl fmt::Display for ModelArchitecture {
                     None => f.write_str(")"),
                 }
             }
-            ModelArchitecture::Diffusion { unet_channels } => {
+            ModelArchitecture::Diffusion {
+                family,
+                unet_channels,
+            } => {
                 let kind = if *unet_channels == 9 {
                     "inpainting"
                 } else {
@@ -123,8 +139,8 @@ impl fmt::Display for ModelArchitecture {
                 };
                 write!(
                     f,
-                    "{} (Stable Diffusion 1.5, ONNX folder, {unet_channels}-channel {kind} \
-                     UNet; needs a prompt)",
+                    "{} ({family}, ONNX folder, {unet_channels}-channel {kind} UNet; needs a \
+                     prompt)",
                     self.name()
                 )
             }

@@ -1,7 +1,8 @@
-//! Stable Diffusion pipelines on disk: folders in Optimum's ONNX layout (`model_index.json`,
-//! `unet/model.onnx`, …), found in model roots and the Hugging Face cache and identified by
-//! their UNet's contract — read from the file without ONNX Runtime, judged by the same check
-//! that [`StableDiffusion::load`](inpaint_models::diffusion::StableDiffusion::load) applies.
+//! Stable Diffusion pipelines on disk (SD 1.5 and SDXL): folders in Optimum's ONNX layout
+//! (`model_index.json`, `unet/model.onnx`, …), found in model roots and the Hugging Face cache
+//! and identified by their UNet's contract — read from the file without ONNX Runtime, judged by
+//! the same check that
+//! [`StableDiffusion::load`](inpaint_models::diffusion::StableDiffusion::load) applies.
 //!
 //! A single-file checkpoint (`.safetensors` holding a Stable Diffusion UNet) is not runnable
 //! here; [`export_command`] gives the commands that turn it into such a folder.
@@ -9,6 +10,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use inpaint_models::diffusion::DiffusionFamily;
 use inpaint_models::onnx::{Element, GraphPort};
 
 use crate::discover::{ModelRoot, RootKind};
@@ -18,28 +20,43 @@ use crate::probe::{self, Dim, ValueKind};
 /// The graph folders an SD 1.5 inpainting export must hold.
 pub const GRAPHS: [&str; 4] = ["text_encoder", "unet", "vae_encoder", "vae_decoder"];
 
+/// The graph folder whose presence makes a folder an SDXL export (which also needs
+/// `tokenizer_2/`).
+pub const SDXL_GRAPH: &str = "text_encoder_2";
+
 /// A folder that holds a Stable Diffusion pipeline in Optimum's ONNX layout.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct DiffusionFolder {
     /// The folder (the one holding `model_index.json`).
     pub path: PathBuf,
+    /// SD 1.5 or SDXL, by the UNet's inputs.
+    pub family: DiffusionFamily,
     /// The UNet's input channels: 9 for an inpainting UNet, 4 for a plain one.
     pub unet_channels: usize,
     /// Whether the UNet is float16.
     pub float16: bool,
 }
 
-/// Checks that `dir` is an SD 1.5 pipeline in Optimum's ONNX layout: `model_index.json`, the
-/// four graphs, the tokenizer and the scheduler config, and a UNet with the contract. Reads
+/// Checks that `dir` is an SD 1.5 or SDXL pipeline in Optimum's ONNX layout:
+/// `model_index.json`, the four graphs (SDXL: and `text_encoder_2`), the tokenizer (SDXL: and
+/// `tokenizer_2`) and the scheduler config, and a UNet with the contract of its family. Reads
 /// the UNet's inputs and outputs only (the weights are skipped). Each missing file is named.
 pub fn inspect(dir: &Path) -> Result<DiffusionFolder> {
+    let xl = dir.join(SDXL_GRAPH).is_dir();
     let mut required: Vec<PathBuf> = vec![dir.join("model_index.json")];
     required.extend(GRAPHS.iter().map(|g| dir.join(g).join("model.onnx")));
+    let mut tokenizers = vec!["tokenizer"];
+    if xl {
+        required.push(dir.join(SDXL_GRAPH).join("model.onnx"));
+        tokenizers.push("tokenizer_2");
+    }
     required.push(dir.join("scheduler").join("scheduler_config.json"));
-    if !dir.join("tokenizer").join("tokenizer.json").is_file() {
-        required.push(dir.join("tokenizer").join("vocab.json"));
-        required.push(dir.join("tokenizer").join("merges.txt"));
+    for tokenizer in tokenizers {
+        if !dir.join(tokenizer).join("tokenizer.json").is_file() {
+            required.push(dir.join(tokenizer).join("vocab.json"));
+            required.push(dir.join(tokenizer).join("merges.txt"));
+        }
     }
     let missing: Vec<String> = required
         .iter()
@@ -59,19 +76,30 @@ pub fn inspect(dir: &Path) -> Result<DiffusionFolder> {
     let graph = probe::read_onnx(&unet)?;
     let inputs: Vec<GraphPort> = graph.inputs.iter().map(graph_port).collect();
     let outputs: Vec<GraphPort> = graph.outputs.iter().map(graph_port).collect();
-    let unet_channels =
-        inpaint_models::diffusion::unet_channels(&inputs, &outputs).map_err(|reason| {
-            Error::NotIdentified {
-                path: unet.clone(),
-                reason: format!("not an SD 1.5 UNet: {reason}"),
-            }
-        })?;
+    let kind = inpaint_models::diffusion::unet_kind(&inputs, &outputs).map_err(|reason| {
+        Error::NotIdentified {
+            path: unet.clone(),
+            reason: format!("not a Stable Diffusion UNet: {reason}"),
+        }
+    })?;
+    let expected = if xl {
+        DiffusionFamily::Sdxl
+    } else {
+        DiffusionFamily::Sd15
+    };
+    if kind.family != expected {
+        return Err(Error::NotIdentified {
+            path: unet,
+            reason: format!("a {} UNet in a {expected} folder", kind.family),
+        });
+    }
     let float16 = inputs
         .iter()
         .any(|p| p.name == "sample" && p.element == Some(Element::Float16));
     Ok(DiffusionFolder {
         path: dir.to_path_buf(),
-        unet_channels,
+        family: kind.family,
+        unet_channels: kind.channels,
         float16,
     })
 }

@@ -569,6 +569,7 @@ fn describe_folder(
                 notes.push("float16 graphs".into());
             }
             Some(ModelArchitecture::Diffusion {
+                family: folder.family,
                 unet_channels: folder.unet_channels,
             })
         }

@@ -84,6 +84,7 @@ impl LoadPlan {
             let mut plan = LoadPlan::new(
                 &path.display().to_string(),
                 ModelArchitecture::Diffusion {
+                    family: folder.family,
                     unet_channels: folder.unet_channels,
                 },
             );

@@ -1,10 +1,11 @@
-//! Stable Diffusion folders in Optimum's ONNX layout: recognised by their UNet's contract (read
+//! Stable Diffusion folders (SD 1.5 and SDXL) in Optimum's ONNX layout: recognised by their UNet's contract (read
 //! without ONNX Runtime) on the tiny pipelines of `inpaint-models/tests/fixtures/diffusion`
 //! (made by `scripts/make-diffusion-fixtures.py`), found in model roots and the Hugging Face
 //! cache; single-file checkpoints named with the export command.
 
 use std::path::{Path, PathBuf};
 
+use inpaint_models::diffusion::DiffusionFamily;
 use inpaint_registry::diffusion::{self, inspect};
 use inpaint_registry::{Error, ModelRoot};
 
@@ -12,6 +13,12 @@ fn tiny(kind: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../inpaint-models/tests/fixtures/diffusion")
         .join(format!("sd15-tiny-{kind}"))
+}
+
+fn tiny_xl(kind: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../inpaint-models/tests/fixtures/diffusion")
+        .join(format!("sdxl-tiny-{kind}"))
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -31,7 +38,41 @@ fn copy_dir(from: &Path, to: &Path) {
 fn both_unet_kinds_are_recognised() {
     let inpaint = inspect(&tiny("inpaint")).unwrap();
     assert_eq!((inpaint.unet_channels, inpaint.float16), (9, false));
+    assert_eq!(inpaint.family, DiffusionFamily::Sd15);
     assert_eq!(inspect(&tiny("plain")).unwrap().unet_channels, 4);
+}
+
+/// SDXL folders (`text_encoder_2/`, a UNet taking `text_embeds` and `time_ids`) are
+/// recognised with both UNet kinds; `tokenizer_2` is required; an SDXL UNet in an SD 1.5
+/// folder (or the reverse) is named.
+#[test]
+fn sdxl_folders_are_recognised_and_checked() {
+    let inpaint = inspect(&tiny_xl("inpaint")).unwrap();
+    assert_eq!(
+        (inpaint.family, inpaint.unet_channels),
+        (DiffusionFamily::Sdxl, 9)
+    );
+    assert_eq!(inspect(&tiny_xl("plain")).unwrap().unet_channels, 4);
+
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("xl");
+    copy_dir(&tiny_xl("plain"), &copy);
+    std::fs::remove_file(copy.join("tokenizer_2/merges.txt")).unwrap();
+    let err = inspect(&copy).unwrap_err().to_string();
+    assert!(err.contains("tokenizer_2/merges.txt"), "{err}");
+
+    let sd = dir.path().join("sd");
+    copy_dir(&tiny("plain"), &sd);
+    std::fs::copy(
+        tiny_xl("plain").join("unet/model.onnx"),
+        sd.join("unet/model.onnx"),
+    )
+    .unwrap();
+    let err = inspect(&sd).unwrap_err().to_string();
+    assert!(
+        err.contains("a Stable Diffusion XL UNet in a Stable Diffusion 1.5 folder"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -134,11 +175,17 @@ fn scanned_folders_plan_load_and_run() {
         [
             (
                 "sd15-tiny",
-                Some(ModelArchitecture::Diffusion { unet_channels: 9 })
+                Some(ModelArchitecture::Diffusion {
+                    family: DiffusionFamily::Sd15,
+                    unet_channels: 9
+                })
             ),
             (
                 "someone/sd15-onnx",
-                Some(ModelArchitecture::Diffusion { unet_channels: 4 })
+                Some(ModelArchitecture::Diffusion {
+                    family: DiffusionFamily::Sd15,
+                    unet_channels: 4
+                })
             ),
         ],
         "the graphs inside are not models of their own: {:?}",
@@ -180,6 +227,51 @@ fn scanned_folders_plan_load_and_run() {
     // Switching to the plain pipeline goes through the same path.
     let plan = registry.plan(Some("someone/sd15-onnx")).unwrap();
     assert_eq!(manager.load(plan).unwrap().id, "someone/sd15-onnx");
+}
+
+/// An SDXL folder is discovered, planned, loaded by the manager and run the same way, under
+/// the architecture names `sdxl-inpaint` and `sdxl`.
+#[test]
+fn sdxl_folders_plan_load_and_run() {
+    use inpaint_core::image::{GrayImage, Luma, Rgb, RgbImage};
+    use inpaint_core::{Image, InpaintOptions, Mask, Request, inpaint};
+    use inpaint_registry::{ModelManager, Registry, Scanner};
+
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("models");
+    copy_dir(&tiny_xl("inpaint"), &project.join("xl-inpaint"));
+    copy_dir(&tiny_xl("plain"), &project.join("xl-plain"));
+    let discovery = Scanner::new().scan(&[ModelRoot::project(&project)]);
+    let names: Vec<(&str, &str)> = discovery
+        .models
+        .iter()
+        .map(|m| (m.id.as_str(), m.architecture.unwrap().name()))
+        .collect();
+    assert_eq!(
+        names,
+        [("xl-inpaint", "sdxl-inpaint"), ("xl-plain", "sdxl")]
+    );
+    let shown = discovery.models[0].architecture.unwrap().to_string();
+    assert!(shown.contains("Stable Diffusion XL"), "{shown}");
+
+    let registry = Registry::new(None, Some(&discovery));
+    let mut manager = ModelManager::new();
+    manager
+        .load(registry.plan(Some("xl-inpaint")).unwrap())
+        .unwrap();
+    let image = Image::from_rgb(RgbImage::from_pixel(40, 30, Rgb([90, 120, 150]))).unwrap();
+    let mut mask = GrayImage::new(40, 30);
+    for y in 5..20 {
+        for x in 10..30 {
+            mask.put_pixel(x, y, Luma([255]));
+        }
+    }
+    let mask = Mask::from_gray(mask).unwrap();
+    let options = InpaintOptions::default()
+        .with_request(Request::new().with_prompt("a wooden bench").with_steps(2));
+    let out = inpaint(manager.model_mut().unwrap(), &image, &mask, &options).unwrap();
+    assert_eq!(out.rgb().dimensions(), (40, 30));
+    assert_eq!(out.rgb().get_pixel(0, 0).0, [90, 120, 150]);
 }
 
 /// Parameters that a diffusion model does not take are refused by name.

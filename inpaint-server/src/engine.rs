@@ -116,11 +116,20 @@ fn describe(id: &str, path: Option<String>, architecture: Option<ModelArchitectu
 }
 
 /// The Settings tab IOPaint's app shows a model under: a Stable Diffusion pipeline by its
-/// UNet (IOPaint's `diffusers_sd_inpaint` for an inpainting UNet, `diffusers_sd` for a plain
-/// one); any other prompt model as SD inpainting; the rest as erase models.
+/// family and UNet (IOPaint's `diffusers_sd_inpaint` / `diffusers_sdxl_inpaint` for an
+/// inpainting UNet, `diffusers_sd` / `diffusers_sdxl` for a plain one); any other prompt model
+/// as SD inpainting; the rest as erase models.
 fn model_type(architecture: Option<ModelArchitecture>, takes_prompt: bool) -> ModelType {
+    use inpaint_models::diffusion::DiffusionFamily::Sdxl;
     match architecture {
-        Some(ModelArchitecture::Diffusion { unet_channels: 9 }) => ModelType::DiffusersSdInpaint,
+        Some(ModelArchitecture::Diffusion {
+            family: Sdxl,
+            unet_channels: 9,
+        }) => ModelType::DiffusersSdxlInpaint,
+        Some(ModelArchitecture::Diffusion { family: Sdxl, .. }) => ModelType::DiffusersSdxl,
+        Some(ModelArchitecture::Diffusion {
+            unet_channels: 9, ..
+        }) => ModelType::DiffusersSdInpaint,
         Some(ModelArchitecture::Diffusion { .. }) => ModelType::DiffusersSd,
         _ if takes_prompt => ModelType::DiffusersSdInpaint,
         _ => ModelType::Inpaint,

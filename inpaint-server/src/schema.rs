@@ -215,6 +215,10 @@ pub enum ModelType {
     DiffusersSd,
     /// Stable Diffusion inpainting checkpoints: IOPaint's `diffusers_sd_inpaint`.
     DiffusersSdInpaint,
+    /// SDXL pipelines with a plain UNet: IOPaint's `diffusers_sdxl`.
+    DiffusersSdxl,
+    /// SDXL inpainting checkpoints: IOPaint's `diffusers_sdxl_inpaint`.
+    DiffusersSdxlInpaint,
 }
 
 /// IOPaint's `ModelInfo` with its computed fields, as `GET /api/v1/model` and

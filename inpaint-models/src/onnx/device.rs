@@ -307,6 +307,11 @@ pub struct SessionOptions {
     pub inter_threads: usize,
     /// Graph optimisation level 0–3 (3 = all, ONNX Runtime's default).
     pub optimization_level: u8,
+    /// ONNX Runtime's CPU memory arena (on by default). The arena keeps the peak of every
+    /// size it has served and never returns it to the system; off, each buffer is freed when
+    /// done, which lowers the resident memory of a long-lived model (a diffusion UNet at a
+    /// large size) for some speed.
+    pub cpu_arena: bool,
 }
 
 impl Default for SessionOptions {
@@ -315,6 +320,7 @@ impl Default for SessionOptions {
             intra_threads: 0,
             inter_threads: 1,
             optimization_level: 3,
+            cpu_arena: true,
         }
     }
 }
@@ -329,6 +335,12 @@ impl SessionOptions {
     /// Sets [`optimization_level`](Self::optimization_level).
     pub fn with_optimization_level(mut self, level: u8) -> Self {
         self.optimization_level = level;
+        self
+    }
+
+    /// Sets [`cpu_arena`](Self::cpu_arena).
+    pub fn with_cpu_arena(mut self, arena: bool) -> Self {
+        self.cpu_arena = arena;
         self
     }
 }
@@ -455,6 +467,14 @@ pub(crate) fn build_session(
         None => Device::Cpu,
     };
     tracing::info!(%device, policy = ?policy, "execution provider chosen");
+    if !options.cpu_arena {
+        // Registering the CPU provider with its arena off is how ort turns the session's CPU
+        // arena off (DisableCpuMemArena). Registered after the chosen device, so that device
+        // keeps its priority.
+        builder = builder
+            .with_execution_providers([ort::ep::CPU::default().with_arena_allocator(false).build()])
+            .map_err(ort_failure)?;
+    }
 
     let session = match source {
         ModelSource::File(path) => builder.commit_from_file(path),
