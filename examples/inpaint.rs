@@ -18,12 +18,14 @@
 //! Protocol (Triton, KServe, …; see the README's "Scale out"); everything else runs here, as
 //! for a local model. `--config FILE` reads a models config, whose entries may name remote
 //! models (`--model lama-remote`).
-//! `--model` also takes a Stable Diffusion 1.5 folder in Optimum's ONNX layout (the folder
-//! holding `model_index.json`, `unet/`, `text_encoder/`, …), by its path or, found in the
-//! model folders, by its id (its folder there, e.g. `--model sd15 --model-dir D`): then
-//! `--prompt`, `--negative-prompt`, `--steps`, `--guidance`, `--sampler`, `--seed`,
-//! `--strength` and `--mask-blur` apply, a progress bar shows the steps, and the seed used is
-//! printed.
+//! `--model` also takes a Stable Diffusion 1.5 or SDXL folder in Optimum's ONNX layout (the
+//! folder holding `model_index.json`, `unet/`, `text_encoder/`, …; SDXL adds `text_encoder_2/`),
+//! by its path or, found in the model folders, by its id (its folder there, e.g. `--model sd15
+//! --model-dir D`): then `--prompt`, `--negative-prompt`, `--steps`, `--guidance`, `--sampler`,
+//! `--seed`, `--strength` and `--mask-blur` apply, a progress bar shows the steps, and the seed
+//! used is printed. `--low-memory` keeps only the UNet loaded between stages, `--memory-limit
+//! MIB` replaces the memory the system reports available in the check made before loading,
+//! and `--no-cpu-arena` turns ONNX Runtime's CPU arena off.
 //!
 //! ```text
 //! cargo run --release --example inpaint -- --model path/to/sd15-onnx --prompt "a red bench" \
@@ -71,8 +73,11 @@ use inpaint_core::io::{load_image, load_mask, save_image};
 use inpaint_core::{
     HdStrategy, InpaintModel, InpaintOptions, Limits, Progress, Request, Sampler, inpaint,
 };
+use inpaint_models::diffusion::DiffusionOptions;
+use inpaint_models::diffusion::memory::MemoryLimit;
 use inpaint_models::onnx::{
     Architecture, Device, DevicePolicy, OnnxModel, OnnxOptions, OutputRange, RuntimeSearch,
+    SessionOptions,
 };
 use inpaint_models::remote::{RemoteModel, RemoteOptions};
 use inpaint_models::{ModelOptions, classical::DEFAULT_RADIUS};
@@ -179,6 +184,17 @@ struct Cli {
     /// outside the mask (IOPaint's `sd_mask_blur`); 0, the default, leaves them untouched.
     #[arg(long, value_name = "N", default_value_t = 0)]
     mask_blur: u32,
+    /// Diffusion: load the text encoders and the VAE only while they run (only the UNet stays
+    /// in memory); slower, for machines short of memory.
+    #[arg(long)]
+    low_memory: bool,
+    /// Diffusion: refuse to load a model whose weights exceed N MiB, instead of the memory
+    /// the system reports available; `0` turns the check off.
+    #[arg(long, value_name = "MIB")]
+    memory_limit: Option<u64>,
+    /// ONNX Runtime: no CPU memory arena (buffers go back to the system when freed).
+    #[arg(long)]
+    no_cpu_arena: bool,
     /// How large images are handled: original, resize or crop.
     #[arg(long, value_name = "NAME", default_value_t = HdStrategy::default())]
     hd_strategy: HdStrategy,
@@ -211,6 +227,8 @@ struct Args {
     hd_strategy: HdStrategy,
     /// What a diffusion model is asked (the seed is IOPaint's default unless given).
     request: Request,
+    /// How a diffusion model is loaded (its `onnx` field is replaced by `onnx`).
+    diffusion: DiffusionOptions,
     mask_blur: u32,
     /// openai-compat's settings.
     openai: OpenAiFlags,
@@ -232,6 +250,17 @@ impl From<Cli> for Args {
         if let Some(range) = cli.output_range {
             onnx = onnx.with_output_range(range);
         }
+        if cli.no_cpu_arena {
+            onnx = onnx.with_session(SessionOptions::default().with_cpu_arena(false));
+        }
+        let memory_limit = match cli.memory_limit {
+            None => MemoryLimit::Available,
+            Some(0) => MemoryLimit::Unchecked,
+            Some(mib) => MemoryLimit::Bytes(mib.saturating_mul(1 << 20)),
+        };
+        let diffusion = DiffusionOptions::default()
+            .with_load_stages_on_demand(cli.low_memory)
+            .with_memory_limit(memory_limit);
         Args {
             image: cli.image,
             mask: cli.mask,
@@ -262,6 +291,7 @@ impl From<Cli> for Args {
                 .with_sampler(cli.sampler)
                 .with_strength(cli.strength)
                 .with_seed(cli.seed.unwrap_or(Request::default().seed)),
+            diffusion,
             mask_blur: cli.mask_blur,
             openai: cli.openai,
         }
@@ -441,7 +471,9 @@ fn load(args: &mut Args) -> Result<(Loaded, Described), String> {
         _ => {}
     }
     let plan = plan.with_device(policy).with_options(args.options.clone());
-    let mut manager = ModelManager::new().with_onnx_options(onnx);
+    let mut manager = ModelManager::new()
+        .with_onnx_options(onnx)
+        .with_diffusion_options(args.diffusion.clone());
     let active = manager.load(plan).map_err(|e| e.full_message())?;
     let how = match matched {
         Matched::Default { .. } => " (the default)".to_string(),

@@ -310,6 +310,62 @@ fn runs_a_diffusion_folder_with_its_flags_and_prints_the_seed() {
     assert_eq!(result.get_pixel(0, 0), input.get_pixel(0, 0));
 }
 
+/// An SDXL folder (inpaint-models' tiny random-weight SDXL pipeline) runs the same way, with
+/// the memory flags: `--low-memory` and `--no-cpu-arena` run it; a `--memory-limit` below its
+/// weights is refused before loading, saying how much they need.
+#[test]
+fn runs_an_sdxl_folder_and_checks_its_memory() {
+    let files = Files::new("sdxl");
+    let (image, mask, output) = (
+        files.photo("in.png", 40, 30),
+        files.mask("mask.png", 40, 30),
+        files.path("out.png"),
+    );
+    let folder = format!(
+        "{}/../inpaint-models/tests/fixtures/diffusion/sdxl-tiny-inpaint",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let args = |extra: &[&'static str]| {
+        let mut args = vec![
+            "--model",
+            &folder,
+            "--prompt",
+            "a red bench",
+            "--steps",
+            "2",
+            "--image",
+            &image,
+            "--mask",
+            &mask,
+            "--output",
+            &output,
+        ];
+        args.extend_from_slice(extra);
+        args.into_iter().map(str::to_owned).collect::<Vec<_>>()
+    };
+    let run_with = |extra: &[&'static str]| {
+        let owned = args(extra);
+        let refs: Vec<&str> = owned.iter().map(String::as_str).collect();
+        run(&refs)
+    };
+    let out = run_with(&["--low-memory", "--no-cpu-arena"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("sdxl-inpaint"), "{stdout}");
+    let result = image::open(&output).unwrap().into_rgb8();
+    let input = image::open(&image).unwrap().into_rgb8();
+    assert_eq!(result.get_pixel(0, 0), input.get_pixel(0, 0));
+
+    let out = run_with(&["--memory-limit", "1"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("its weights need") && stderr.contains("the memory limit given"),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn runs_an_onnx_model_and_says_which_device_ran_it() {
     let files = Files::new("onnx");

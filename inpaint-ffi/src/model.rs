@@ -363,10 +363,11 @@ impl inpaint_model {
         unsafe { call(err_out, body) }
     }
 
-    /// Loads a Stable Diffusion 1.5 inpainting pipeline from `dir`, a folder in Hugging Face
-    /// Optimum's ONNX layout (`model_index.json`, `text_encoder/`, `unet/`, `vae_encoder/`,
-    /// `vae_decoder/`, `tokenizer/`, `scheduler/`, as `optimum-cli export onnx --task
-    /// inpainting` writes it), on `device` (as for `inpaint_model_load_onnx`; NULL is "cpu").
+    /// Loads a Stable Diffusion 1.5 or SDXL inpainting pipeline from `dir`, a folder in Hugging
+    /// Face Optimum's ONNX layout (`model_index.json`, `text_encoder/`, `unet/`, `vae_encoder/`,
+    /// `vae_decoder/`, `tokenizer/`, `scheduler/`, and for SDXL `text_encoder_2/` and
+    /// `tokenizer_2/`, as `optimum-cli export onnx --task inpainting` writes it), on `device`
+    /// (as for `inpaint_model_load_onnx`; NULL is "cpu").
     /// Every graph is checked against its contract. The model takes a prompt: set it, the
     /// sampler, steps, guidance, seed and strength on the run options
     /// (`inpaint_run_options_set_prompt`, …).
@@ -374,8 +375,9 @@ impl inpaint_model {
     /// On success `*model_out` receives a new model, freed with `inpaint_model_free`. On
     /// failure `*model_out` is set to NULL: a missing file is `INPAINT_STATUS_IO` (the
     /// message names it), a graph that breaks its contract `INPAINT_STATUS_MODEL`, ONNX
-    /// Runtime missing or the device refused `INPAINT_STATUS_RUNTIME`, and a build without
-    /// the `onnx` feature `INPAINT_STATUS_UNSUPPORTED`.
+    /// Runtime missing, the device refused or weights larger than the memory available
+    /// (checked before loading) `INPAINT_STATUS_RUNTIME`, and a build without the `onnx`
+    /// feature `INPAINT_STATUS_UNSUPPORTED`.
     ///
     /// # Safety
     ///

@@ -912,8 +912,20 @@ fn remote_models_load_and_report_their_server() {
 #[cfg(feature = "onnx")]
 #[test]
 fn diffusion_runs_with_a_prompt_and_a_sampler_by_name() {
+    diffusion_folder_runs("sd15-tiny-inpaint");
+}
+
+/// The same for the tiny SDXL pipeline: an SDXL folder loads through the same function.
+#[cfg(feature = "onnx")]
+#[test]
+fn sdxl_runs_with_a_prompt_and_a_sampler_by_name() {
+    diffusion_folder_runs("sdxl-tiny-inpaint");
+}
+
+#[cfg(feature = "onnx")]
+fn diffusion_folder_runs(fixture: &str) {
     let dir = std::ffi::CString::new(format!(
-        "{}/../inpaint-models/tests/fixtures/diffusion/sd15-tiny-inpaint",
+        "{}/../inpaint-models/tests/fixtures/diffusion/{fixture}",
         env!("CARGO_MANIFEST_DIR")
     ))
     .unwrap();

@@ -96,6 +96,7 @@ pub struct ModelManager {
     loaded: Option<Loaded>,
     policy: SwitchPolicy,
     onnx: OnnxOptions,
+    diffusion: DiffusionOptions,
 }
 
 impl std::fmt::Debug for ModelManager {
@@ -121,6 +122,7 @@ impl ModelManager {
             loaded: None,
             policy: SwitchPolicy::default(),
             onnx: OnnxOptions::default(),
+            diffusion: DiffusionOptions::default(),
         }
     }
 
@@ -134,6 +136,14 @@ impl ModelManager {
     /// output range and seed are applied on top.
     pub fn with_onnx_options(mut self, options: OnnxOptions) -> Self {
         self.onnx = options;
+        self
+    }
+
+    /// Sets what a diffusion model is loaded with beyond the ONNX options (stages loaded on
+    /// demand, the memory check, guidance batching); its `onnx` field is replaced by the
+    /// manager's ONNX options with the plan's device.
+    pub fn with_diffusion_options(mut self, options: DiffusionOptions) -> Self {
+        self.diffusion = options;
         self
     }
 
@@ -298,7 +308,9 @@ impl ModelManager {
                         message: "radius and patch size apply to classical models only".into(),
                     });
                 }
-                let options = DiffusionOptions::default()
+                let options = self
+                    .diffusion
+                    .clone()
                     .with_onnx(self.onnx.clone().with_device(plan.device.clone()));
                 let model = StableDiffusion::load(path, &options).map_err(load_error)?;
                 let report = model.execution().clone();

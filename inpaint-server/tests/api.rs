@@ -597,6 +597,11 @@ fn plugin_routes_unknown_routes_and_the_web_app() {
 /// Copies the tiny Stable Diffusion pipeline `kind` of `inpaint-models` (made by
 /// `scripts/make-diffusion-fixtures.py`: real architectures, random weights) to `to`.
 fn copy_sd_fixture(kind: &str, to: &std::path::Path) {
+    copy_fixture_folder(&format!("sd15-tiny-{kind}"), to);
+}
+
+/// Copies the fixture folder `name` of `inpaint-models/tests/fixtures/diffusion` to `to`.
+fn copy_fixture_folder(name: &str, to: &std::path::Path) {
     fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
         std::fs::create_dir_all(to).unwrap();
         for entry in std::fs::read_dir(from).unwrap() {
@@ -611,19 +616,21 @@ fn copy_sd_fixture(kind: &str, to: &std::path::Path) {
     }
     let from = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../inpaint-models/tests/fixtures/diffusion")
-        .join(format!("sd15-tiny-{kind}"));
+        .join(name);
     copy_dir(&from, to);
 }
 
 /// Stable Diffusion folders in the model folder are listed under the app's Stable Diffusion
 /// tabs (IOPaint's `diffusers_sd_inpaint` for a 9-channel UNet, `diffusers_sd` for a plain
-/// one) with the prompt box, and switching to one loads it through the model manager and
+/// one; `diffusers_sdxl_inpaint` and `diffusers_sdxl` for SDXL) with the prompt box, and switching to one loads it through the model manager and
 /// paints with a prompt.
 #[test]
 fn stable_diffusion_folders_are_listed_and_served() {
     let models = tempfile::tempdir().unwrap();
     copy_sd_fixture("inpaint", &models.path().join("sd-inpaint"));
     copy_sd_fixture("plain", &models.path().join("sd-plain"));
+    copy_fixture_folder("sdxl-tiny-inpaint", &models.path().join("xl-inpaint"));
+    copy_fixture_folder("sdxl-tiny-plain", &models.path().join("xl-plain"));
     let server = TestServer::start(
         ServerOptions::new()
             .with_model("telea")
@@ -641,7 +648,10 @@ fn stable_diffusion_folders_are_listed_and_served() {
     let (inpaint, plain) = (info("sd-inpaint"), info("sd-plain"));
     assert_eq!(inpaint["model_type"], "diffusers_sd_inpaint", "{inpaint}");
     assert_eq!(plain["model_type"], "diffusers_sd", "{plain}");
-    for sd in [&inpaint, &plain] {
+    let (xl_inpaint, xl_plain) = (info("xl-inpaint"), info("xl-plain"));
+    assert_eq!(xl_inpaint["model_type"], "diffusers_sdxl_inpaint");
+    assert_eq!(xl_plain["model_type"], "diffusers_sdxl");
+    for sd in [&inpaint, &plain, &xl_inpaint, &xl_plain] {
         assert_eq!(sd["need_prompt"], true, "{sd}");
         assert_eq!(sd["support_strength"], true, "{sd}");
     }
