@@ -40,6 +40,9 @@ Optimum's `ORTStableDiffusionXLInpaintPipeline` called as IOPaint 1.6.0's `model
 need sides a multiple of 32) into `sdxl-cases.json` and `sdxl-cases/`. Every sampler runs twice —
 (9 channels, strength 1, guidance 7.5) and (4 channels, strength 0.6, guidance 1) — and four more
 cases cover the other pairs: (9, 0.6, 1) and (4, 1, 7.5) with Euler a and DPM++ 2M.
+`sdxl-tiny-aesthetic/` is a plain SDXL folder with `requires_aesthetics_score` (a smaller UNet
+taking 5 `time_ids`, as the SDXL refiner's does, but with both text encoders): two more cases,
+Euler at strength 1 and DPM++ 2M at 0.6, both with guidance 7.5.
 """
 
 import argparse
@@ -408,7 +411,7 @@ def record_cases(folders):
     (OUT / "cases.json").write_text(json.dumps(manifest, indent=1) + "\n")
 
 
-def build_sdxl_pipeline(tok, tok2, unet_channels):
+def build_sdxl_pipeline(tok, tok2, unet_channels, aesthetic=False):
     """diffusers' SDXL UNet config (stabilityai/stable-diffusion-xl-base-1.0's unet/config.json)
     shrunk: the same block types, linear projections and `text_time` conditioning, fewer channels
     and layers. The two text encoders are the classes SDXL uses, tiny."""
@@ -439,24 +442,33 @@ def build_sdxl_pipeline(tok, tok2, unet_channels):
     )
     torch.manual_seed(1)
     time_embed_dim = 8
+    # The aesthetic-score variant (as the SDXL refiner's UNet: `time_ids` of 5, with the score
+    # instead of the target size) is smaller still: it only has to show the conditioning.
     unet = UNet2DConditionModel(
         in_channels=unet_channels, out_channels=4, sample_size=16, layers_per_block=1,
-        block_out_channels=(8, 16, 16), norm_num_groups=8,
+        block_out_channels=(8, 8, 8) if aesthetic else (8, 16, 16),
+        # One channel per group would normalise the time embedding (and so the score) away.
+        norm_num_groups=2 if aesthetic else 8,
         down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
         up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
-        transformer_layers_per_block=(1, 1, 2), attention_head_dim=(2, 4, 4),
+        transformer_layers_per_block=(1, 1, 1) if aesthetic else (1, 1, 2),
+        attention_head_dim=(2, 2, 2) if aesthetic else (2, 4, 4),
         use_linear_projection=True, cross_attention_dim=hidden + hidden_2,
         addition_embed_type="text_time", addition_time_embed_dim=time_embed_dim,
-        projection_class_embeddings_input_dim=6 * time_embed_dim + projection_dim,
+        projection_class_embeddings_input_dim=(5 if aesthetic else 6) * time_embed_dim + projection_dim,
     )
     with torch.no_grad():
         unet.conv_out.weight.mul_(4.0)
         unet.conv_out.bias.mul_(4.0)
+        if aesthetic:
+            # Random weights barely react to the score; a trained refiner does. Amplify the
+            # added-conditioning path so that a wrong score shows.
+            unet.add_embedding.linear_1.weight.mul_(10.0)
     return StableDiffusionXLInpaintPipeline(
         vae=vae.eval(), text_encoder=text_encoder.eval(), text_encoder_2=text_encoder_2.eval(),
         tokenizer=tok, tokenizer_2=tok2, unet=unet.eval(),
         scheduler=EulerDiscreteScheduler.from_config(SDXL_SCHEDULER),
-        requires_aesthetics_score=False, force_zeros_for_empty_prompt=True, add_watermarker=False,
+        requires_aesthetics_score=aesthetic, force_zeros_for_empty_prompt=True, add_watermarker=False,
     )
 
 
@@ -491,6 +503,7 @@ def record_sdxl_cases(folders):
     }
     runs = [(s, "inpaint", 1.0, 7.5) for s in SAMPLERS] + [(s, "plain", 0.6, 1.0) for s in SAMPLERS]
     runs += [(s, k, st, g) for s in ("Euler a", "DPM++ 2M") for k, st, g in (("inpaint", 0.6, 1.0), ("plain", 1.0, 7.5))]
+    runs += [("Euler", "aesthetic", 1.0, 7.5), ("DPM++ 2M", "aesthetic", 0.6, 7.5)]
     cases = []
     for sampler, kind, strength, guidance in runs:
         pipe = pipes[kind]
@@ -536,7 +549,10 @@ def record_sdxl_cases(folders):
 
 
 def make_sdxl(skip_export):
-    folders = {"inpaint": OUT / "sdxl-tiny-inpaint", "plain": OUT / "sdxl-tiny-plain"}
+    folders = {
+        "inpaint": OUT / "sdxl-tiny-inpaint", "plain": OUT / "sdxl-tiny-plain",
+        "aesthetic": OUT / "sdxl-tiny-aesthetic",
+    }
     if not skip_export:
         with tempfile.TemporaryDirectory() as tmp:
             tok = write_tokenizer(Path(tmp) / "tok", VOCAB_SIZE)
@@ -546,8 +562,9 @@ def make_sdxl(skip_export):
 
             tok2 = CLIPTokenizer.from_pretrained(Path(tmp) / "tok", pad_token="!")
             assert tok2.pad_token_id == 0, tok2.pad_token_id
-            for kind, channels in (("inpaint", 9), ("plain", 4)):
-                export_sdxl(build_sdxl_pipeline(tok, tok2, channels), folders[kind])
+            for kind, channels in (("inpaint", 9), ("plain", 4), ("aesthetic", 4)):
+                pipe = build_sdxl_pipeline(tok, tok2, channels, aesthetic=kind == "aesthetic")
+                export_sdxl(pipe, folders[kind])
     record_sdxl_cases(folders)
 
 

@@ -192,19 +192,21 @@ fn load_xl(kind: &str, options: &DiffusionOptions) -> StableDiffusion {
     StableDiffusion::load(fixtures().join(format!("sdxl-tiny-{kind}")), options).unwrap()
 }
 
-/// SDXL (`sdxl-tiny-{inpaint,plain}`, `sdxl-cases.json`): every sampler on the 9-channel UNet
-/// at strength 1 (run as IOPaint's 0.999) with guidance 7.5 and on the 4-channel UNet at 0.6
-/// without guidance, plus Euler a and DPM++ 2M on the two other pairings — 42 runs of diffusers'
-/// SDXL inpainting pipeline, matched as for SD 1.5 (latents 1e-3, images one level on average,
-/// the same draws).
+/// SDXL (`sdxl-tiny-{inpaint,plain,aesthetic}`, `sdxl-cases.json`): every sampler on the
+/// 9-channel UNet at strength 1 (run as IOPaint's 0.999) with guidance 7.5 and on the 4-channel
+/// UNet at 0.6 without guidance, Euler a and DPM++ 2M on the two other pairings, and two runs
+/// of the aesthetic-score variant (`requires_aesthetics_score`, 5 `time_ids`) — 44 runs of
+/// diffusers' SDXL inpainting pipeline, matched as for SD 1.5 (latents 1e-3, images one level
+/// on average, the same draws).
 #[test]
 fn sdxl_every_sampler_matches_diffusers() {
     let manifest = read_manifest("sdxl-cases.json");
-    assert_eq!(manifest["cases"].as_array().unwrap().len(), 19 * 2 + 4);
+    assert_eq!(manifest["cases"].as_array().unwrap().len(), 19 * 2 + 4 + 2);
     let options = DiffusionOptions::default();
     let mut models = [
         ("inpaint", load_xl("inpaint", &options)),
         ("plain", load_xl("plain", &options)),
+        ("aesthetic", load_xl("aesthetic", &options)),
     ];
     assert_eq!(models[0].1.family(), DiffusionFamily::Sdxl);
     assert_eq!(models[0].1.unet_channels(), 9);
