@@ -98,7 +98,8 @@ impl Downloader {
     ///    [`Error::FolderConflict`] or [`Error::CachedMismatch`], and `dir` is left alone.
     /// 3. Otherwise each file is fetched with [`fetch`](Self::fetch) — verified, resumed with
     ///    `Range`, retried — into the staging folder [`staging_dir`] beside `dir`, under a lock
-    ///    (`.<name>.partial.lock`) that keeps two downloads of the same folder apart.
+    ///    (`.<name>.partial.lock`) that keeps two downloads of the same folder apart. A file
+    ///    an earlier attempt finished there is kept (hashed again when it has a sha256).
     /// 4. Only when every file is there and verified is the staging folder renamed to `dir`.
     ///    A failure is [`Error::FolderFile`] naming the file; the staging folder keeps the
     ///    verified files and any partial one, so the next call resumes where this one stopped.
@@ -160,12 +161,19 @@ impl Downloader {
                 progress: Some(&progress),
                 cancel: request.cancel,
             };
-            self.fetch(&fetch).map_err(|source| Error::FolderFile {
+            let wrap = |source| Error::FolderFile {
                 file: file.path.to_owned(),
                 dir: dir.to_path_buf(),
                 staging: staging.clone(),
                 source: Box::new(source),
-            })?;
+            };
+            // A file this download finished in an earlier attempt is kept, verified again
+            // when it has a sha256; `fetch` alone would download an unverified one again.
+            let expected = file.sha256.map(normalize_sha256).transpose()?;
+            if Job::new(&fetch, expected).cached(true).map_err(wrap)?.is_some() {
+                continue;
+            }
+            self.fetch(&fetch).map_err(wrap)?;
         }
         // The per-file locks are ours alone under the folder lock: leave none in the model.
         remove_locks(&staging)?;

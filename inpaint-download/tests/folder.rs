@@ -215,3 +215,36 @@ fn offline_without_the_folder_never_connects() {
     assert_eq!(server.count(), 0);
     assert!(files_in(root.path()).is_empty());
 }
+
+#[test]
+fn unverified_files_an_earlier_attempt_finished_are_kept() {
+    let (server, files, urls, root) = setup();
+    server.fault_once("/repo/unet/config.json", Fault::Status(404));
+    let list: Vec<FolderFile<'_>> = files
+        .iter()
+        .zip(&urls)
+        .map(|((path, _), url)| FolderFile {
+            url,
+            path,
+            sha256: None,
+            size: None,
+        })
+        .collect();
+    let dest = root.path().join("sd");
+    let downloader = Downloader::new(quick_config().with_allow_unverified(true));
+    let err = downloader
+        .fetch_folder(&FolderRequest::new(&list, &dest))
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::FolderFile { file, .. } if file == "unet/config.json"),
+        "{err:?}"
+    );
+    assert!(!dest.exists());
+
+    downloader
+        .fetch_folder(&FolderRequest::new(&list, &dest))
+        .unwrap();
+    assert_complete(&dest, &files);
+    assert_eq!(requested(&server, "unet/model.onnx"), 1);
+    assert_eq!(requested(&server, "unet/config.json"), 2);
+}
