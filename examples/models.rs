@@ -47,8 +47,8 @@ mod openai_flags;
 use indicatif::{ProgressBar, ProgressStyle};
 use inpaint_core::error::full_message;
 use inpaint_download::{
-    BackendManifest, Backends, DownloadConfig, Downloader, FetchRequest, FolderFile,
-    FolderRequest, Hardware, NetworkMode, Phase, Progress,
+    BackendManifest, Backends, DownloadConfig, Downloader, FetchRequest, FolderFile, FolderRequest,
+    Hardware, NetworkMode, Phase, Progress,
 };
 use inpaint_registry::{
     CATALOG, Discovery, ModelInfo, ModelRoot, PlannedFile, Registry, Scanner, Verification,
@@ -441,9 +441,11 @@ fn download_folder(
         .collect();
     let bar = ProgressBar::new(0);
     bar.set_style(
-        ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}")
-            .map_err(|e| e.to_string())?
-            .progress_chars("=> "),
+        ProgressStyle::with_template(
+            "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}",
+        )
+        .map_err(|e| e.to_string())?
+        .progress_chars("=> "),
     );
     let count = plan.len();
     let progress = |index: usize, p: Progress| {

@@ -894,7 +894,8 @@ fn a_diffusion_pipeline_downloads_all_or_nothing_and_resumes() {
     let tiny = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../inpaint-models/tests/fixtures/diffusion/sd15-tiny-inpaint");
     let server = Server::start();
-    let url_path = |file: &str| format!("/jdp8/optimum-sd-inpainting-onnx-fp16/resolve/main/{file}");
+    let url_path =
+        |file: &str| format!("/jdp8/optimum-sd-inpainting-onnx-fp16/resolve/main/{file}");
     for file in entry.files {
         let body = std::fs::read(tiny.join(file.file_name)).unwrap();
         server.serve(&url_path(file.file_name), body);

@@ -113,10 +113,7 @@ impl Downloader {
                 reason: "the destination folder has no UTF-8 name",
             });
         };
-        let name = dir
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or_default();
+        let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or_default();
         check_file_name(name)?;
         if self.existing(request, &parts)? {
             tracing::debug!("already downloaded");
@@ -125,7 +122,12 @@ impl Downloader {
         if self.config().mode == NetworkMode::Offline {
             return Err(Error::NotCachedOffline {
                 path: dir.to_path_buf(),
-                url: request.files.first().map(|f| f.url).unwrap_or("").to_owned(),
+                url: request
+                    .files
+                    .first()
+                    .map(|f| f.url)
+                    .unwrap_or("")
+                    .to_owned(),
             });
         }
         let parent = dir.parent().unwrap_or(Path::new("."));
@@ -136,7 +138,12 @@ impl Downloader {
             || {},
             is_cancelled,
             || Error::Cancelled {
-                url: request.files.first().map(|f| f.url).unwrap_or("").to_owned(),
+                url: request
+                    .files
+                    .first()
+                    .map(|f| f.url)
+                    .unwrap_or("")
+                    .to_owned(),
                 partial: staging.clone(),
                 received: 0,
             },
@@ -170,7 +177,11 @@ impl Downloader {
             // A file this download finished in an earlier attempt is kept, verified again
             // when it has a sha256; `fetch` alone would download an unverified one again.
             let expected = file.sha256.map(normalize_sha256).transpose()?;
-            if Job::new(&fetch, expected).cached(true).map_err(wrap)?.is_some() {
+            if Job::new(&fetch, expected)
+                .cached(true)
+                .map_err(wrap)?
+                .is_some()
+            {
                 continue;
             }
             self.fetch(&fetch).map_err(wrap)?;
@@ -291,7 +302,15 @@ mod tests {
 
     #[test]
     fn paths_are_checked_before_any_io() {
-        for bad in ["", "/abs", "a//b", "../x", "a/../b", "a\\b", "unet/model.onnx.partial"] {
+        for bad in [
+            "",
+            "/abs",
+            "a//b",
+            "../x",
+            "a/../b",
+            "a\\b",
+            "unet/model.onnx.partial",
+        ] {
             assert!(
                 matches!(
                     check_files(&[file(bad)], false),

@@ -8,8 +8,11 @@ use inpaint_download::{Downloader, Error, FolderFile, FolderRequest, NetworkMode
 
 use crate::support::{Fault, Server, bytes, files_in, quick_config, sha256_hex};
 
-/// The files served: path in the folder, body.
-fn model() -> Vec<(&'static str, Vec<u8>)> {
+/// A file of the model: its path in the folder, its body.
+type ModelFile = (&'static str, Vec<u8>);
+
+/// The files served.
+fn model() -> Vec<ModelFile> {
     vec![
         ("model_index.json", b"{\"_class_name\": \"x\"}".to_vec()),
         ("unet/model.onnx", bytes(150_000, 3)),
@@ -18,7 +21,7 @@ fn model() -> Vec<(&'static str, Vec<u8>)> {
 }
 
 /// A server with the model's files under `/repo/`, and their URLs.
-fn setup() -> (Server, Vec<(&'static str, Vec<u8>)>, Vec<String>, tempfile::TempDir) {
+fn setup() -> (Server, Vec<ModelFile>, Vec<String>, tempfile::TempDir) {
     let server = Server::start();
     let files = model();
     let urls = files
@@ -90,7 +93,9 @@ fn every_file_is_verified_and_the_folder_appears_once_complete() {
     for mode in [NetworkMode::Online, NetworkMode::Offline] {
         let again = Downloader::new(quick_config().with_mode(mode));
         assert_eq!(
-            again.fetch_folder(&FolderRequest::new(&list, &dest)).unwrap(),
+            again
+                .fetch_folder(&FolderRequest::new(&list, &dest))
+                .unwrap(),
             dest
         );
     }
@@ -147,9 +152,7 @@ fn an_interrupted_transfer_resumes_with_a_range_request() {
     );
     assert!(err.is_transient());
     assert!(!dest.exists());
-    let partial = staging_dir(&dest)
-        .unwrap()
-        .join("unet/model.onnx.partial");
+    let partial = staging_dir(&dest).unwrap().join("unet/model.onnx.partial");
     assert_eq!(fs::metadata(partial).unwrap().len(), 60_000);
 
     // A new downloader (a new process) continues from byte 60 000.

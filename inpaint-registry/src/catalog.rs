@@ -937,7 +937,11 @@ mod tests {
                 entry.id,
                 file.file_name
             );
-            assert!(!names[..i].contains(&file.file_name), "{} twice", file.file_name);
+            assert!(
+                !names[..i].contains(&file.file_name),
+                "{} twice",
+                file.file_name
+            );
             match file.source {
                 FileSource::HuggingFace {
                     repo,

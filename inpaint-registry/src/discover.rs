@@ -873,7 +873,9 @@ fn scan_project(root: &ModelRoot, found: &mut Vec<Candidate>, discovery: &mut Di
         }
         match (entry, is_dir) {
             // A catalog pipeline: one model, the folder, whatever it holds.
-            (Some(entry), true) if matches!(entry.architecture, ModelArchitecture::Diffusion { .. }) => {
+            (Some(entry), true)
+                if matches!(entry.architecture, ModelArchitecture::Diffusion { .. }) =>
+            {
                 if entry.files.iter().any(|f| path.join(f.file_name).exists()) {
                     found.push(Candidate {
                         id: entry.id.to_string(),

@@ -258,7 +258,10 @@ fn a_catalog_pipeline_is_found_in_its_folder_and_checked() {
     let discovery = Scanner::new().scan(&[ModelRoot::project(&project)]);
     let problems = discovery.models[0].problems.join("\n");
     assert!(problems.contains("not the expected model"), "{problems}");
-    assert!(problems.contains("special_tokens_map.json is missing"), "{problems}");
+    assert!(
+        problems.contains("special_tokens_map.json is missing"),
+        "{problems}"
+    );
     let err = Registry::new(None, Some(&discovery))
         .plan(Some(entry.id))
         .unwrap_err()
