@@ -1001,10 +1001,18 @@ fn scan_hf(root: &ModelRoot, found: &mut Vec<Candidate>, discovery: &mut Discove
                     commit: commit.clone(),
                     is_main,
                 };
-                let entry = CATALOG.iter().find(|e| {
-                    e.files.len() == 1
-                        && matches!(e.files[0].source, FileSource::HuggingFace { repo: r, path, .. }
-                            if r.eq_ignore_ascii_case(&repo) && path == rel)
+                // A one-file catalog model by its file; a catalog pipeline by its repository,
+                // when the snapshot is the pipeline.
+                let is_pipeline = file.folder && file.paths[0] == snapshot;
+                let entry = CATALOG.iter().find(|e| match e.files {
+                    [only] => matches!(only.source, FileSource::HuggingFace { repo: r, path, .. }
+                            if r.eq_ignore_ascii_case(&repo) && path == rel),
+                    [first, ..] => {
+                        is_pipeline
+                            && matches!(first.source, FileSource::HuggingFace { repo: r, .. }
+                                if r.eq_ignore_ascii_case(&repo))
+                    }
+                    [] => false,
                 });
                 match entry {
                     Some(entry) => {

@@ -267,6 +267,19 @@ fn a_catalog_pipeline_is_found_in_its_folder_and_checked() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("not the expected model"), "{err}");
+
+    // The same repository's snapshot in the Hugging Face cache is that catalog model too.
+    let hub = dir.path().join("hub");
+    let snapshot = hub.join(
+        "models--jdp8--optimum-sd-inpainting-onnx-fp16/snapshots/\
+         0b50b86000000000000000000000000000000000",
+    );
+    copy_dir(&tiny("inpaint"), &snapshot);
+    let discovery = Scanner::new().scan(&[ModelRoot::hf_cache(&hub)]);
+    let ids: Vec<&str> = discovery.models.iter().map(|m| m.id.as_str()).collect();
+    assert_eq!(ids, [entry.id]);
+    assert!(discovery.models[0].is_usable(), "{:?}", discovery.models[0]);
+    assert_eq!(discovery.models[0].path(), snapshot);
 }
 
 /// The models config's `architecture` names a diffusion folder as `sd-inpaint` (9-channel
