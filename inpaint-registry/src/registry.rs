@@ -356,7 +356,14 @@ impl<'a> Registry<'a> {
             .filter(|r| r.kind == RootKind::Project)
             .map(|r| r.path.as_path())
             .collect();
+        let is_folder =
+            entry.is_some_and(|e| matches!(e.architecture, ModelArchitecture::Diffusion { .. }));
         let missing = match entry {
+            // A pipeline is one folder: name it, not its 14 files.
+            Some(entry) if is_folder => project_roots
+                .iter()
+                .map(|root| entry.install_dir(root))
+                .collect(),
             Some(entry) => project_roots
                 .iter()
                 .flat_map(|root| {
@@ -369,6 +376,11 @@ impl<'a> Registry<'a> {
             None => Vec::new(),
         };
         let reason = match entry {
+            Some(entry) if is_folder => format!(
+                "not downloaded (download it, e.g. `models download {}`, or put the pipeline's \
+                 folder in Optimum's ONNX layout at <model folder>/{}/)",
+                entry.id, entry.id
+            ),
             Some(entry) => format!(
                 "not downloaded (download it, e.g. `models download {}`, or put {} in \
                  <model folder>/{}/)",

@@ -215,6 +215,19 @@ fn a_catalog_pipeline_is_found_in_its_folder_and_checked() {
     let dir = tempfile::tempdir().unwrap();
     let project = dir.path().join("models");
     let folder = project.join(entry.id);
+
+    // Not there: the error names the folder and the command, not each of the 14 files.
+    std::fs::create_dir_all(&project).unwrap();
+    let discovery = Scanner::new().scan(&[ModelRoot::project(&project)]);
+    let err = Registry::new(None, Some(&discovery))
+        .plan(Some("sd15-inpaint"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("models download sd15-inpaint-fp16")
+            && err.ends_with(&format!("missing {}", folder.display())),
+        "{err}"
+    );
     copy_dir(&tiny("inpaint"), &folder);
     // An unfinished download of another copy: hidden and `.partial`, so skipped.
     copy_dir(&tiny("inpaint"), &project.join(".other.partial"));
