@@ -17,9 +17,10 @@
 //! Neural models (LaMa, MI-GAN, MAT, FcF) run on ONNX Runtime: see [`onnx`] (feature `onnx`, on
 //! by default; without it the crate builds with no ONNX Runtime code at all).
 //!
-//! Stable Diffusion 1.5 inpainting from an Optimum ONNX folder (`diffusion::StableDiffusion`,
-//! feature `onnx`), with its samplers, CLIP tokenizer and PyTorch-compatible seeded noise (which
-//! need no ONNX Runtime), is in [`diffusion`].
+//! Stable Diffusion 1.5 and SDXL inpainting from an Optimum ONNX folder
+//! (`diffusion::StableDiffusion`, feature `onnx`), with its samplers, CLIP tokenizer,
+//! PyTorch-compatible seeded noise and memory check (which need no ONNX Runtime), is in
+//! [`diffusion`].
 //!
 //! ```no_run
 //! use inpaint_core::io::{load_image, load_mask, save_image};

@@ -568,3 +568,49 @@ fn float16_folder_runs_and_agrees_with_float32() {
         / a.as_raw().len() as f64;
     assert!(mean < 1.0, "float16 differs by {mean} levels on average");
 }
+
+/// SDXL's VAE overflows in float16, so diffusers runs a `force_upcast` VAE in float32: a float16
+/// VAE graph whose config has `force_upcast` is refused at load, saying what to do; the same
+/// graph with `force_upcast: false` (the fp16-fixed VAE's config) loads and runs beside the
+/// float32 UNet. The float16 graph is `sd15-tiny-inpaint-fp16`'s decoder (the same tiny VAE
+/// architecture, converted by ONNX Runtime's converter in the fixture script).
+#[test]
+fn sdxl_float16_vae_needs_the_fp16_fix() {
+    let dir = std::env::temp_dir().join(format!("inpaint-sdxl-fp16-vae-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let from = fixtures().join("sdxl-tiny-plain");
+    for entry in walk(&from) {
+        let target = dir.join(entry.strip_prefix(&from).unwrap());
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::copy(&entry, &target).unwrap();
+    }
+    std::fs::copy(
+        fixtures().join("sd15-tiny-inpaint-fp16/vae_decoder/model.onnx"),
+        dir.join("vae_decoder/model.onnx"),
+    )
+    .unwrap();
+    let err = StableDiffusion::load(&dir, &DiffusionOptions::default()).unwrap_err();
+    let message = err.to_string();
+    assert!(matches!(err, Error::Model { .. }), "{message}");
+    assert!(
+        message.contains("force_upcast") && message.contains("sdxl-vae-fp16-fix"),
+        "{message}"
+    );
+
+    let config_path = dir.join("vae_decoder/config.json");
+    let mut config: Value =
+        serde_json::from_str(&std::fs::read_to_string(&config_path).unwrap()).unwrap();
+    config["force_upcast"] = Value::Bool(false);
+    std::fs::write(&config_path, config.to_string()).unwrap();
+    let mut model = StableDiffusion::load(&dir, &DiffusionOptions::default()).unwrap();
+    let (image, mask) = input_named("sdxl-");
+    let request = Request::new()
+        .with_steps(2)
+        .with_sampler(Sampler::Euler)
+        .with_guidance_scale(1.0);
+    let (out, _) = model
+        .generate(&image, &mask, &request, &mut TorchCpuNoise::new(1))
+        .unwrap();
+    assert_eq!(out.dimensions(), image.dimensions());
+    std::fs::remove_dir_all(dir).unwrap();
+}
