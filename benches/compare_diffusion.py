@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Seconds per Stable Diffusion step: ours (the `sd-steps` binary) against Optimum's
-`ORTStableDiffusionInpaintPipeline` on the same ONNX folder, same size, steps, sampler (Euler),
-guidance and ONNX Runtime threads, in one run. Needs the heavy environment of
+`ORTStableDiffusionInpaintPipeline` (`ORTStableDiffusionXLInpaintPipeline` for an SDXL folder,
+called as IOPaint calls it: strength 0.999) on the same ONNX folder, same size, steps, sampler
+(Euler), guidance and ONNX Runtime threads, in one run. `--memory-variants` adds our runs with
+the text encoders and VAE loaded on demand, and with ONNX Runtime's CPU arena off. Needs the heavy environment of
 scripts/diffusion-fixtures-env.sh (torch, diffusers, Optimum) and a release build:
 
     cargo build --release -p inpaint-benches --bin sd-steps
@@ -28,17 +30,24 @@ def optimum(folder, size, steps, threads, guidance):
     import onnxruntime as ort
     import torch
     from diffusers import EulerDiscreteScheduler
-    from optimum.onnxruntime import ORTStableDiffusionInpaintPipeline
+    from optimum.onnxruntime import ORTStableDiffusionInpaintPipeline, ORTStableDiffusionXLInpaintPipeline
     from PIL import Image
+
+    xl = (Path(folder) / "text_encoder_2").is_dir()
 
     torch.set_num_threads(threads)
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     started = time.perf_counter()
-    pipe = ORTStableDiffusionInpaintPipeline.from_pretrained(
-        folder, provider="CPUExecutionProvider", session_options=options
-    )
+    if xl:
+        pipe = ORTStableDiffusionXLInpaintPipeline.from_pretrained(
+            folder, provider="CPUExecutionProvider", session_options=options, add_watermarker=False
+        )
+    else:
+        pipe = ORTStableDiffusionInpaintPipeline.from_pretrained(
+            folder, provider="CPUExecutionProvider", session_options=options
+        )
     load = time.perf_counter() - started
     pipe.scheduler = EulerDiscreteScheduler.from_config(pipe.scheduler.config)
     rng = np.random.default_rng(3)
@@ -55,12 +64,13 @@ def optimum(folder, size, steps, threads, guidance):
     pipe(
         prompt="a wooden bench in a park", image=image, mask_image=Image.fromarray(mask),
         num_inference_steps=steps, guidance_scale=guidance, height=size, width=size,
+        strength=0.999 if xl else 1.0,
         generator=torch.manual_seed(1), output_type="np", callback_on_step_end=on_step,
     )
     wall = time.perf_counter() - started
     per_step = (marks[-1] - marks[0]) / (len(marks) - 1) if len(marks) > 1 else float("nan")
     return dict(
-        impl="optimum", size=size, steps=steps, threads=threads, guidance=guidance,
+        impl="optimum", family="sdxl" if xl else "sd1.5", size=size, steps=steps, threads=threads, guidance=guidance,
         load_s=round(load, 3), wall_s=round(wall, 3), per_step_s=round(per_step, 3),
         first_step_s=round(marks[0] - started, 3),
         peak_rss_mib=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
@@ -75,11 +85,16 @@ def main():
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--guidance", type=float, default=7.5)
     parser.add_argument("--binary", default=str(ROOT / "target" / "release" / "sd-steps"))
+    parser.add_argument("--memory-variants", action="store_true",
+                        help="also run ours with --low-memory and with --no-cpu-arena")
     args = parser.parse_args()
     common = ["--size", str(args.size), "--steps", str(args.steps), "--threads", str(args.threads),
               "--guidance", str(args.guidance)]
     results = []
-    for extra in ([], ["--two-calls"]):
+    variants = [[], ["--two-calls"]]
+    if args.memory_variants:
+        variants += [["--low-memory"], ["--no-cpu-arena"]]
+    for extra in variants:
         out = subprocess.run([args.binary, args.folder, *common, *extra], check=True,
                              capture_output=True, text=True).stdout
         results.append(json.loads(out.strip().splitlines()[-1]))
@@ -91,11 +106,14 @@ def main():
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
     results.append(json.loads(out.strip().splitlines()[-1]))
     print(json.dumps(results[-1]), flush=True)
-    ours, split, theirs = results
+    ours, split, theirs = results[0], results[1], results[-1]
     print(f"per step: ours {ours['per_step_s']} s (two calls {split['per_step_s']} s), "
           f"Optimum {theirs['per_step_s']} s; ratio Optimum/ours {theirs['per_step_s'] / ours['per_step_s']:.3f}; "
           f"wall outside ONNX Runtime: {100 * ours['outside_share']:.2f} %; "
           f"peak RSS ours {ours['peak_rss_mib']} MiB, Optimum {theirs['peak_rss_mib']} MiB")
+    for variant in results[2:-1]:
+        print(f"ours low_memory={variant['low_memory']} cpu_arena={variant['cpu_arena']}: "
+              f"{variant['per_step_s']} s/step, peak RSS {variant['peak_rss_mib']} MiB")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,9 @@
-//! Times Stable Diffusion 1.5 steps on an Optimum ONNX folder, for `benches/compare_diffusion.py`.
+//! Times Stable Diffusion steps (SD 1.5 or SDXL) on an Optimum ONNX folder, for
+//! `benches/compare_diffusion.py`.
 //!
 //! ```text
-//! sd-steps DIR [--size N] [--steps N] [--threads N] [--guidance G] [--two-calls]
+//! sd-steps DIR [--size N] [--steps N] [--threads N] [--guidance G] [--two-calls] [--low-memory]
+//!     [--no-cpu-arena]
 //! ```
 //!
 //! Loads the folder on the CPU with `--threads` intra-op threads (default 2), inpaints a
@@ -9,7 +11,10 @@
 //! JSON line: load time, the run's wall time, the time inside ONNX Runtime's `run` calls, the
 //! share of wall time outside them, the seconds per step after the first (the first also
 //! encodes the prompt and the image), and the peak resident set (`VmHWM`, Linux only).
-//! `--two-calls` runs guidance as two UNet calls of batch 1 instead of one of batch 2.
+//! `--two-calls` runs guidance as two UNet calls of batch 1 instead of one of batch 2;
+//! `--low-memory` loads the text encoders and the VAE only for their stage
+//! (`DiffusionOptions::load_stages_on_demand`); `--no-cpu-arena` turns ONNX Runtime's CPU arena
+//! off. The size must be a multiple of what the UNet takes (64 for SD 1.5, 32 for SDXL).
 
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
@@ -37,10 +42,12 @@ fn peak_rss_mib() -> Option<f64> {
 fn run() -> Result<(), String> {
     let mut args = std::env::args().skip(1);
     let dir = args.next().ok_or(
-        "usage: sd-steps DIR [--size N] [--steps N] [--threads N] [--guidance G] [--two-calls]",
+        "usage: sd-steps DIR [--size N] [--steps N] [--threads N] [--guidance G] [--two-calls] \
+         [--low-memory] [--no-cpu-arena]",
     )?;
     let (mut size, mut steps, mut threads, mut guidance, mut two_calls) =
         (512u32, 3u32, 2usize, 7.5f32, false);
+    let (mut low_memory, mut arena) = (false, true);
     while let Some(flag) = args.next() {
         let mut value = || args.next().ok_or(format!("{flag} needs a value"));
         match flag.as_str() {
@@ -49,14 +56,20 @@ fn run() -> Result<(), String> {
             "--threads" => threads = value()?.parse().map_err(|e| format!("--threads: {e}"))?,
             "--guidance" => guidance = value()?.parse().map_err(|e| format!("--guidance: {e}"))?,
             "--two-calls" => two_calls = true,
+            "--low-memory" => low_memory = true,
+            "--no-cpu-arena" => arena = false,
             other => return Err(format!("unknown flag {other}")),
         }
     }
     let options = DiffusionOptions::default()
         .with_onnx(
-            OnnxOptions::default()
-                .with_session(SessionOptions::default().with_intra_threads(threads)),
+            OnnxOptions::default().with_session(
+                SessionOptions::default()
+                    .with_intra_threads(threads)
+                    .with_cpu_arena(arena),
+            ),
         )
+        .with_load_stages_on_demand(low_memory)
         .with_guidance_batching(if two_calls {
             GuidanceBatching::TwoCalls
         } else {
@@ -104,9 +117,10 @@ fn run() -> Result<(), String> {
         _ => f64::NAN,
     };
     println!(
-        "{{\"impl\":\"ours\",\"size\":{size},\"steps\":{steps},\"threads\":{threads},\"guidance\":{guidance},\
-         \"two_calls\":{two_calls},\"load_s\":{:.3},\"wall_s\":{:.3},\"session_s\":{:.3},\
+        "{{\"impl\":\"ours\",\"family\":\"{}\",\"size\":{size},\"steps\":{steps},\"threads\":{threads},\
+         \"guidance\":{guidance},\"two_calls\":{two_calls},\"low_memory\":{low_memory},\"cpu_arena\":{arena},\"load_s\":{:.3},\"wall_s\":{:.3},\"session_s\":{:.3},\
          \"outside_share\":{:.5},\"per_step_s\":{per_step:.3},\"first_step_s\":{:.3},\"peak_rss_mib\":{:.0}}}",
+        model.family().name(),
         load.as_secs_f64(),
         wall.as_secs_f64(),
         session.as_secs_f64(),
