@@ -18,6 +18,8 @@ the expanded image and mask, padded to 8 as IOPaint pads them) and `<name>-outpu
 
 Run in the project's light venv (numpy, opencv-python-headless, pillow pinned there):
   scripts/python-env.sh && .venv/bin/python scripts/make-outpaint-records.py
+With --check, writes nothing and fails unless the committed records are what IOPaint makes
+(pixels and cases.txt); scripts/test.sh runs that.
 """
 import hashlib
 import pathlib
@@ -109,7 +111,9 @@ def standin(image_rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 
 def main() -> None:
+    check = sys.argv[1:] == ["--check"]
     with tempfile.TemporaryDirectory() as tmp:
+        out = pathlib.Path(tmp) / "records" if check else OUT
         base = import_iopaint(fetch_wheel(pathlib.Path(tmp)))
         seen = {}
 
@@ -125,7 +129,7 @@ def main() -> None:
                 seen["image"], seen["mask"] = image.copy(), mask.copy()
                 return standin(image, mask)[:, :, ::-1]  # IOPaint's models return BGR
 
-        OUT.mkdir(parents=True, exist_ok=True)
+        out.mkdir(parents=True, exist_ok=True)
         lines = []
         for (name, w, h, seed, x, y, bw, bh, blur, keep, match) in CASES:
             rng = np.random.default_rng(seed)
@@ -139,18 +143,33 @@ def main() -> None:
                 sd_keep_unmasked_area=keep, sd_match_histograms=match)
             seen.clear()
             result = Standin()(image.copy(), mask, config).astype(np.uint8)  # BGR
-            Image.fromarray(image).save(OUT / f"{name}-input.png")
-            Image.fromarray(seen["image"]).save(OUT / f"{name}-model-image.png")
-            Image.fromarray(seen["mask"][:, :, 0]).save(OUT / f"{name}-model-mask.png")
+            Image.fromarray(image).save(out / f"{name}-input.png")
+            Image.fromarray(seen["image"]).save(out / f"{name}-model-image.png")
+            Image.fromarray(seen["mask"][:, :, 0]).save(out / f"{name}-model-mask.png")
             Image.fromarray(np.ascontiguousarray(result[:, :, ::-1])).save(
-                OUT / f"{name}-output.png")
+                out / f"{name}-output.png")
             lines.append(f"{name} {x} {y} {bw} {bh} {blur} {int(keep)} {int(match)}")
             print(f"{name}: {w}×{h} → {result.shape[1]}×{result.shape[0]}")
         header = ("# Written by scripts/make-outpaint-records.py (IOPaint 1.6.0's extender).\n"
                   "# name extender_x extender_y extender_width extender_height sd_mask_blur "
                   "sd_keep_unmasked_area sd_match_histograms\n")
-        (OUT / "cases.txt").write_text(header + "\n".join(lines) + "\n")
+        (out / "cases.txt").write_text(header + "\n".join(lines) + "\n")
         print(f"opencv {cv2.__version__}, numpy {np.__version__}")
+        if check:
+            compare(out, OUT)
+
+
+def compare(made: pathlib.Path, committed: pathlib.Path) -> None:
+    names = sorted(p.name for p in made.iterdir())
+    if names != sorted(p.name for p in committed.iterdir()):
+        sys.exit(f"{committed}: the files differ from the ones IOPaint's run makes")
+    for name in names:
+        a, b = made / name, committed / name
+        same = (a.read_bytes() == b.read_bytes() if name.endswith(".txt")
+                else np.array_equal(np.array(Image.open(a)), np.array(Image.open(b))))
+        if not same:
+            sys.exit(f"{b}: differs from what IOPaint 1.6.0 makes; rerun {sys.argv[0]}")
+    print(f"{len(names)} records match IOPaint 1.6.0's")
 
 
 if __name__ == "__main__":

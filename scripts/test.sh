@@ -54,6 +54,9 @@ scripts/python-env.sh >/dev/null
 step "the hostile input files are exactly what scripts/make-hostile-files.py makes"
 .venv/bin/python scripts/make-hostile-files.py --check >/dev/null
 
+step "the outpainting records are what IOPaint 1.6.0's own extender code makes (iopaint wheel, sha256-checked)"
+.venv/bin/python scripts/make-outpaint-records.py --check >/dev/null
+
 step "the CLIP tokenizer gives transformers' ids on the real CLIP vocabulary (open-clip-torch wheel, sha256-checked)"
 scripts/test-clip-tokenizer.sh
 
