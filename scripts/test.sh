@@ -100,6 +100,9 @@ step "the ONNX test graphs are exactly what scripts/make-onnx-fixtures.py makes,
 step "the hostile input files are exactly what scripts/make-hostile-files.py makes"
 .venv/bin/python scripts/make-hostile-files.py --check >/dev/null
 
+step "the outpainting records are what IOPaint 1.6.0's own extender code makes (iopaint wheel, sha256-checked)"
+.venv/bin/python scripts/make-outpaint-records.py --check >/dev/null
+
 step "quality against OpenCV (PSNR inside the mask, within 0.3 dB)"
 .venv/bin/python benches/compare_opencv.py --quick --check-psnr 0.3 --out target/compare-quick
 
