@@ -55,12 +55,25 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
 step "ONNX Runtime 1.31.1 for the neural-model tests (from the PyPI wheel, sha256-checked)"
 scripts/fetch-onnxruntime.sh
 
-step "tests"
-cargo test --workspace --locked
+step "tests: build"
+cargo test --workspace --locked --no-run
 
 step "waiting for scripts/prepare.sh"
 wait_for "$prepare_pid" target/prepare.log
 tail -n 1 target/prepare.log
+
+# The fuzz build (every dependency again, with ASan) and the smoke run go on in the background
+# from here: the steps below leave a core idle much of the time (test binaries, valgrind, a
+# browser, a server, Python), and libFuzzer runs on one core per target.
+step "fuzzing in the background: build every target, then run each for 25 s from its committed corpus (cargo-fuzz, libFuzzer + ASan; log in target/fuzz-smoke.log)"
+# 25 s a target runs past the seed replay of the slowest target (`pipeline`, ~650 seeds at
+# 35–70 runs/s); long runs are `scripts/fuzz.sh 300` (RELIABILITY.md).
+scripts/fuzz.sh 25 >target/fuzz-smoke.log 2>&1 &
+fuzz_pid=$!
+background+=("$fuzz_pid")
+
+step "tests: run"
+cargo test --workspace --locked
 
 # These two reuse the test build (same units; see each script), so they run before the
 # publishing step, which makes the workspace's own crates rebuild.
@@ -76,17 +89,6 @@ scripts/package.sh
 step "the README's first command, on the sample photo"
 cargo run --release --locked --example inpaint -- \
     --image examples/data/photo.jpg --mask examples/data/mask.png --output target/sample-out.png
-
-# libFuzzer runs on one core at a time per target, so the smoke run goes on in the background
-# while the steps below (mostly waiting on a browser, a server or Python) run.
-step "fuzzing: build every target (cargo-fuzz, libFuzzer + ASan)"
-scripts/fuzz.sh --build-only
-step "fuzzing: every target for 25 s from its committed corpus, in the background (log in target/fuzz-smoke.log)"
-# 25 s a target runs past the seed replay of the slowest target (`pipeline`, ~650 seeds at
-# 35–70 runs/s); long runs are `scripts/fuzz.sh 300` (RELIABILITY.md).
-scripts/fuzz.sh 25 >target/fuzz-smoke.log 2>&1 &
-fuzz_pid=$!
-background+=("$fuzz_pid")
 
 step "inpaint-server end to end: IOPaint's web app in headless Chromium, a load test, SIGTERM"
 scripts/test-server.sh
