@@ -201,7 +201,10 @@ fn diffusion_options_are_refused_before_any_early_return() {
         ),
     ];
     let options = [
-        ("sd_mask_blur", InpaintOptions::default().with_sd_mask_blur(11)),
+        (
+            "sd_mask_blur",
+            InpaintOptions::default().with_sd_mask_blur(11),
+        ),
         ("croper", InpaintOptions::default().with_croper(croper)),
         ("sd_scale", InpaintOptions::default().with_sd_scale(0.5)),
         (

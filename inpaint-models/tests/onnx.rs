@@ -198,7 +198,10 @@ fn fixed_size_models_refuse_diffusion_options_whatever_the_mask() {
     });
     let options = [
         ("croper", InpaintOptions::default().with_croper(croper)),
-        ("sd_mask_blur", InpaintOptions::default().with_sd_mask_blur(11)),
+        (
+            "sd_mask_blur",
+            InpaintOptions::default().with_sd_mask_blur(11),
+        ),
     ];
     for (file, arch) in [
         ("migan.onnx", Architecture::Migan),

@@ -489,8 +489,14 @@ mod tests {
             ),
             (r#"{"image":"a","mask":"b","sd_scale":0}"#, "`sd_scale`"),
             (r#"{"image":"a","mask":"b","sd_scale":1.5}"#, "`sd_scale`"),
-            (r#"{"image":"a","mask":"b","sd_mask_blur":-1}"#, "`sd_mask_blur`"),
-            (r#"{"image":"a","mask":"b","sd_mask_blur":1.5}"#, "`sd_mask_blur`"),
+            (
+                r#"{"image":"a","mask":"b","sd_mask_blur":-1}"#,
+                "`sd_mask_blur`",
+            ),
+            (
+                r#"{"image":"a","mask":"b","sd_mask_blur":1.5}"#,
+                "`sd_mask_blur`",
+            ),
             (
                 r#"{"image":"a","mask":"b","sd_match_histograms":1}"#,
                 "`sd_match_histograms`",

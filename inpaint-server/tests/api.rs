@@ -807,7 +807,11 @@ fn diffusion_options_follow_iopaint_and_are_ignored_by_erase_models() {
     };
 
     let sharp = run(&[("sd_mask_blur", json!(0))]);
-    assert_eq!(outside_changed(&sharp), [], "sd_mask_blur 0 keeps the outside");
+    assert_eq!(
+        outside_changed(&sharp),
+        [],
+        "sd_mask_blur 0 keeps the outside"
+    );
     // IOPaint's default: feathered up to about 11 pixels past the mask, no further.
     let mut absent = body.clone();
     absent.as_object_mut().unwrap().remove("sd_mask_blur");
@@ -827,7 +831,10 @@ fn diffusion_options_follow_iopaint_and_are_ignored_by_erase_models() {
         ("sd_keep_unmasked_area", json!(false)),
     ]);
     assert_ne!(whole.get_pixel(0, 0), picture.get_pixel(0, 0));
-    for (field, value) in [("sd_scale", json!(0.5)), ("sd_match_histograms", json!(true))] {
+    for (field, value) in [
+        ("sd_scale", json!(0.5)),
+        ("sd_match_histograms", json!(true)),
+    ] {
         let out = run(&[("sd_mask_blur", json!(0)), (field, value)]);
         assert_eq!(outside_changed(&out), [], "{field}");
         assert_ne!(out, sharp, "{field} changed nothing");
