@@ -112,7 +112,12 @@ impl Models {
 /// says so.
 fn describe(id: &str, path: Option<String>, architecture: Option<ModelArchitecture>) -> ModelInfo {
     let takes_prompt = catalog::entry(id).is_some_and(|e| e.needs_prompt);
-    describe_as(id, path, model_type(architecture, takes_prompt))
+    describe_as(
+        id,
+        path,
+        model_type(architecture, takes_prompt),
+        architecture,
+    )
 }
 
 /// The Settings tab IOPaint's app shows a model under: a Stable Diffusion pipeline by its
@@ -136,13 +141,21 @@ fn model_type(architecture: Option<ModelArchitecture>, takes_prompt: bool) -> Mo
     }
 }
 
-fn describe_as(id: &str, path: Option<String>, model_type: ModelType) -> ModelInfo {
+fn describe_as(
+    id: &str,
+    path: Option<String>,
+    model_type: ModelType,
+    architecture: Option<ModelArchitecture>,
+) -> ModelInfo {
     let mut info = ModelInfo::erase(id, path.unwrap_or_else(|| id.to_owned()));
     if model_type != ModelType::Inpaint {
         info.model_type = model_type;
         info.need_prompt = true;
         info.support_strength = true;
     }
+    // The pipeline's extender runs on the models that see the whole image: the Stable
+    // Diffusion pipelines (IOPaint offers it for its SD and SDXL models).
+    info.support_outpainting = matches!(architecture, Some(ModelArchitecture::Diffusion { .. }));
     info
 }
 
@@ -156,6 +169,7 @@ fn describe_active(active: &ActiveModel, manager: &mut ModelManager) -> Served {
             &active.id,
             path,
             model_type(Some(active.architecture), takes_prompt),
+            Some(active.architecture),
         ),
         active: active.clone(),
     }
