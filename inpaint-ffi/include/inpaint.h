@@ -703,7 +703,7 @@ void inpaint_run_options_free(inpaint_run_options *opts);
 
 /*
  "openai-compat": the API root; requests go to `url` + "/images/edits". Default
- "https://api.openai.com/v1"; "http://" only for a server you trust (a local one).
+ `https://api.openai.com/v1`; `http://` only for a server you trust (a local one).
  Checked when the model is loaded.
 
  # Safety

@@ -172,7 +172,7 @@ unsafe fn set(
 
 impl inpaint_model_options {
     /// "openai-compat": the API root; requests go to `url` + "/images/edits". Default
-    /// "https://api.openai.com/v1"; "http://" only for a server you trust (a local one).
+    /// `https://api.openai.com/v1`; `http://` only for a server you trust (a local one).
     /// Checked when the model is loaded.
     ///
     /// # Safety
