@@ -213,37 +213,36 @@ unsafe fn load(
         }
         // SAFETY: NULL or NUL-terminated, by the caller's guarantee.
         let name = unsafe { try_str(name, "name") }?;
-        let defaults = &ModelOptions::new();
-        let model_options = if options.is_null() {
-            defaults
-        } else {
-            // SAFETY: not NULL, so a live options object, by the caller's guarantee.
-            &unsafe { try_ref(options, "opts") }?.options
+        let defaults = inpaint_model_options {
+            options: ModelOptions::new(),
+            openai: OpenAiSettings::default(),
         };
-        let openai_settings = if options.is_null() {
-            None
+        let options = if options.is_null() {
+            &defaults
         } else {
             // SAFETY: not NULL, so a live options object, by the caller's guarantee.
-            Some(&unsafe { try_ref(options, "opts") }?.openai)
+            unsafe { try_ref(options, "opts") }?
         };
         if model_out.is_null() {
             return Err(Failure::null("model_out"));
         }
         let loaded = if name == openai::NAME {
-            if *defaults != *model_options {
+            // (Without the feature, that it is unsupported is what matters.)
+            if openai::LISTED && options.options != defaults.options {
                 return Err(Failure::invalid_input(format!(
                     "radius, patch size and seed do not apply to {name}"
                 )));
             }
-            openai::load(openai_settings.unwrap_or(&OpenAiSettings::default()))?
+            openai::load(&options.openai)?
         } else {
-            if let Some(setting) = openai_settings.and_then(OpenAiSettings::first_set) {
+            if let Some(setting) = options.openai.first_set() {
                 return Err(Failure::invalid_input(format!(
                     "the {setting} setting applies to {} only, not to {name}",
                     openai::NAME
                 )));
             }
-            inpaint_model::new(by_name(name, model_options).map_err(openai::mention)?, CPU)
+            let model = by_name(name, &options.options).map_err(openai::mention)?;
+            inpaint_model::new(model, CPU)
         };
         let model = ffi::into_raw(loaded);
         // SAFETY: checked not NULL above; writable by the caller's guarantee.
