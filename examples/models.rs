@@ -23,7 +23,11 @@
 //! are used: `INPAINT_MODELS_DIR` or `~/.cache/inpaint/models`, then the Hugging Face hub
 //! cache. Downloads honour `HF_ENDPOINT`, `HF_HUB_OFFLINE` and `<ID>_MODEL_URL` (e.g.
 //! `LAMA_MODEL_URL`); every file is checked against the catalog's sha256 before it is renamed
-//! into place, so a failed or corrupt download never leaves a model file behind.
+//! into place, so a failed or corrupt download never leaves a model file behind. A model of
+//! several files (the Stable Diffusion pipeline `sd15-inpaint-fp16`) is fetched into a hidden
+//! staging folder beside `D/<id>/` and renamed into place once every file is there and
+//! verified; an interrupted download resumes from the staging folder on the next run. For such
+//! a model `<ID>_MODEL_URL` is a base URL, the files' paths (`unet/model.onnx`) appended.
 //!
 //! `export-triton` writes a Triton model repository for a downloaded (or discovered) ONNX
 //! model: `OUT_DIR/<NAME>/config.pbtxt` and `OUT_DIR/<NAME>/1/model.onnx` (`NAME`: the id,
@@ -43,11 +47,12 @@ mod openai_flags;
 use indicatif::{ProgressBar, ProgressStyle};
 use inpaint_core::error::full_message;
 use inpaint_download::{
-    BackendManifest, Backends, DownloadConfig, Downloader, FetchRequest, Hardware, NetworkMode,
-    Phase, Progress,
+    BackendManifest, Backends, DownloadConfig, Downloader, FetchRequest, FolderFile, FolderRequest,
+    Hardware, NetworkMode, Phase, Progress,
 };
 use inpaint_registry::{
-    CATALOG, Discovery, ModelInfo, ModelRoot, Registry, Scanner, Verification, download_plan,
+    CATALOG, Discovery, ModelInfo, ModelRoot, PlannedFile, Registry, Scanner, Verification,
+    download_plan,
 };
 use openai_flags::BudgetFlags;
 
@@ -358,6 +363,9 @@ fn download(
     }
     let dir = entry.install_dir(&root);
     let downloader = Downloader::new(config);
+    if plan.len() > 1 {
+        return download_folder(entry.id, &plan, &dir, &downloader);
+    }
     for file in &plan {
         let url = downloader.config().url_override(file.model_id).map_or_else(
             || file.url_for_endpoint(&downloader.config().endpoint),
@@ -401,6 +409,65 @@ fn download(
         };
         println!("{}: {} ({checked})", entry.id, path.display());
     }
+    Ok(())
+}
+
+/// A model of several files (a Stable Diffusion pipeline): every file verified into a staging
+/// folder beside `dir`, which becomes `dir` only once all are there. `<ID>_MODEL_URL` is then
+/// the base URL the files' paths are appended to.
+fn download_folder(
+    id: &str,
+    plan: &[PlannedFile],
+    dir: &Path,
+    downloader: &Downloader,
+) -> Result<(), String> {
+    let config = downloader.config();
+    let urls: Vec<String> = plan
+        .iter()
+        .map(|file| match config.url_override(file.model_id) {
+            Some(base) => format!("{}/{}", base.trim_end_matches('/'), file.file_name),
+            None => file.url_for_endpoint(&config.endpoint),
+        })
+        .collect();
+    let files: Vec<FolderFile<'_>> = plan
+        .iter()
+        .zip(&urls)
+        .map(|(file, url)| FolderFile {
+            url,
+            path: file.file_name,
+            sha256: file.sha256,
+            size: file.size,
+        })
+        .collect();
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}",
+        )
+        .map_err(|e| e.to_string())?
+        .progress_chars("=> "),
+    );
+    let count = plan.len();
+    let progress = |index: usize, p: Progress| {
+        let name = plan.get(index).map_or("", |f| f.file_name);
+        bar.set_length(p.total.unwrap_or(0));
+        bar.set_position(p.done);
+        let what = match p.phase {
+            Phase::Connecting => " connecting",
+            Phase::Verifying => " verifying",
+            _ => "",
+        };
+        bar.set_message(format!("{}/{count} {name}{what}", index + 1));
+    };
+    let result = downloader.fetch_folder(&FolderRequest::new(&files, dir).with_progress(&progress));
+    bar.finish_and_clear();
+    let path = result.map_err(|e| format!("{id}: {}", full_message(&e)))?;
+    let checked = if plan.iter().all(|f| f.sha256.is_some()) {
+        "every sha256 verified"
+    } else {
+        "NOT verified: the catalog has no checksums"
+    };
+    println!("{id}: {} ({count} files, {checked})", path.display());
     Ok(())
 }
 

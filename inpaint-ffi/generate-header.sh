@@ -8,7 +8,7 @@ out="${1:-$here/include/inpaint.h}"
 cbindgen="$root/.tools/bin/cbindgen"
 CBINDGEN_VERSION="$(cat "$here/cbindgen.version")"
 if [[ "$("$cbindgen" --version 2>/dev/null)" != "cbindgen $CBINDGEN_VERSION" ]]; then
-    cargo install cbindgen --version "$CBINDGEN_VERSION" --locked --root "$root/.tools"
+    cargo install cbindgen --version "$CBINDGEN_VERSION" --locked --debug --root "$root/.tools"
 fi
 
 version="$(cd "$root" && cargo pkgid -p inpaint-ffi)"

@@ -194,7 +194,8 @@ fn an_unknown_model_lists_the_known_ones_and_runs_nothing() {
     assert_eq!(
         stderr_line(&out),
         "error: unknown model `tela`; known models: lama, lama-fp16, lama-manga, migan, \
-         migan-pipeline, navier-stokes, openai-compat, patchmatch, telea (did you mean `telea`?)"
+         migan-pipeline, navier-stokes, openai-compat, patchmatch, sd15-inpaint-fp16, telea (did \
+         you mean `telea`?)"
     );
     assert!(!Path::new(&output).exists(), "no fallback to another model");
 

@@ -12,6 +12,11 @@ use std::process::{Command, Output};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+// The download crate's HTTP server (Range, injectable faults, a request log), reused.
+#[path = "../../inpaint-download/tests/support/mod.rs"]
+#[expect(dead_code, reason = "only the server is used here")]
+mod download_server;
+
 fn models(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut command = example("models");
     command.args(args).env_remove("HF_HUB_OFFLINE");
@@ -875,4 +880,110 @@ fn openai_compat_inpaints_through_a_server_and_records_the_cost() {
         .unwrap_or_else(|| panic!("no month line: {shown}"));
     let columns: Vec<&str> = month.split_whitespace().collect();
     assert_eq!(columns[1..], ["$0.016", "1", "0", "1"], "{shown}");
+}
+
+/// `models download` of the catalog's SD 1.5 pipeline, served from 127.0.0.1 (`--endpoint`)
+/// with the tiny pipeline's files at the catalog's paths: refused without consent (no
+/// checksums), all-or-nothing when a file fails (nothing at `D/<id>/`, the error names the
+/// file), a cut transfer resumed with `Range`, and the retry fetching only what is missing.
+#[test]
+fn a_diffusion_pipeline_downloads_all_or_nothing_and_resumes() {
+    use download_server::{Fault, Server};
+
+    let entry = inpaint_registry::catalog::entry("sd15-inpaint-fp16").unwrap();
+    let tiny = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../inpaint-models/tests/fixtures/diffusion/sd15-tiny-inpaint");
+    let server = Server::start();
+    let url_path =
+        |file: &str| format!("/jdp8/optimum-sd-inpainting-onnx-fp16/resolve/main/{file}");
+    for file in entry.files {
+        let body = std::fs::read(tiny.join(file.file_name)).unwrap();
+        server.serve(&url_path(file.file_name), body);
+    }
+    let dir = temp_dir("sd-download");
+    let dir_arg = dir.to_str().unwrap();
+    let endpoint = server.url("");
+    let args = [
+        "download",
+        "sd15-inpaint",
+        "--model-dir",
+        dir_arg,
+        "--endpoint",
+        &endpoint,
+    ];
+    let installed = dir.join(entry.id);
+
+    let out = models(&args, &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("without a sha256"), "{stderr}");
+    assert_eq!(server.count(), 0, "refused before any request");
+
+    // The UNet is cut once (resumed within the run); the VAE decoder is not found.
+    server.fault_once(&url_path("unet/model.onnx"), Fault::CutAfter(300_000));
+    server.fault_once(&url_path("vae_decoder/model.onnx"), Fault::Status(404));
+    let consent = [&args[..], &["--allow-unverified"]].concat();
+    let out = models(&consent, &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("sd15-inpaint-fp16: vae_decoder/model.onnx of ")
+            && stderr.contains("HTTP 404"),
+        "{stderr}"
+    );
+    assert!(!installed.exists(), "nothing in place after a failure");
+    let out = models(&["list", "--model-dir", dir_arg], &[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("sd15-inpaint-fp16 "))
+        .unwrap();
+    assert!(
+        line.contains("sd-inpaint") && line.contains("not downloaded"),
+        "{line}"
+    );
+
+    let out = models(&consent, &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("14 files, NOT verified"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    for file in entry.files {
+        assert_eq!(
+            std::fs::read(installed.join(file.file_name)).unwrap(),
+            std::fs::read(tiny.join(file.file_name)).unwrap(),
+            "{}",
+            file.file_name
+        );
+    }
+    let seen = server.seen();
+    let ranges = |file: &str| -> Vec<Option<String>> {
+        seen.iter()
+            .filter(|s| s.path == url_path(file))
+            .map(|s| s.range.clone())
+            .collect()
+    };
+    assert_eq!(
+        ranges("unet/model.onnx"),
+        [None, Some("bytes=300000-".to_string())]
+    );
+    // Fetched once, in the failed run, and reused from the staging folder; the missing one
+    // asked for again.
+    assert_eq!(ranges("model_index.json").len(), 1);
+    assert_eq!(ranges("vae_decoder/model.onnx").len(), 2);
+
+    let out = models(&["list", "--model-dir", dir_arg], &[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("sd15-inpaint-fp16 "))
+        .unwrap();
+    assert!(line.contains("present, no checksum"), "{line}");
+    assert!(!stdout.contains("unusable"), "{stdout}");
 }

@@ -19,7 +19,8 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 ///   These (except most 4xx statuses) are retried; see [`Error::is_transient`].
 /// * The bytes are not the ones expected: [`ChecksumMismatch`](Error::ChecksumMismatch),
 ///   [`SizeMismatch`](Error::SizeMismatch), [`CachedMismatch`](Error::CachedMismatch),
-///   [`ArchiveChecksum`](Error::ArchiveChecksum).
+///   [`ArchiveChecksum`](Error::ArchiveChecksum), [`FolderConflict`](Error::FolderConflict).
+/// * One file of a folder download: [`FolderFile`](Error::FolderFile), wrapping its error.
 /// * Local state: [`Io`](Error::Io), [`LockTimeout`](Error::LockTimeout),
 ///   [`InsufficientSpace`](Error::InsufficientSpace), [`Cancelled`](Error::Cancelled).
 /// * Runtime backends: [`Archive`](Error::Archive), [`BackendExists`](Error::BackendExists),
@@ -203,6 +204,41 @@ pub enum Error {
         actual: String,
     },
 
+    /// One file of a folder download ([`Downloader::fetch_folder`](crate::Downloader::fetch_folder))
+    /// failed. Nothing was put at the destination; the files verified so far, and any partial
+    /// file, stay in the staging folder for the next attempt.
+    #[error(
+        "{file} of {}: {source}; the model folder was not put in place (the next download \
+         resumes from {})",
+        dir.display(),
+        staging.display()
+    )]
+    FolderFile {
+        /// The file's path inside the folder (`unet/model.onnx`).
+        file: String,
+        /// The destination folder, which was not created.
+        dir: PathBuf,
+        /// The staging folder that keeps what was downloaded.
+        staging: PathBuf,
+        /// What went wrong with the file.
+        #[source]
+        source: Box<Error>,
+    },
+
+    /// A folder download's destination already exists and is not the complete model. It is
+    /// left untouched (it may be the user's own folder).
+    #[error(
+        "{} already exists but is not the complete model: {reason}; it was left untouched; \
+         delete or move it away to download a fresh copy",
+        path.display()
+    )]
+    FolderConflict {
+        /// The existing destination.
+        path: PathBuf,
+        /// What does not match.
+        reason: String,
+    },
+
     /// The cancel flag was set. The partial file is kept, so the next fetch resumes.
     #[error(
         "download of {url} cancelled after {received} bytes; {} is kept and the next fetch resumes \
@@ -372,6 +408,7 @@ impl Error {
             | Error::Stalled { .. }
             | Error::Truncated { .. }
             | Error::BadRange { .. } => true,
+            Error::FolderFile { source, .. } => source.is_transient(),
             _ => false,
         }
     }

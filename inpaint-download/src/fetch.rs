@@ -222,7 +222,24 @@ impl Downloader {
 
     /// Takes the per-file lock, waiting up to `lock_timeout`.
     fn lock(&self, job: &Job<'_, '_>) -> Result<FileLock> {
-        let path = job.sidecar(".lock");
+        self.lock_path(
+            job.sidecar(".lock"),
+            || job.report(Phase::Connecting, 0, job.req.size),
+            || job.is_cancelled(),
+            || job.cancelled(job.partial_len()),
+        )
+    }
+
+    /// Takes the advisory lock on the file `path` (created if missing), waiting up to
+    /// `lock_timeout`; `on_wait` runs once if another holder makes it wait, and the wait ends
+    /// early with `cancelled()` when `is_cancelled()`.
+    pub(crate) fn lock_path(
+        &self,
+        path: PathBuf,
+        on_wait: impl Fn(),
+        is_cancelled: impl Fn() -> bool,
+        cancelled: impl Fn() -> Error,
+    ) -> Result<FileLock> {
         let file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -240,7 +257,7 @@ impl Downloader {
             }
             if !waited {
                 waited = true;
-                job.report(Phase::Connecting, 0, job.req.size);
+                on_wait();
             }
             let elapsed = start.elapsed();
             if elapsed >= self.config.lock_timeout {
@@ -249,8 +266,8 @@ impl Downloader {
                     waited: elapsed,
                 });
             }
-            if job.is_cancelled() {
-                return Err(job.cancelled(job.partial_len()));
+            if is_cancelled() {
+                return Err(cancelled());
             }
             thread::sleep(POLL.min(self.config.lock_timeout - elapsed));
         }
@@ -535,10 +552,10 @@ impl Downloader {
 }
 
 /// The lock on `<file_name>.lock`, released on drop (and by the OS if the process dies).
-struct FileLock {
+pub(crate) struct FileLock {
     file: File,
     /// Whether another downloader held it first.
-    waited: bool,
+    pub(crate) waited: bool,
 }
 
 impl Drop for FileLock {
@@ -576,7 +593,7 @@ struct PartialMeta {
 }
 
 /// One fetch's paths and callbacks.
-struct Job<'r, 'a> {
+pub(crate) struct Job<'r, 'a> {
     req: &'r FetchRequest<'a>,
     /// Normalised (lower-case) expected sha256.
     expected: Option<String>,
@@ -586,7 +603,7 @@ struct Job<'r, 'a> {
 }
 
 impl<'r, 'a> Job<'r, 'a> {
-    fn new(req: &'r FetchRequest<'a>, expected: Option<String>) -> Self {
+    pub(crate) fn new(req: &'r FetchRequest<'a>, expected: Option<String>) -> Self {
         let final_path = req.dir.join(req.file_name);
         let partial = req.dir.join(format!("{}.partial", req.file_name));
         let meta = req.dir.join(format!("{}.partial.meta", req.file_name));
@@ -627,7 +644,7 @@ impl<'r, 'a> Job<'r, 'a> {
 
     /// The destination, if it exists and is acceptable: it verifies against the sha256, or
     /// (no sha256) `trust_unverified` is set and its size matches any expected size.
-    fn cached(&self, trust_unverified: bool) -> Result<Option<PathBuf>> {
+    pub(crate) fn cached(&self, trust_unverified: bool) -> Result<Option<PathBuf>> {
         let path = &self.final_path;
         let metadata = match fs::metadata(path) {
             Ok(m) => m,
@@ -821,7 +838,7 @@ pub(crate) fn normalize_sha256(value: &str) -> Result<String> {
 }
 
 /// Refuses anything but a plain file name, before any I/O.
-fn check_file_name(name: &str) -> Result<()> {
+pub(crate) fn check_file_name(name: &str) -> Result<()> {
     let reason = if name.is_empty() {
         Some("it is empty")
     } else if name == "." || name == ".." {

@@ -27,6 +27,11 @@
 //!   finds the file done.
 //! * Requests without a sha256 are refused unless [`DownloadConfig::allow_unverified`] is set.
 //!
+//! A model made of several files (a Stable Diffusion pipeline) comes through
+//! [`Downloader::fetch_folder`]: every file fetched as above into a hidden staging folder
+//! ([`staging_dir`]) beside the destination, which is renamed into place only once every file
+//! verified, so an interrupted or failed download never leaves a folder that looks like a model.
+//!
 //! [`Progress`] events ([`Phase::Connecting`], [`Phase::Downloading`], [`Phase::Verifying`],
 //! [`Phase::Done`]) go to an optional callback, and an optional [`AtomicBool`] cancels between
 //! chunks, keeping the partial file for a later resume.
@@ -68,11 +73,13 @@ pub mod backends;
 mod config;
 mod error;
 mod fetch;
+mod folder;
 
 pub use backends::{BackendManifest, Backends, Hardware, InstalledBackend, detect_hardware};
 pub use config::{DEFAULT_HF_ENDPOINT, DownloadConfig, NetworkMode, hf_url, model_url_env_var};
 pub use error::{Error, Result};
 pub use fetch::{Downloader, FetchRequest, Phase, Progress, sha256_file};
+pub use folder::{FolderFile, FolderRequest, staging_dir};
 
 /// The README's examples, compiled and run as doc tests so that they stay true.
 #[doc = include_str!("../README.md")]

@@ -9,3 +9,4 @@ mod support;
 
 mod backends;
 mod fetch;
+mod folder;

@@ -59,21 +59,32 @@ impl ModelArchitecture {
         }
     }
 
-    /// The names [`parse`](Self::parse) takes: the classical models', then the ONNX
-    /// architectures'.
+    /// The names [`parse`](Self::parse) takes: the classical models', the ONNX
+    /// architectures', then the Stable Diffusion folders' ([`DIFFUSION_NAMES`](Self::DIFFUSION_NAMES)).
     pub fn names() -> Vec<&'static str> {
         inpaint_models::MODEL_NAMES
             .iter()
             .chain(Architecture::NAMES.iter())
+            .chain(Self::DIFFUSION_NAMES.iter())
             .copied()
             .collect()
     }
 
-    /// Parses a classical model name (`telea`, …) or an ONNX architecture name (`lama`,
-    /// `lama-dynamic`, …). `Err` lists the accepted names.
+    /// The names of the Stable Diffusion folders, as [`name`](Self::name) gives them:
+    /// `sd-inpaint` (a 9-channel inpainting UNet) and `sd` (a 4-channel text-to-image UNet).
+    pub const DIFFUSION_NAMES: [&'static str; 2] = ["sd-inpaint", "sd"];
+
+    /// Parses a classical model name (`telea`, …), an ONNX architecture name (`lama`,
+    /// `lama-dynamic`, …) or a Stable Diffusion folder's (`sd-inpaint`, `sd`). `Err` lists the
+    /// accepted names.
     pub fn parse(name: &str) -> std::result::Result<Self, String> {
         if let Some(&classical) = inpaint_models::MODEL_NAMES.iter().find(|&&n| n == name) {
             return Ok(ModelArchitecture::Classical(classical));
+        }
+        match name {
+            "sd-inpaint" => return Ok(ModelArchitecture::Diffusion { unet_channels: 9 }),
+            "sd" => return Ok(ModelArchitecture::Diffusion { unet_channels: 4 }),
+            _ => {}
         }
         match name.parse::<Architecture>() {
             Ok(architecture) => Ok(ModelArchitecture::onnx(architecture)),
@@ -267,7 +278,9 @@ impl Integrity {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct CatalogFile {
-    /// The file's name on disk: `<project root>/<model id>/<file_name>`.
+    /// The file's name on disk: `<project root>/<model id>/<file_name>`. For a model of
+    /// several files in folders (a Stable Diffusion pipeline) its path inside the model's
+    /// folder, with `/` separators (`unet/model.onnx`).
     pub file_name: &'static str,
     /// Where it is downloaded from.
     pub source: FileSource,
@@ -366,6 +379,31 @@ const OURS: License = License::Spdx {
     expression: "MIT OR Apache-2.0",
     source: "implemented in this project (inpaint-models)",
 };
+
+/// The public Optimum ONNX export of SD 1.5 inpainting catalogued here (float16 graphs).
+const SD15_INPAINT_REPO: &str = "jdp8/optimum-sd-inpainting-onnx-fp16";
+
+/// One file of [`SD15_INPAINT_REPO`]: the Hub's pages give its commit only abbreviated, its
+/// sizes rounded and no sha256, so nothing but the layout and the UNet's contract checks it.
+const fn sd15_inpaint_file(file_name: &'static str) -> CatalogFile {
+    CatalogFile {
+        file_name,
+        source: FileSource::HuggingFace {
+            repo: SD15_INPAINT_REPO,
+            revision: Revision::ShortCommit {
+                prefix: "0b50b86",
+                note: "the repository's one upload commit, seen abbreviated on its Hub pages",
+            },
+            path: file_name,
+        },
+        mirrors: &[],
+        integrity: Integrity::Unverified {
+            note: "no sha256 or exact size found in a public source (the Hub's pages show \
+                   rounded sizes); discovery and the loader check the layout and the UNet's \
+                   contract",
+        },
+    }
+}
 
 /// Every known model, the default first.
 pub static CATALOG: &[CatalogEntry] = &[
@@ -608,6 +646,46 @@ pub static CATALOG: &[CatalogEntry] = &[
         description: "MI-GAN with its pre- and post-processing in the graph, any size",
     },
     CatalogEntry {
+        id: "sd15-inpaint-fp16",
+        aliases: &["sd15-inpaint", "stable-diffusion-inpainting"],
+        architecture: ModelArchitecture::Diffusion { unet_channels: 9 },
+        // Optimum's ONNX layout, as its exporter writes it (`task="inpainting"`); the folder
+        // is what `crate::diffusion::inspect` and the loader read.
+        files: &[
+            sd15_inpaint_file("model_index.json"),
+            sd15_inpaint_file("scheduler/scheduler_config.json"),
+            sd15_inpaint_file("text_encoder/config.json"),
+            sd15_inpaint_file("text_encoder/model.onnx"),
+            sd15_inpaint_file("tokenizer/merges.txt"),
+            sd15_inpaint_file("tokenizer/special_tokens_map.json"),
+            sd15_inpaint_file("tokenizer/tokenizer_config.json"),
+            sd15_inpaint_file("tokenizer/vocab.json"),
+            sd15_inpaint_file("unet/config.json"),
+            sd15_inpaint_file("unet/model.onnx"),
+            sd15_inpaint_file("vae_decoder/config.json"),
+            sd15_inpaint_file("vae_decoder/model.onnx"),
+            sd15_inpaint_file("vae_encoder/config.json"),
+            sd15_inpaint_file("vae_encoder/model.onnx"),
+        ],
+        license: License::Unknown {
+            note: "the repository has no model card; SD 1.5 inpainting's weights \
+                   (runwayml/stable-diffusion-inpainting) are under the CreativeML OpenRAIL-M \
+                   licence",
+        },
+        spec: SpecSummary {
+            fixed_size: None,
+            pad_multiple: 64,
+            summary: "a folder in Optimum's ONNX layout: CLIP text encoder, 9-channel float16 \
+                      UNet, VAE encoder and decoder; prompt, sampler, steps, guidance and seed \
+                      per request; padded to what the graphs take (64 for SD 1.5)",
+        },
+        needs_prompt: true,
+        needs_network: false,
+        devices: ONNX_DEVICES,
+        description: "Stable Diffusion 1.5 inpainting (Optimum ONNX export, float16), paints \
+                      from a prompt; about 2 GB, unverified",
+    },
+    CatalogEntry {
         id: "openai-compat",
         aliases: &["openai"],
         architecture: ModelArchitecture::Api("openai-compat"),
@@ -780,7 +858,12 @@ mod tests {
     fn every_entry_is_consistent() {
         for entry in CATALOG {
             let remote = matches!(entry.architecture, ModelArchitecture::Api(_));
-            assert_eq!(entry.needs_prompt, remote, "{}", entry.id);
+            assert_eq!(
+                entry.needs_prompt,
+                remote || entry.architecture.needs_prompt(),
+                "{}",
+                entry.id
+            );
             assert_eq!(entry.needs_network, remote, "{}", entry.id);
             assert_eq!(entry.devices.is_empty(), remote, "{}", entry.id);
             match entry.architecture {
@@ -805,10 +888,10 @@ mod tests {
                         )
                     );
                 }
-                // Diffusion folders are discovered, not catalogued: their entries need
-                // multi-file downloads first.
-                ModelArchitecture::Diffusion { .. } => {
-                    panic!("{}: a diffusion entry needs multi-file downloads", entry.id)
+                ModelArchitecture::Diffusion { unet_channels } => {
+                    assert!(matches!(unet_channels, 4 | 9), "{}", entry.id);
+                    assert_eq!(entry.spec.fixed_size, None, "{}", entry.id);
+                    check_diffusion_files(entry);
                 }
             }
             for file in entry.files {
@@ -824,6 +907,60 @@ mod tests {
         }
     }
 
+    /// A diffusion entry holds every file the loader reads, at the same paths as in its
+    /// repository, all from one repository and revision, each path a plain relative one.
+    fn check_diffusion_files(entry: &CatalogEntry) {
+        let names: Vec<&str> = entry.files.iter().map(|f| f.file_name).collect();
+        let mut required = vec![
+            "model_index.json",
+            "scheduler/scheduler_config.json",
+            "unet/config.json",
+            "vae_decoder/config.json",
+            "tokenizer/vocab.json",
+            "tokenizer/merges.txt",
+        ];
+        let graphs: Vec<String> = crate::diffusion::GRAPHS
+            .iter()
+            .map(|g| format!("{g}/model.onnx"))
+            .collect();
+        required.extend(graphs.iter().map(String::as_str));
+        for file in required {
+            assert!(names.contains(&file), "{}: {file} missing", entry.id);
+        }
+        let mut sources = Vec::new();
+        for (i, file) in entry.files.iter().enumerate() {
+            assert!(
+                file.file_name
+                    .split('/')
+                    .all(|part| !part.is_empty() && part != "." && part != ".."),
+                "{}: {}",
+                entry.id,
+                file.file_name
+            );
+            assert!(
+                !names[..i].contains(&file.file_name),
+                "{} twice",
+                file.file_name
+            );
+            match file.source {
+                FileSource::HuggingFace {
+                    repo,
+                    revision,
+                    path,
+                } => {
+                    assert_eq!(path, file.file_name, "{}", entry.id);
+                    sources.push((repo, revision));
+                }
+                FileSource::Url(url) => panic!("{}: {url} is not in a repository", entry.id),
+            }
+        }
+        assert!(
+            sources.windows(2).all(|w| w[0] == w[1]),
+            "{}: one repository and revision",
+            entry.id
+        );
+    }
+
     #[test]
     fn parse_architecture_names() {
         assert_eq!(
@@ -834,11 +971,20 @@ mod tests {
             ModelArchitecture::parse("migan-pipeline"),
             Ok(ModelArchitecture::onnx(Architecture::MiganPipeline))
         );
-        assert!(
-            ModelArchitecture::parse("sd")
-                .unwrap_err()
-                .contains("telea")
+        assert_eq!(
+            ModelArchitecture::parse("sd-inpaint"),
+            Ok(ModelArchitecture::Diffusion { unet_channels: 9 })
         );
+        assert_eq!(
+            ModelArchitecture::parse("sd"),
+            Ok(ModelArchitecture::Diffusion { unet_channels: 4 })
+        );
+        let err = ModelArchitecture::parse("sdxl").unwrap_err();
+        assert!(err.contains("telea") && err.contains("sd-inpaint"), "{err}");
+        // Every name parses back to an architecture of that name.
+        for name in ModelArchitecture::names() {
+            assert_eq!(ModelArchitecture::parse(name).map(|a| a.name()), Ok(name));
+        }
     }
 
     #[test]

@@ -135,9 +135,16 @@ fn collect(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) {
     let Ok(entries) = fs::read_dir(dir) else {
         return;
     };
+    // Hidden folders are skipped, as discovery does: a download's staging folder
+    // (`.<id>.partial`) is not a model yet.
     let mut dirs: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.is_dir())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| !n.starts_with('.'))
+        })
         .collect();
     dirs.sort();
     for sub in dirs {

@@ -4,7 +4,9 @@ use std::fmt;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::catalog::{self, CATALOG, CatalogEntry, FileSource, ModelArchitecture, Revision};
+use crate::catalog::{
+    self, CATALOG, CatalogEntry, CatalogFile, FileSource, ModelArchitecture, Revision,
+};
 use crate::error::Result;
 use crate::probe::{Probe, ProbeCache};
 
@@ -218,6 +220,9 @@ pub struct ModelInfo {
     /// A catalog id this loose file looks like (same file name, size and architecture); the
     /// sha256 was not checked.
     pub catalog_hint: Option<&'static str>,
+    /// A Stable Diffusion pipeline's folder (the one holding `model_index.json`); `None` for
+    /// a model of one file.
+    pub folder: Option<PathBuf>,
 }
 
 impl ModelInfo {
@@ -226,12 +231,12 @@ impl ModelInfo {
         self.architecture.is_some() && self.problems.is_empty()
     }
 
-    /// The first file's path (the model file of every single-file model; the folder of a
-    /// diffusion pipeline).
+    /// The folder of a diffusion pipeline; otherwise the first file's path (the model file of
+    /// every single-file model).
     pub fn path(&self) -> &Path {
-        self.files
-            .first()
-            .map(|f| f.path.as_path())
+        self.folder
+            .as_deref()
+            .or_else(|| self.files.first().map(|f| f.path.as_path()))
             .unwrap_or(self.root.path.as_path())
     }
 
@@ -443,7 +448,7 @@ impl Scanner {
             ..
         } = candidate;
         if folder {
-            return describe_folder(id, paths, root, hf, notes);
+            return describe_folder(id, catalog, paths, root, hf, notes);
         }
         let mut problems = Vec::new();
         let mut files = Vec::new();
@@ -544,14 +549,18 @@ impl Scanner {
             problems,
             notes,
             catalog_hint,
+            folder: None,
         }
     }
 }
 
-/// A diffusion pipeline's folder as a [`ModelInfo`]: its one "file" is the folder, its
-/// architecture what [`crate::diffusion::inspect`] finds, or the reason it cannot run.
+/// A diffusion pipeline's folder as a [`ModelInfo`]: its architecture what
+/// [`crate::diffusion::inspect`] finds, or the reason it cannot run. Its files are the folder
+/// itself, or for a catalog model the catalog's files (each with its digest, for
+/// [`Scanner::verify`]).
 fn describe_folder(
     id: String,
+    catalog: Option<&'static CatalogEntry>,
     paths: Vec<PathBuf>,
     root: ModelRoot,
     hf: Option<HfLocation>,
@@ -561,9 +570,8 @@ fn describe_folder(
         .into_iter()
         .next()
         .unwrap_or_else(|| root.path.clone());
-    let size = folder_size(&path, MAX_DEPTH);
     let mut problems = Vec::new();
-    let architecture = match crate::diffusion::inspect(&path) {
+    let inspected = match crate::diffusion::inspect(&path) {
         Ok(folder) => {
             if folder.float16 {
                 notes.push("float16 graphs".into());
@@ -577,23 +585,85 @@ fn describe_folder(
             None
         }
     };
+    let (files, size, architecture) = match catalog {
+        None => {
+            let size = folder_size(&path, MAX_DEPTH);
+            let file = FoundFile {
+                path: path.clone(),
+                size: Some(size),
+                expected_sha256: None,
+                verification: Verification::NoDigest,
+                probe: None,
+            };
+            (vec![file], size, inspected)
+        }
+        Some(entry) => {
+            if let Some(found) = inspected.filter(|found| *found != entry.architecture) {
+                problems.push(format!(
+                    "the catalog's `{}` is {} but the folder's UNet makes it {found}: not the \
+                     expected model",
+                    entry.id, entry.architecture
+                ));
+            }
+            let files: Vec<FoundFile> = entry
+                .files
+                .iter()
+                .map(|file| catalog_file(&path, file, &mut problems))
+                .collect();
+            let size = files.iter().filter_map(|f| f.size).sum();
+            (files, size, Some(entry.architecture))
+        }
+    };
     ModelInfo {
         id,
-        catalog: None,
+        catalog,
         architecture,
-        files: vec![FoundFile {
-            path,
-            size: Some(size),
-            expected_sha256: None,
-            verification: Verification::NoDigest,
-            probe: None,
-        }],
+        files,
         root,
         hf,
         size,
         problems,
         notes,
         catalog_hint: None,
+        folder: Some(path),
+    }
+}
+
+/// A catalog file inside a model's folder: present (its size checked against the catalog's)
+/// or missing, with what the check found added to `problems`. Not hashed (see
+/// [`Scanner::verify`]) nor probed.
+fn catalog_file(folder: &Path, file: &CatalogFile, problems: &mut Vec<String>) -> FoundFile {
+    let path = folder.join(file.file_name);
+    let expected_sha256 = file.integrity.sha256();
+    let Ok(metadata) = fs::metadata(&path) else {
+        problems.push(format!("{} is missing", path.display()));
+        return FoundFile {
+            path,
+            size: None,
+            expected_sha256,
+            verification: Verification::Missing,
+            probe: None,
+        };
+    };
+    let actual = metadata.len();
+    let mut verification = match expected_sha256 {
+        Some(_) => Verification::NotChecked,
+        None => Verification::NoDigest,
+    };
+    if let Some(expected) = file.integrity.size().filter(|&expected| expected != actual) {
+        problems.push(format!(
+            "{} is {actual} bytes, the catalog's file is {expected} (an unfinished download or \
+             another version); delete the folder and download again",
+            path.display()
+        ));
+        verification = Verification::SizeMismatch { expected, actual };
+    }
+    FoundFile {
+        path,
+        size: Some(actual),
+        expected_sha256,
+        verification,
+        probe: None,
     }
 }
 
@@ -793,7 +863,32 @@ fn scan_project(root: &ModelRoot, found: &mut Vec<Candidate>, discovery: &mut Di
             continue;
         }
         let entry = catalog::entry(&name).filter(|e| !e.files.is_empty());
-        match (entry, path.is_dir()) {
+        let is_dir = path.is_dir();
+        if is_dir && skipped_suffix(&name) {
+            discovery.skipped.push(ScanNote {
+                path,
+                reason: "unfinished download, lock or temporary folder".into(),
+            });
+            continue;
+        }
+        match (entry, is_dir) {
+            // A catalog pipeline: one model, the folder, whatever it holds.
+            (Some(entry), true)
+                if matches!(entry.architecture, ModelArchitecture::Diffusion { .. }) =>
+            {
+                if entry.files.iter().any(|f| path.join(f.file_name).exists()) {
+                    found.push(Candidate {
+                        id: entry.id.to_string(),
+                        catalog: Some(entry),
+                        paths: vec![path],
+                        root: root.clone(),
+                        hf: None,
+                        notes: Vec::new(),
+                        rank: 0,
+                        folder: true,
+                    });
+                }
+            }
             (Some(entry), true) => {
                 let paths: Vec<PathBuf> =
                     entry.files.iter().map(|f| path.join(f.file_name)).collect();
@@ -906,10 +1001,18 @@ fn scan_hf(root: &ModelRoot, found: &mut Vec<Candidate>, discovery: &mut Discove
                     commit: commit.clone(),
                     is_main,
                 };
-                let entry = CATALOG.iter().find(|e| {
-                    e.files.len() == 1
-                        && matches!(e.files[0].source, FileSource::HuggingFace { repo: r, path, .. }
-                            if r.eq_ignore_ascii_case(&repo) && path == rel)
+                // A one-file catalog model by its file; a catalog pipeline by its repository,
+                // when the snapshot is the pipeline.
+                let is_pipeline = file.folder && file.paths[0] == snapshot;
+                let entry = CATALOG.iter().find(|e| match e.files {
+                    [only] => matches!(only.source, FileSource::HuggingFace { repo: r, path, .. }
+                            if r.eq_ignore_ascii_case(&repo) && path == rel),
+                    [first, ..] => {
+                        is_pipeline
+                            && matches!(first.source, FileSource::HuggingFace { repo: r, .. }
+                                if r.eq_ignore_ascii_case(&repo))
+                    }
+                    [] => false,
                 });
                 match entry {
                     Some(entry) => {

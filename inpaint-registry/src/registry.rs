@@ -295,7 +295,10 @@ impl<'a> Registry<'a> {
         } else if let ModelArchitecture::Onnx { .. } | ModelArchitecture::Diffusion { .. } =
             architecture
         {
-            plan.path = Some(self.model_file(&id, params, found)?);
+            let path = self.model_file(&id, params, found)?;
+            let named = params.and_then(|p| p.architecture).is_some();
+            check_kind(&id, architecture, &path, named)?;
+            plan.path = Some(path);
         } else if let Some(path) = params.and_then(|p| p.path.as_ref()) {
             return Err(Error::InvalidParameter {
                 id,
@@ -316,7 +319,8 @@ impl<'a> Registry<'a> {
         found: Option<&ModelInfo>,
     ) -> Result<PathBuf> {
         if let Some(path) = params.and_then(|p| p.path.as_ref()) {
-            if path.is_file() {
+            // A file or a folder: `check_kind` says whether it is the right one.
+            if path.exists() {
                 return Ok(path.clone());
             }
             return Err(Error::NotInstalled {
@@ -352,7 +356,14 @@ impl<'a> Registry<'a> {
             .filter(|r| r.kind == RootKind::Project)
             .map(|r| r.path.as_path())
             .collect();
+        let is_folder =
+            entry.is_some_and(|e| matches!(e.architecture, ModelArchitecture::Diffusion { .. }));
         let missing = match entry {
+            // A pipeline is one folder: name it, not its 14 files.
+            Some(entry) if is_folder => project_roots
+                .iter()
+                .map(|root| entry.install_dir(root))
+                .collect(),
             Some(entry) => project_roots
                 .iter()
                 .flat_map(|root| {
@@ -365,6 +376,11 @@ impl<'a> Registry<'a> {
             None => Vec::new(),
         };
         let reason = match entry {
+            Some(entry) if is_folder => format!(
+                "not downloaded (download it, e.g. `models download {}`, or put the pipeline's \
+                 folder in Optimum's ONNX layout at <model folder>/{}/)",
+                entry.id, entry.id
+            ),
             Some(entry) => format!(
                 "not downloaded (download it, e.g. `models download {}`, or put {} in \
                  <model folder>/{}/)",
@@ -384,6 +400,72 @@ impl<'a> Registry<'a> {
             missing,
             reason,
         })
+    }
+}
+
+/// Checks that `path` is what `architecture` runs: a Stable Diffusion folder for `sd` and
+/// `sd-inpaint` — with a UNet of that kind when the models config `named` the architecture —
+/// and a file for an ONNX architecture.
+fn check_kind(id: &str, architecture: ModelArchitecture, path: &Path, named: bool) -> Result<()> {
+    let is_pipeline = path.join("model_index.json").is_file();
+    let refuse = |message: String| {
+        Err(Error::InvalidParameter {
+            id: id.into(),
+            message,
+        })
+    };
+    match architecture {
+        ModelArchitecture::Diffusion { unet_channels } => {
+            if !is_pipeline {
+                let what = if path.is_dir() {
+                    "a folder without model_index.json"
+                } else {
+                    "a file"
+                };
+                return refuse(format!(
+                    "`{}` is a Stable Diffusion folder in Optimum's ONNX layout (one holding \
+                     model_index.json), but {} is {what}",
+                    architecture.name(),
+                    path.display()
+                ));
+            }
+            if !named {
+                return Ok(());
+            }
+            let found = crate::diffusion::inspect(path)?.unet_channels;
+            if found != unet_channels {
+                let actual = ModelArchitecture::Diffusion {
+                    unet_channels: found,
+                };
+                return refuse(format!(
+                    "`architecture = \"{}\"` names a {unet_channels}-channel UNet, but the UNet \
+                     in {} takes {found} channels ({}): set `architecture = \"{}\"`",
+                    architecture.name(),
+                    path.display(),
+                    if found == 9 {
+                        "an inpainting UNet"
+                    } else {
+                        "a text-to-image UNet"
+                    },
+                    actual.name()
+                ));
+            }
+            Ok(())
+        }
+        ModelArchitecture::Onnx { .. } if path.is_dir() => {
+            let hint = if is_pipeline {
+                " holding a Stable Diffusion pipeline: set `architecture = \"sd-inpaint\"` (or \
+                 \"sd\" for a text-to-image UNet)"
+            } else {
+                ""
+            };
+            refuse(format!(
+                "`{}` runs one ONNX file, but {} is a folder{hint}",
+                architecture.name(),
+                path.display()
+            ))
+        }
+        _ => Ok(()),
     }
 }
 

@@ -198,10 +198,10 @@ fn a_malformed_config_is_an_error_with_its_position_and_is_not_touched() {
             "unknown field `radus`",
         ),
         (
-            "[models.x]\narchitecture = \"sd\"\n",
+            "[models.x]\narchitecture = \"sdxl\"\n",
             2,
             16,
-            "unknown architecture `sd`",
+            "unknown architecture `sdxl`",
         ),
         (
             "[[roots]]\npath = \"/m\"\nkind = \"folder\"\n",

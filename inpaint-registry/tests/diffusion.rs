@@ -202,3 +202,175 @@ fn config_parameters_a_diffusion_model_does_not_take_are_refused() {
         .to_string();
     assert!(err.contains("radius"), "{err}");
 }
+
+/// The catalog's SD 1.5 pipeline installed in a project root (`<root>/<id>/`, as `models
+/// download` puts it) is one catalog model: its folder, each catalog file listed for
+/// verification, its UNet checked against the catalog's kind. A download's staging folder
+/// beside it is never a model.
+#[test]
+fn a_catalog_pipeline_is_found_in_its_folder_and_checked() {
+    use inpaint_registry::{ModelArchitecture, Registry, Scanner, Verification, catalog};
+
+    let entry = catalog::entry("sd15-inpaint-fp16").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("models");
+    let folder = project.join(entry.id);
+
+    // Not there: the error names the folder and the command, not each of the 14 files.
+    std::fs::create_dir_all(&project).unwrap();
+    let discovery = Scanner::new().scan(&[ModelRoot::project(&project)]);
+    let err = Registry::new(None, Some(&discovery))
+        .plan(Some("sd15-inpaint"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("models download sd15-inpaint-fp16")
+            && err.ends_with(&format!("missing {}", folder.display())),
+        "{err}"
+    );
+    copy_dir(&tiny("inpaint"), &folder);
+    // An unfinished download of another copy: hidden and `.partial`, so skipped.
+    copy_dir(&tiny("inpaint"), &project.join(".other.partial"));
+    copy_dir(&tiny("plain"), &project.join("half.partial"));
+
+    let discovery = Scanner::new().scan(&[ModelRoot::project(&project)]);
+    let ids: Vec<&str> = discovery.models.iter().map(|m| m.id.as_str()).collect();
+    assert_eq!(ids, [entry.id], "{:?}", discovery.models);
+    let model = &discovery.models[0];
+    assert!(model.is_usable(), "{:?}", model.problems);
+    assert_eq!(model.catalog.map(|c| c.id), Some(entry.id));
+    assert_eq!(
+        model.architecture,
+        Some(ModelArchitecture::Diffusion { unet_channels: 9 })
+    );
+    assert_eq!(model.path(), folder);
+    assert_eq!(model.files.len(), entry.files.len());
+    assert!(
+        model
+            .files
+            .iter()
+            .all(|f| f.verification == Verification::NoDigest && f.size.is_some())
+    );
+    assert!(
+        discovery
+            .skipped
+            .iter()
+            .any(|note| note.path.ends_with("half.partial")),
+        "{:?}",
+        discovery.skipped
+    );
+    let plan = Registry::new(None, Some(&discovery))
+        .plan(Some("sd15-inpaint"))
+        .unwrap();
+    assert_eq!(plan.path.as_deref(), Some(folder.as_path()));
+
+    // A plain UNet where the catalog has an inpainting one, or a missing file, is named.
+    std::fs::remove_dir_all(&folder).unwrap();
+    copy_dir(&tiny("plain"), &folder);
+    std::fs::remove_file(folder.join("tokenizer/special_tokens_map.json")).unwrap();
+    let discovery = Scanner::new().scan(&[ModelRoot::project(&project)]);
+    let problems = discovery.models[0].problems.join("\n");
+    assert!(problems.contains("not the expected model"), "{problems}");
+    assert!(
+        problems.contains("special_tokens_map.json is missing"),
+        "{problems}"
+    );
+    let err = Registry::new(None, Some(&discovery))
+        .plan(Some(entry.id))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("not the expected model"), "{err}");
+
+    // The same repository's snapshot in the Hugging Face cache is that catalog model too.
+    let hub = dir.path().join("hub");
+    let snapshot = hub.join(
+        "models--jdp8--optimum-sd-inpainting-onnx-fp16/snapshots/\
+         0b50b86000000000000000000000000000000000",
+    );
+    copy_dir(&tiny("inpaint"), &snapshot);
+    let discovery = Scanner::new().scan(&[ModelRoot::hf_cache(&hub)]);
+    let ids: Vec<&str> = discovery.models.iter().map(|m| m.id.as_str()).collect();
+    assert_eq!(ids, [entry.id]);
+    assert!(discovery.models[0].is_usable(), "{:?}", discovery.models[0]);
+    assert_eq!(discovery.models[0].path(), snapshot);
+}
+
+/// The models config's `architecture` names a diffusion folder as `sd-inpaint` (9-channel
+/// UNet) or `sd` (4-channel), checked against the folder's UNet; a file where a folder is
+/// expected, or a folder where one ONNX file is, is named too.
+#[test]
+fn the_config_names_diffusion_folders_by_their_unet() {
+    use inpaint_registry::{ModelArchitecture, ModelsConfig, Registry};
+
+    let dir = tempfile::tempdir().unwrap();
+    let plain = dir.path().join("plain");
+    copy_dir(&tiny("plain"), &plain);
+    let onnx = plain.join("unet/model.onnx");
+    let plan = |architecture: &str, path: &Path| {
+        let text = format!(
+            "[models.mine]\npath = {:?}\narchitecture = \"{architecture}\"\n",
+            path.display().to_string()
+        );
+        let config = ModelsConfig::parse(&text, &dir.path().join("models.toml")).unwrap();
+        Registry::new(Some(&config), None)
+            .plan(Some("mine"))
+            .map_err(|e| e.to_string())
+    };
+
+    let ok = plan("sd", &plain).unwrap();
+    assert_eq!(
+        ok.architecture,
+        ModelArchitecture::Diffusion { unet_channels: 4 }
+    );
+    assert_eq!(ok.path.as_deref(), Some(plain.as_path()));
+    assert_eq!(
+        plan("sd-inpaint", &tiny("inpaint")).unwrap().architecture,
+        ModelArchitecture::Diffusion { unet_channels: 9 }
+    );
+
+    let err = plan("sd-inpaint", &plain).unwrap_err();
+    assert!(
+        err.contains("names a 9-channel UNet")
+            && err.contains("takes 4 channels")
+            && err.contains("set `architecture = \"sd\"`"),
+        "{err}"
+    );
+    let err = plan("sd-inpaint", &onnx).unwrap_err();
+    assert!(err.contains("is a file"), "{err}");
+    let err = plan("lama-dynamic", &plain).unwrap_err();
+    assert!(
+        err.contains("is a folder") && err.contains("sd-inpaint"),
+        "{err}"
+    );
+    let err = ModelsConfig::parse(
+        "[models.mine]\narchitecture = \"sdxl\"\n",
+        &dir.path().join("models.toml"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("sd-inpaint, sd"), "{err}");
+}
+
+/// Merging a scan that found a diffusion folder writes `architecture = "sd-inpaint"`, and the
+/// config reads back.
+#[test]
+fn a_merged_diffusion_folder_reads_back() {
+    use inpaint_registry::{ConfigFile, ModelArchitecture, Scanner};
+
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("models");
+    copy_dir(&tiny("inpaint"), &project.join("mine"));
+    let path = dir.path().join("models.toml");
+    let mut file = ConfigFile::load(&path).unwrap();
+    let report = file
+        .merge(&Scanner::new().scan(&[ModelRoot::project(&project)]))
+        .unwrap();
+    assert_eq!(report.added, ["mine"]);
+    assert!(file.text().contains("architecture = \"sd-inpaint\""));
+    file.save().unwrap();
+    let again = ConfigFile::load(&path).unwrap();
+    assert_eq!(
+        again.config().models["mine"].architecture,
+        Some(ModelArchitecture::Diffusion { unet_channels: 9 })
+    );
+}

@@ -53,7 +53,8 @@ fn unknown_names_list_the_ids_and_the_closest_one() {
     assert_eq!(
         err.to_string(),
         "unknown model `lamma`; known models: lama, lama-fp16, lama-manga, migan, \
-         migan-pipeline, navier-stokes, openai-compat, patchmatch, telea (did you mean `lama`?)"
+         migan-pipeline, navier-stokes, openai-compat, patchmatch, sd15-inpaint-fp16, telea (did you \
+         mean `lama`?)"
     );
     let (requested, known, suggestion) = unknown(catalog::resolve(Some("Telea")).unwrap_err());
     assert_eq!(requested, "Telea");
@@ -240,9 +241,11 @@ fn the_catalog_pins_what_the_reference_records() {
 #[test]
 fn every_entry_says_how_it_is_checked_and_what_it_outputs() {
     for entry in CATALOG {
-        // Only the remote model takes a prompt and the network.
+        // The remote model and the diffusion pipelines take a prompt; only the remote one
+        // the network.
         let remote = matches!(entry.architecture, ModelArchitecture::Api(_));
-        assert_eq!(entry.needs_prompt, remote, "{}", entry.id);
+        let diffusion = matches!(entry.architecture, ModelArchitecture::Diffusion { .. });
+        assert_eq!(entry.needs_prompt, remote || diffusion, "{}", entry.id);
         assert_eq!(entry.needs_network, remote, "{}", entry.id);
         for file in entry.files {
             match file.integrity {

@@ -33,7 +33,6 @@ pub(crate) enum Fault {
 /// A request as the server saw it.
 #[derive(Clone, Debug)]
 pub(crate) struct Seen {
-    #[expect(dead_code, reason = "shown in assertion messages through Debug")]
     pub(crate) path: String,
     pub(crate) range: Option<String>,
     pub(crate) if_range: Option<String>,
