@@ -30,6 +30,16 @@
 //!     --steps 20 --sampler "DPM++ 2M" --image IN --mask MASK --output OUT
 //! ```
 //!
+//! Outpainting (IOPaint's extender) with a diffusion model: `--extend LEFT,TOP,RIGHT,BOTTOM`
+//! adds that many pixels on each side, or `--extender-box X,Y,W,H` gives IOPaint's box in image
+//! coordinates (`X`, `Y` may be negative). The output is the larger canvas; the model paints
+//! the new pixels, and no `--mask` is needed (IOPaint ignores it there).
+//!
+//! ```text
+//! cargo run --release --example inpaint -- --model path/to/sd15-onnx --prompt "a beach" \
+//!     --extend 128,0,128,0 --image IN --output OUT
+//! ```
+//!
 //! `--model ID` resolves through the registry (`inpaint-registry`): a catalog id or alias
 //! (`patchmatch`, the default, `telea` and `navier-stokes` need no file; `lama`, `migan`, …
 //! must be downloaded first, e.g. with the `models` example), or a model file found in
@@ -67,9 +77,11 @@ mod openai_flags;
 use openai_flags::OpenAiFlags;
 
 use inpaint_core::error::full_message;
+use inpaint_core::image::GrayImage;
 use inpaint_core::io::{load_image, load_mask, save_image};
 use inpaint_core::{
-    HdStrategy, InpaintModel, InpaintOptions, Limits, Progress, Request, Sampler, inpaint,
+    CropBox, HdStrategy, InpaintModel, InpaintOptions, Limits, Mask, Progress, Request, Sampler,
+    inpaint,
 };
 use inpaint_models::onnx::{
     Architecture, Device, DevicePolicy, OnnxModel, OnnxOptions, OutputRange, RuntimeSearch,
@@ -94,9 +106,10 @@ struct Cli {
     /// The photo to inpaint (PNG, JPEG, WebP, GIF or BMP).
     #[arg(long, value_name = "IN")]
     image: PathBuf,
-    /// The mask: white (> 127) where the image is to be filled; the image's size.
-    #[arg(long, value_name = "MASK")]
-    mask: PathBuf,
+    /// The mask: white (> 127) where the image is to be filled; the image's size. Not used,
+    /// and not needed, with `--extend` or `--extender-box`.
+    #[arg(long, value_name = "MASK", required_unless_present_any = ["extend", "extender_box"])]
+    mask: Option<PathBuf>,
     /// Where to write the result; the format follows the extension.
     #[arg(long, value_name = "OUT")]
     output: PathBuf,
@@ -179,6 +192,24 @@ struct Cli {
     /// outside the mask (IOPaint's `sd_mask_blur`); 0, the default, leaves them untouched.
     #[arg(long, value_name = "N", default_value_t = 0)]
     mask_blur: u32,
+    /// Diffusion: outpaint, adding this many pixels on each side (IOPaint's extender); the
+    /// output is the larger canvas.
+    #[arg(
+        long,
+        value_name = "LEFT,TOP,RIGHT,BOTTOM",
+        value_parser = parse_margins,
+        conflicts_with = "extender_box"
+    )]
+    extend: Option<[u32; 4]>,
+    /// Diffusion: outpaint to IOPaint's extender box, in image coordinates (X and Y may be
+    /// negative); the output is the canvas holding the image and the box.
+    #[arg(
+        long,
+        value_name = "X,Y,W,H",
+        value_parser = parse_box,
+        allow_hyphen_values = true
+    )]
+    extender_box: Option<CropBox>,
     /// How large images are handled: original, resize or crop.
     #[arg(long, value_name = "NAME", default_value_t = HdStrategy::default())]
     hd_strategy: HdStrategy,
@@ -190,9 +221,47 @@ struct Cli {
     openai: OpenAiFlags,
 }
 
+/// What the extender flags ask for: pixels per side, or IOPaint's box.
+#[derive(Debug, Clone, Copy)]
+enum Extend {
+    Margins([u32; 4]),
+    Box(CropBox),
+}
+
+/// `LEFT,TOP,RIGHT,BOTTOM`, each a number of pixels.
+fn parse_margins(text: &str) -> Result<[u32; 4], String> {
+    let parts: Vec<&str> = text.split(',').map(str::trim).collect();
+    let numbers: Result<Vec<u32>, _> = parts.iter().map(|p| p.parse::<u32>()).collect();
+    match numbers {
+        Ok(n) if n.len() == 4 => Ok([n[0], n[1], n[2], n[3]]),
+        _ => Err(format!(
+            "expected LEFT,TOP,RIGHT,BOTTOM: four pixel counts of 0 or more, got `{text}`"
+        )),
+    }
+}
+
+/// `X,Y,W,H`: X and Y any integer, W and H at least 1.
+fn parse_box(text: &str) -> Result<CropBox, String> {
+    let parts: Vec<&str> = text.split(',').map(str::trim).collect();
+    let bad = || format!("expected X,Y,W,H (X, Y integers; W, H at least 1), got `{text}`");
+    if parts.len() != 4 {
+        return Err(bad());
+    }
+    let x = parts[0].parse::<i64>().map_err(|_| bad())?;
+    let y = parts[1].parse::<i64>().map_err(|_| bad())?;
+    let side = |p: &str| p.parse::<u32>().ok().filter(|&v| v > 0).ok_or_else(bad);
+    Ok(CropBox {
+        x,
+        y,
+        width: side(parts[2])?,
+        height: side(parts[3])?,
+    })
+}
+
 struct Args {
     image: PathBuf,
-    mask: PathBuf,
+    /// `None` when outpainting without one.
+    mask: Option<PathBuf>,
     output: PathBuf,
     /// The model by name; `None` is the default model.
     model: Option<String>,
@@ -212,6 +281,7 @@ struct Args {
     /// What a diffusion model is asked (the seed is IOPaint's default unless given).
     request: Request,
     mask_blur: u32,
+    extend: Option<Extend>,
     /// openai-compat's settings.
     openai: OpenAiFlags,
 }
@@ -263,6 +333,10 @@ impl From<Cli> for Args {
                 .with_strength(cli.strength)
                 .with_seed(cli.seed.unwrap_or(Request::default().seed)),
             mask_blur: cli.mask_blur,
+            extend: cli
+                .extend
+                .map(Extend::Margins)
+                .or(cli.extender_box.map(Extend::Box)),
             openai: cli.openai,
         }
     }
@@ -521,7 +595,20 @@ fn run(mut args: Args) -> Result<(), String> {
     let (mut loaded, described) = load(&mut args)?;
     let limits = Limits::default();
     let image = load_image(&args.image, &limits).map_err(|e| e.full_message())?;
-    let mask = load_mask(&args.mask, &limits).map_err(|e| e.full_message())?;
+    let (width, height) = image.dimensions();
+    let mask = match &args.mask {
+        Some(path) => load_mask(path, &limits).map_err(|e| e.full_message())?,
+        // Outpainting: the new area is the mask.
+        None => Mask::from_gray(GrayImage::new(width, height)).map_err(|e| e.full_message())?,
+    };
+    let extender = match args.extend {
+        None => None,
+        Some(Extend::Box(extender)) => Some(extender),
+        Some(Extend::Margins([left, top, right, bottom])) => Some(
+            CropBox::around(width, height, left, top, right, bottom)
+                .map_err(|e| e.full_message())?,
+        ),
+    };
     let model = loaded.model()?;
     let takes_prompt = model.spec().takes_prompt;
     let mut request = args.request.clone();
@@ -547,14 +634,14 @@ fn run(mut args: Args) -> Result<(), String> {
     }
     let options = InpaintOptions::new(args.hd_strategy)
         .with_request(request)
-        .with_sd_mask_blur(args.mask_blur);
+        .with_sd_mask_blur(args.mask_blur)
+        .with_extender(extender);
 
     let started = Instant::now();
     let result = inpaint(model, &image, &mask, &options).map_err(|e| e.full_message())?;
     let elapsed = started.elapsed();
     save_image(&result, &args.output).map_err(|e| e.full_message())?;
 
-    let (width, height) = image.dimensions();
     let filled = mask.fill_count();
     let percent = 100.0 * filled as f64 / (f64::from(width) * f64::from(height));
     println!("model:         {}", described.model);
@@ -562,7 +649,16 @@ fn run(mut args: Args) -> Result<(), String> {
         println!("device:        {device}");
     }
     println!("image:         {width}×{height}");
-    println!("masked pixels: {filled} ({percent:.2}%)");
+    match extender {
+        Some(b) => {
+            let (w, h) = result.dimensions();
+            println!(
+                "outpainted:    {w}×{h} (extender box x {}, y {}, {}×{})",
+                b.x, b.y, b.width, b.height
+            );
+        }
+        None => println!("masked pixels: {filled} ({percent:.2}%)"),
+    }
     if takes_prompt {
         let r = &args.request;
         println!(

@@ -2,14 +2,16 @@
 # Coverage-guided fuzzing with cargo-fuzz (libFuzzer + AddressSanitizer) on the stable toolchain.
 #
 #   scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]     # default: 60 s, every target
-#   scripts/fuzz.sh 60                                   # what CI runs
+#   scripts/fuzz.sh 25                                   # what CI runs
 #   scripts/fuzz.sh 300 decode pipeline
+#   scripts/fuzz.sh --build-only | --prepare             # build only | install cargo-fuzz only
 #
 # Installs the pinned cargo-fuzz (fuzz/cargo-fuzz.version) into .tools/ (ignored by git) when
 # missing, and ONNX Runtime into .runtime/ for `onnx_load` (scripts/fetch-onnxruntime.sh).
-# Builds the targets in fuzz/ (a crate outside the workspace), then runs each in turn for the
-# given time from its committed seeds (fuzz/corpus/<target>/, read only) and the inputs earlier
-# local runs found (fuzz/target/corpus/<target>/, ignored by git). Prints, per target, the
+# Builds the targets in fuzz/ (a crate outside the workspace), then runs each for the given time
+# (one per core at a time; FUZZ_JOBS=N to change) from its committed seeds
+# (fuzz/corpus/<target>/, read only) and the inputs earlier local runs found
+# (fuzz/target/corpus/<target>/, ignored by git). Prints, per target, the
 # executions, executions per second and libFuzzer's final coverage (`cov:` edges, `ft:`
 # features); exits non-zero if any target crashed, timed out, leaked or ran out of memory,
 # after naming the input that did it (fuzz/artifacts/<target>/, ignored by git) and how to
@@ -21,6 +23,15 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 root="$PWD"
 
+# --prepare (scripts/prepare.sh): only install what is missing.
+# --build-only: install and build, run nothing (scripts/test.sh builds in the foreground and
+# fuzzes in the background).
+prepare_only=false
+build_only=false
+case "${1:-}" in
+    --prepare) prepare_only=true; shift ;;
+    --build-only) build_only=true; shift ;;
+esac
 seconds="${1:-60}"
 if ! [[ "$seconds" =~ ^[1-9][0-9]*$ ]]; then
     echo "usage: scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]" >&2
@@ -48,9 +59,11 @@ version="$(cat fuzz/cargo-fuzz.version)"
 step "cargo-fuzz $version (pinned, in .tools/)"
 cargo_fuzz="$root/.tools/bin/cargo-fuzz"
 if [[ "$("$cargo_fuzz" --version 2>/dev/null)" != "cargo-fuzz $version" ]]; then
-    cargo install cargo-fuzz --version "$version" --locked --force --root .tools
+    # --debug: a driver that starts cargo; an optimised build takes three times as long.
+    cargo install cargo-fuzz --version "$version" --locked --debug --force --root .tools
 fi
 "$cargo_fuzz" --version
+$prepare_only && exit 0
 
 mapfile -t all_targets < <("$cargo_fuzz" list)
 if (($#)); then
@@ -74,10 +87,15 @@ fi
 build_flags=(-O -a)
 step "build ${targets[*]}"
 build_start=$SECONDS
-for target in "${targets[@]}"; do
-    "$cargo_fuzz" build "${build_flags[@]}" "$target"
-done
+if ((${#targets[@]} == ${#all_targets[@]})); then
+    "$cargo_fuzz" build "${build_flags[@]}"
+else
+    for target in "${targets[@]}"; do
+        "$cargo_fuzz" build "${build_flags[@]}" "$target"
+    done
+fi
 echo "built in $((SECONDS - build_start)) s"
+$build_only && exit 0
 
 # Per target: the largest input tried (above the largest seed), the time one input may take
 # before it counts as a hang, and any other libFuzzer flag.
@@ -101,45 +119,78 @@ extra_flags() {
 
 logs="$root/fuzz/target/logs"
 mkdir -p "$logs"
-failed=()
-rows=()
-for target in "${targets[@]}"; do
-    step "fuzz $target for $seconds s"
-    work="$root/fuzz/target/corpus/$target"
-    seeds="$root/fuzz/corpus/$target"
+
+# Runs one target for $seconds; its log goes to fuzz/target/logs/<target>.log and its summary
+# row (and, on failure, what to look at) to <target>.result.
+fuzz_target() {
+    local target="$1"
+    local work="$root/fuzz/target/corpus/$target"
+    local seeds="$root/fuzz/corpus/$target"
+    local log="$logs/$target.log"
+    local result="$logs/$target.result"
     mkdir -p "$work" "$seeds"
-    log="$logs/$target.log"
-    set +e
+    local status=0
     # shellcheck disable=SC2046 # extra_flags is zero or more words
     timeout $((seconds + 300)) "$cargo_fuzz" run "${build_flags[@]}" "$target" "$work" "$seeds" -- \
         -max_total_time="$seconds" -max_len="$(max_len "$target")" -timeout=30 \
-        -print_final_stats=1 $(extra_flags "$target") >"$log" 2>&1
-    status=$?
-    set -e
+        -print_final_stats=1 $(extra_flags "$target") >"$log" 2>&1 || status=$?
+    local execs rate last cov ft corp outcome
     execs="$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)"
     rate="$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)"
     last="$(grep -E '^#[0-9]+.*cov: ' "$log" | tail -1 || true)"
     cov="$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<<"$last")"
     ft="$(sed -n 's/.* ft: \([0-9]*\).*/\1/p' <<<"$last")"
     corp="$(sed -n 's/.* corp: \([0-9]*\)\/.*/\1/p' <<<"$last")"
-    if ((status == 0)); then
-        result=ok
-        echo "$last"
-    else
-        result="FAILED ($status)"
-        failed+=("$target")
-        # The report (panic message or sanitizer summary) and the input that caused it.
-        grep -E -A3 "panicked at|ERROR: (libFuzzer|AddressSanitizer|LeakSanitizer)" "$log" | head -20 || true
-        grep -E "Test unit written to|^SUMMARY" "$log" || true
-        artifact="$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$log" | tail -1)"
-        if [[ -n "$artifact" ]]; then
-            echo "artifact: $artifact"
-            echo "replay:   RUSTC_BOOTSTRAP=1 .tools/bin/cargo-fuzz run ${build_flags[*]} $target $artifact"
+    if ((status == 0)); then outcome=ok; else outcome="FAILED ($status)"; fi
+    {
+        printf '%-18s %10s %8s %7s %7s %7s  %s\n' "$target" "${execs:--}" "${rate:--}" \
+            "${cov:--}" "${ft:--}" "${corp:--}" "$outcome"
+        if ((status != 0)); then
+            # The report (panic message or sanitizer summary) and the input that caused it.
+            grep -E -A3 "panicked at|ERROR: (libFuzzer|AddressSanitizer|LeakSanitizer)" "$log" | head -20 || true
+            grep -E "Test unit written to|^SUMMARY" "$log" || true
+            local artifact
+            artifact="$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$log" | tail -1)"
+            if [[ -n "$artifact" ]]; then
+                echo "artifact: $artifact"
+                echo "replay:   RUSTC_BOOTSTRAP=1 .tools/bin/cargo-fuzz run ${build_flags[*]} $target $artifact"
+            fi
+            echo "log:      $log"
         fi
-        echo "log:      $log"
+    } >"$result"
+}
+
+# libFuzzer runs one process on one core, so the targets run side by side, one per core
+# (FUZZ_JOBS overrides): every target still gets its full time.
+jobs="${FUZZ_JOBS:-$(nproc)}"
+step "fuzz ${targets[*]}: $seconds s each, $jobs at a time"
+running=0
+for target in "${targets[@]}"; do
+    rm -f "$logs/$target.result"
+    if ((running >= jobs)); then
+        wait -n || true
+        running=$((running - 1))
     fi
-    rows+=("$(printf '%-18s %10s %8s %7s %7s %7s  %s' "$target" "${execs:--}" "${rate:--}" \
-        "${cov:--}" "${ft:--}" "${corp:--}" "$result")")
+    fuzz_target "$target" &
+    running=$((running + 1))
+done
+wait
+
+failed=()
+rows=()
+for target in "${targets[@]}"; do
+    result="$logs/$target.result"
+    if [[ ! -f "$result" ]]; then
+        rows+=("$(printf '%-18s %s' "$target" "FAILED (no result)")")
+        failed+=("$target")
+        continue
+    fi
+    rows+=("$(head -1 "$result")")
+    if ! head -1 "$result" | grep -q ' ok$'; then
+        failed+=("$target")
+        step "$target failed"
+        tail -n +2 "$result"
+    fi
 done
 
 step "summary ($seconds s per target, $((SECONDS - start_time)) s in all)"

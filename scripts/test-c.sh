@@ -6,12 +6,15 @@
 # against a fake images/edits server on 127.0.0.1 (tests/c/fake_openai.py),
 # pkg-config works, and the C example inpaints the sample photo.
 #
-# Installs what it needs when missing: valgrind, libstb-dev and pkg-config (apt-get, as root),
+# Installs what it needs when missing (all it does with --prepare): valgrind, libstb-dev and pkg-config (apt-get, as root),
 # the pinned cbindgen (inpaint-ffi/cbindgen.version) into .tools/ (ignored by git), and ONNX
 # Runtime into .runtime/ (scripts/fetch-onnxruntime.sh), which the C tests' ONNX models run on.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 root="$PWD"
+# --prepare: only install what is missing (scripts/prepare.sh), run nothing.
+prepare_only=false
+[[ "${1:-}" == --prepare ]] && prepare_only=true
 
 step() { printf '\n==> %s\n' "$*"; }
 
@@ -39,6 +42,7 @@ if [[ "$(.tools/bin/cbindgen --version 2>/dev/null)" != "cbindgen $version" ]]; 
     cargo install cbindgen --version "$version" --locked --debug --root .tools
 fi
 .tools/bin/cbindgen --version
+$prepare_only && exit 0
 
 step "ONNX Runtime (scripts/fetch-onnxruntime.sh, into .runtime/)"
 scripts/fetch-onnxruntime.sh

@@ -9,6 +9,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 python="$(scripts/python-env.sh)"
 "$python" scripts/fetch-clip-vocab.py target/clip-vocab
+# --prepare (scripts/prepare.sh): only the venv and the vocabulary.
+[[ "${1:-}" == --prepare ]] && exit 0
 
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT

@@ -24,6 +24,8 @@ PINS=(
 
 source scripts/pinned-venv.sh
 python="$(pinned_venv .venv-kserve "${PINS[@]}")"
+# --prepare (scripts/prepare.sh): only the venv.
+[[ "${1:-}" == --prepare ]] && exit 0
 
 scripts/fetch-onnxruntime.sh >/dev/null
 cargo build --locked --quiet -p inpaint-examples --example models

@@ -9,7 +9,7 @@
 #      memory flat (inpaint-server/examples/load.rs).
 #   3. SIGTERM stops the server cleanly (exit status 0).
 #
-# Installs what it needs when missing: chromium, chromium-driver and nodejs/npm (apt-get, as
+# Installs what it needs when missing (all it does with --prepare): chromium, chromium-driver and nodejs/npm (apt-get, as
 # root); IOPaint's web app (scripts/fetch-iopaint-web.sh, sha256-pinned wheel) into target/;
 # playwright-core, pinned by inpaint-server/tests/browser/package-lock.json, into .tools/ (it
 # drives the system Chromium and downloads no browser). The Rust tests of every route are in
@@ -17,6 +17,9 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 root="$(pwd)"
+# --prepare: only install what is missing (scripts/prepare.sh), run nothing.
+prepare_only=false
+[[ "${1:-}" == --prepare ]] && prepare_only=true
 
 missing=()
 command -v chromium >/dev/null || missing+=(chromium)
@@ -40,6 +43,7 @@ if ! cmp -s "$lock" "$tools/package-lock.json" || [[ ! -f "$tools/node_modules/p
     cp "$root/inpaint-server/tests/browser/package.json" "$lock" "$tools/"
     (cd "$tools" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
 fi
+$prepare_only && exit 0
 
 cargo build --locked -p inpaint-server --bin inpaint-server --example load
 server_bin="$root/target/debug/inpaint-server"

@@ -311,6 +311,83 @@ fn runs_a_diffusion_folder_with_its_flags_and_prints_the_seed() {
     assert_eq!(result.get_pixel(0, 0), input.get_pixel(0, 0));
 }
 
+/// Outpainting with the tiny Stable Diffusion folder: `--extend` (pixels per side) and IOPaint's
+/// `--extender-box` give the same canvas, no `--mask` is needed, the image's pixels are kept;
+/// bad boxes and non-diffusion models are one-line failures, malformed values usage errors.
+#[test]
+fn outpaints_with_extend_or_iopaints_box() {
+    let files = Files::new("outpaint");
+    let (image, output) = (files.photo("in.png", 40, 30), files.path("out.png"));
+    let folder = format!(
+        "{}/../inpaint-models/tests/fixtures/diffusion/sd15-tiny-inpaint",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let input = image::open(&image).unwrap().into_rgb8();
+    for flags in [["--extend", "8,0,0,4"], ["--extender-box", "-8,0,48,34"]] {
+        let out = run(&[
+            "--model", &folder, "--steps", "1", "--image", &image, "--output", &output, flags[0],
+            flags[1],
+        ]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            stdout.contains("outpainted:    48×34 (extender box x -8, y 0, 48×34)"),
+            "{stdout}"
+        );
+        let result = image::open(&output).unwrap().into_rgb8();
+        assert_eq!(result.dimensions(), (48, 34));
+        for (x, y, p) in input.enumerate_pixels() {
+            assert_eq!(result.get_pixel(x + 8, y), p, "({x}, {y}) changed");
+        }
+    }
+    let out = run(&[
+        "--model",
+        &folder,
+        "--steps",
+        "1",
+        "--image",
+        &image,
+        "--output",
+        &output,
+        "--extender-box",
+        "40,0,10,10",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr_line(&out).contains("does not overlap the 40×30 image"));
+    let out = run(&[
+        "--model", "telea", "--image", &image, "--output", &output, "--extend", "4,4,4,4",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr_line(&out).contains("extender apply only to models that see the whole image"));
+    for bad in [
+        ["--extend", "1,2,3"],
+        ["--extend", "-1,0,0,0"],
+        ["--extender-box", "0,0,0,5"],
+        ["--extender-box", "a,0,5,5"],
+    ] {
+        let out = run(&["--image", &image, "--output", &output, bad[0], bad[1]]);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}");
+    }
+    let out = run(&[
+        "--image",
+        &image,
+        "--output",
+        &output,
+        "--extend",
+        "1,1,1,1",
+        "--extender-box",
+        "0,0,5,5",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "the two forms conflict");
+    let out = run(&["--image", &image, "--output", &output]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "--mask is needed without an extender"
+    );
+}
+
 #[test]
 fn runs_an_onnx_model_and_says_which_device_ran_it() {
     let files = Files::new("onnx");
@@ -738,6 +815,8 @@ fn help_documents_every_flag_and_version_prints_the_version() {
         "--sampler <NAME>",
         "--strength <S>",
         "--mask-blur <N>",
+        "--extend <LEFT,TOP,RIGHT,BOTTOM>",
+        "--extender-box <X,Y,W,H>",
         "-V, --version",
     ] {
         // Long help puts each flag on its own line and its documentation on the next.

@@ -8,10 +8,11 @@ use tracing::{debug, debug_span};
 use crate::error::{Error, Result};
 use crate::model::{InpaintModel, ModelSpec, fit_within};
 use crate::ops::boxes::{Rect, boxes_from_mask, merged_crop_boxes};
+use crate::ops::extend::Extension;
 use crate::ops::feather::{gaussian_blur, match_histograms};
 use crate::ops::resize::resize_cubic;
 use crate::request::Request;
-use crate::types::{Image, Mask};
+use crate::types::{Image, Limits, Mask};
 
 /// How large images are handled (IOPaint's `hd_strategy`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -81,7 +82,7 @@ pub struct InpaintOptions {
     /// fraction of the original (bicubic; values of 1 and above change nothing), and its result
     /// is scaled back. Default: 1.
     ///
-    /// This and the four options below are IOPaint's diffusion options: they apply to models
+    /// This and the five options below are IOPaint's diffusion options: they apply to models
     /// that see the whole image, those whose spec opts out of the HD strategy without a fixed
     /// size (the diffusion models). For any other model, a value other than the default is an
     /// [`Error::InvalidInput`] rather than silently ignored.
@@ -90,6 +91,23 @@ pub struct InpaintOptions {
     /// `croper_height`): the model sees only this box (clipped to the image), and only this box
     /// can change. Default: none.
     pub croper: Option<CropBox>,
+    /// IOPaint's extender (`use_extender` with `extender_x`, `extender_y`, `extender_width`,
+    /// `extender_height`): outpainting. **The result is larger than the input**: a canvas that
+    /// holds the image and this box ([`output_size`](Self::output_size)). The part of the
+    /// image inside the box is placed in it, its border pixels repeated over the rest; the
+    /// model paints the new pixels (they are its mask; the caller's mask is not used, as in
+    /// IOPaint) and the box is composed into the canvas as IOPaint's `_do_outpainting` does:
+    /// the image's pixels outside the box are kept, canvas pixels that neither the image nor
+    /// the box covers are black, and [`sd_mask_blur`](Self::sd_mask_blur) feathers with the
+    /// mask blurred twice. An alpha channel keeps its values over the image and is opaque
+    /// elsewhere (IOPaint stretches it over the canvas).
+    ///
+    /// The box must overlap the image and have an area, and the canvas must be within the
+    /// default [`Limits`]. It cannot be combined with [`croper`](Self::croper) (IOPaint runs the
+    /// croper and ignores the extender; its web app never sends both). IOPaint also forces
+    /// `sd_strength` to 1 with the extender; here [`Request::strength`] is the caller's, 1 by
+    /// default. Default: none.
+    pub extender: Option<CropBox>,
     /// IOPaint's `sd_mask_blur`: **changes pixels outside the mask.** The result is blended into
     /// the image through the mask blurred with a `2·blur + 1` Gaussian (OpenCV's), so the
     /// seam is feathered and pixels up to about `blur` outside the mask take part of the
@@ -108,8 +126,8 @@ pub struct InpaintOptions {
     pub sd_keep_unmasked_area: bool,
 }
 
-/// A box in image coordinates (IOPaint's croper); it may reach outside the image, and is
-/// clipped to it.
+/// A box in image coordinates (IOPaint's croper and extender); it may reach outside the image.
+/// The croper clips it to the image; the extender grows the image to hold it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct CropBox {
     /// Left edge; negative reaches left of the image.
@@ -123,6 +141,41 @@ pub struct CropBox {
 }
 
 impl CropBox {
+    /// The extender box that adds `left`, `top`, `right` and `bottom` pixels to the sides of
+    /// a `width`×`height` image; an error if a side would not fit in `u32`.
+    ///
+    /// ```
+    /// use inpaint_core::CropBox;
+    ///
+    /// let grown = CropBox::around(640, 480, 64, 0, 64, 32)?;
+    /// assert_eq!(grown, CropBox { x: -64, y: 0, width: 768, height: 512 });
+    /// # Ok::<(), inpaint_core::Error>(())
+    /// ```
+    pub fn around(
+        width: u32,
+        height: u32,
+        left: u32,
+        top: u32,
+        right: u32,
+        bottom: u32,
+    ) -> Result<CropBox> {
+        let side = |size: u32, a: u32, b: u32| {
+            size.checked_add(a)
+                .and_then(|s| s.checked_add(b))
+                .ok_or_else(|| {
+                    Error::invalid_input(format!(
+                        "extending a side of {size} px by {a} + {b} px overflows"
+                    ))
+                })
+        };
+        Ok(CropBox {
+            x: -i64::from(left),
+            y: -i64::from(top),
+            width: side(width, left, right)?,
+            height: side(height, top, bottom)?,
+        })
+    }
+
     /// The part of the box inside a `width`×`height` image, if any (IOPaint's
     /// `_apply_cropper`).
     fn clip(&self, width: u32, height: u32) -> Option<Rect> {
@@ -147,6 +200,7 @@ impl Default for InpaintOptions {
             request: Request::default(),
             sd_scale: 1.0,
             croper: None,
+            extender: None,
             sd_mask_blur: 0,
             sd_match_histograms: false,
             sd_keep_unmasked_area: true,
@@ -205,6 +259,37 @@ impl InpaintOptions {
         self
     }
 
+    /// Sets [`extender`](Self::extender): the result will be larger than the input.
+    pub fn with_extender(mut self, extender: Option<CropBox>) -> Self {
+        self.extender = extender;
+        self
+    }
+
+    /// The size of the image [`inpaint`] returns for a `width`×`height` input: the input's
+    /// own, or with an [`extender`](Self::extender) the canvas that holds the image and the
+    /// box. An error, as [`inpaint`] would return, when the box has no area, does not overlap
+    /// the image or makes a canvas beyond the default [`Limits`].
+    ///
+    /// ```
+    /// use inpaint_core::{CropBox, InpaintOptions};
+    ///
+    /// let options = InpaintOptions::default()
+    ///     .with_extender(Some(CropBox { x: -10, y: 0, width: 30, height: 20 }));
+    /// assert_eq!(options.output_size(16, 12)?, (30, 20));
+    /// assert!(options.output_size(0, 12).is_err());
+    /// # Ok::<(), inpaint_core::Error>(())
+    /// ```
+    pub fn output_size(&self, width: u32, height: u32) -> Result<(u32, u32)> {
+        Limits::none().check(width.into(), height.into())?;
+        match self.extender {
+            None => Ok((width, height)),
+            Some(extender) => {
+                let canvas = extension(&extender, width, height)?.canvas;
+                Ok((canvas.0 as u32, canvas.1 as u32))
+            }
+        }
+    }
+
     /// Sets [`sd_mask_blur`](Self::sd_mask_blur): pixels outside the mask will change.
     pub fn with_sd_mask_blur(mut self, blur: u32) -> Self {
         self.sd_mask_blur = blur;
@@ -233,6 +318,12 @@ impl InpaintOptions {
                 self.sd_scale
             )));
         }
+        if self.extender.is_some() && self.croper.is_some() {
+            return Err(Error::invalid_input(
+                "the croper and the extender cannot be combined (IOPaint would run the croper \
+                 and ignore the extender)",
+            ));
+        }
         // OpenCV's kernel size is an int; far beyond any image anyway.
         if self.sd_mask_blur > 4096 {
             return Err(Error::invalid_input(format!(
@@ -252,6 +343,9 @@ impl InpaintOptions {
         }
         if self.croper.is_some() {
             set.push("croper");
+        }
+        if self.extender.is_some() {
+            set.push("extender");
         }
         if self.sd_mask_blur != 0 {
             set.push("sd_mask_blur");
@@ -284,6 +378,10 @@ pub const FIXED_SIZE_CROP_MARGIN: u32 = 128;
 ///    blended with the region's mask (binary except after `Resize`).
 /// 4. The result is pasted **only inside the binarised mask**: every pixel outside it is
 ///    byte-identical to `image`. The alpha channel, if any, is the input's.
+///
+/// IOPaint's diffusion options ([`InpaintOptions::sd_scale`] and the ones after it) change
+/// steps 2 to 4 for diffusion models; with [`InpaintOptions::extender`] (outpainting) the
+/// result is larger than `image` and the mask is not used.
 ///
 /// `image` is never modified. Errors: mask and image sizes differ, invalid options or spec, or
 /// the model fails or returns the wrong size.
@@ -324,7 +422,8 @@ pub fn inpaint<M: InpaintModel + ?Sized>(
 /// for large photos, where the copy costs more than filling a small hole.
 ///
 /// Only pixels inside the binarised mask are written, and only once every region has been
-/// inpainted: on error, `image` is unchanged.
+/// inpainted: on error, `image` is unchanged. With an [`extender`](InpaintOptions::extender),
+/// `image` is replaced by the larger canvas.
 pub fn inpaint_in_place<M: InpaintModel + ?Sized>(
     model: &mut M,
     image: &mut Image,
@@ -333,6 +432,11 @@ pub fn inpaint_in_place<M: InpaintModel + ?Sized>(
 ) -> Result<()> {
     let (width, height) = image.dimensions();
     let _span = debug_span!("inpaint", model = %model.spec().name, width, height).entered();
+    if let Some(extender) = options.extender {
+        validate(model, image, mask, options)?;
+        *image = outpaint(model, image, &extender, options)?;
+        return Ok(());
+    }
     let (binary, pastes) = run(model, image, mask, options)?;
     if let Some(binary) = binary {
         binary.paste(image.rgb_mut(), &pastes);
@@ -353,19 +457,7 @@ fn run<'m, M: InpaintModel + ?Sized>(
     mask: &'m Mask,
     options: &InpaintOptions,
 ) -> Result<(Option<BinaryMask<'m>>, Vec<Paste>)> {
-    if image.dimensions() != mask.dimensions() {
-        let ((iw, ih), (mw, mh)) = (image.dimensions(), mask.dimensions());
-        return Err(Error::invalid_input(format!(
-            "mask is {mw}×{mh} but the image is {iw}×{ih}; they must be the same size"
-        )));
-    }
-    options.validate()?;
-    model.spec().validate()?;
-    // Only a model that reads the request can be handed a bad one: erase models ignore it.
-    if model.spec().takes_prompt {
-        options.request.validate()?;
-    }
-
+    validate(model, image, mask, options)?;
     let Some(binary) = BinaryMask::new(mask) else {
         debug!("the mask fills nothing: the model is not run");
         return Ok((None, Vec::new()));
@@ -421,18 +513,11 @@ fn run<'m, M: InpaintModel + ?Sized>(
     }
 
     // IOPaint's DiffusionInpaintModel path: no HD strategy, the diffusion options.
-    if !spec.honours_hd_strategy && spec.fixed_size.is_none() {
+    if sees_whole_image(&spec) {
         pastes.push(diffusion_region(model, &spec, rgb, &binary, options)?);
         return Ok((Some(binary), pastes));
     }
-    let set = options.diffusion_options_set();
-    if !set.is_empty() {
-        return Err(Error::invalid_input(format!(
-            "{} apply only to models that see the whole image (diffusion models), not to {}",
-            set.join(", "),
-            spec.name
-        )));
-    }
+    refuse_diffusion_options(&spec, options)?;
 
     let strategy = if spec.honours_hd_strategy {
         options.hd_strategy
@@ -498,6 +583,132 @@ fn run<'m, M: InpaintModel + ?Sized>(
         }
     }
     Ok((Some(binary), pastes))
+}
+
+/// The checks made before any work: sizes, options, spec, and the request of a model that
+/// reads it.
+fn validate<M: InpaintModel + ?Sized>(
+    model: &M,
+    image: &Image,
+    mask: &Mask,
+    options: &InpaintOptions,
+) -> Result<()> {
+    if image.dimensions() != mask.dimensions() {
+        let ((iw, ih), (mw, mh)) = (image.dimensions(), mask.dimensions());
+        return Err(Error::invalid_input(format!(
+            "mask is {mw}×{mh} but the image is {iw}×{ih}; they must be the same size"
+        )));
+    }
+    options.validate()?;
+    model.spec().validate()?;
+    // Only a model that reads the request can be handed a bad one: erase models ignore it.
+    if model.spec().takes_prompt {
+        options.request.validate()?;
+    }
+    Ok(())
+}
+
+/// Whether the model takes IOPaint's diffusion path: whole image, no HD strategy, any size.
+fn sees_whole_image(spec: &ModelSpec) -> bool {
+    !spec.honours_hd_strategy && spec.fixed_size.is_none()
+}
+
+/// An error naming the diffusion options set for a model that does not see the whole image.
+fn refuse_diffusion_options(spec: &ModelSpec, options: &InpaintOptions) -> Result<()> {
+    let set = options.diffusion_options_set();
+    if set.is_empty() {
+        return Ok(());
+    }
+    Err(Error::invalid_input(format!(
+        "{} apply only to models that see the whole image (diffusion models), not to {}",
+        set.join(", "),
+        spec.name
+    )))
+}
+
+/// Where `extender` meets a `width`×`height` image; an error for a box without area or
+/// overlap, or a canvas beyond the default limits.
+fn extension(extender: &CropBox, width: u32, height: u32) -> Result<Extension> {
+    if extender.width == 0 || extender.height == 0 {
+        return Err(Error::invalid_input(format!(
+            "the extender box {extender:?} has no area"
+        )));
+    }
+    let found = Extension::new(
+        (extender.x, extender.y),
+        (extender.width, extender.height),
+        width,
+        height,
+    );
+    let extension = found.ok_or_else(|| {
+        Error::invalid_input(format!(
+            "the extender box {extender:?} does not overlap the {width}×{height} image"
+        ))
+    })?;
+    Limits::default().check(extension.canvas.0, extension.canvas.1)?;
+    Ok(extension)
+}
+
+/// IOPaint's `_do_outpainting`: the box's expanded image painted where it is new, composed
+/// into a canvas that holds the image and the box.
+fn outpaint<M: InpaintModel + ?Sized>(
+    model: &mut M,
+    image: &Image,
+    extender: &CropBox,
+    options: &InpaintOptions,
+) -> Result<Image> {
+    let spec = model.spec().clone();
+    if !sees_whole_image(&spec) {
+        refuse_diffusion_options(&spec, options)?;
+    }
+    let rgb = image.rgb();
+    let (width, height) = rgb.dimensions();
+    let extension = extension(extender, width, height)?;
+    let (expanded, expanded_mask) = extension.expand(rgb);
+    let expanded_mask = Mask::from_gray_unchecked(expanded_mask);
+    let painted = if !extension.adds_pixels() && options.sd_keep_unmasked_area {
+        debug!("the extender box adds nothing: the model is not run");
+        expanded
+    } else {
+        let (bw, bh) = extension.size;
+        debug!(
+            width = bw,
+            height = bh,
+            "outpainting: the model paints the box"
+        );
+        let (result, inside_mask) = diffusion_composite(
+            model,
+            &spec,
+            &expanded,
+            &expanded_mask,
+            options,
+            Feather::Twice,
+        )?;
+        if inside_mask {
+            // The mask is binary, so this is a paste inside it, exactly.
+            blend(&result, &expanded, expanded_mask.as_gray())
+        } else {
+            result
+        }
+    };
+    // Within the default limits, checked above.
+    let (cw, ch) = (extension.canvas.0 as u32, extension.canvas.1 as u32);
+    let at = |(left, top): (u32, u32), w: u32, h: u32| Rect {
+        left,
+        top,
+        right: left + w,
+        bottom: top + h,
+    };
+    let mut canvas = RgbImage::new(cw, ch);
+    paste_whole(&mut canvas, at(extension.image_at, width, height), rgb);
+    let (bw, bh) = extension.size;
+    paste_whole(&mut canvas, at(extension.box_at, bw, bh), &painted);
+    let alpha = image.alpha().map(|alpha| {
+        let mut canvas = GrayImage::from_pixel(cw, ch, image::Luma([255]));
+        paste_whole(&mut canvas, at(extension.image_at, width, height), alpha);
+        canvas
+    });
+    Ok(Image::from_parts_unchecked(canvas, alpha))
 }
 
 /// The caller's mask binarised at [`Mask::FILL_THRESHOLD`], stored only over the bounding box of
@@ -653,7 +864,7 @@ impl<'a> BinaryMask<'a> {
     }
 }
 
-/// IOPaint's `DiffusionInpaintModel.__call__` without the outpainting extender: the croper's
+/// IOPaint's `DiffusionInpaintModel.__call__` without the extender (see [`outpaint`]): the croper's
 /// box (or the whole image), scaled by `sd_scale`, padded and run; then histogram matching and
 /// the composite the options ask for. Unlike IOPaint, the composite is made at full size, so
 /// `sd_scale` never resamples pixels outside the mask.
@@ -680,11 +891,35 @@ fn diffusion_region<M: InpaintModel + ?Sized>(
     };
     let region = crop(rgb, rect);
     let region_mask = binary.crop(rect);
+    let (result, inside_mask) =
+        diffusion_composite(model, spec, &region, &region_mask, options, Feather::Once)?;
+    Ok((rect, result, inside_mask))
+}
+
+/// How often IOPaint blurs the mask it blends through: once, or twice when outpainting
+/// (`forward_pre_process` and again in `forward_post_process`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Feather {
+    Once,
+    Twice,
+}
+
+/// IOPaint's `_scaled_pad_forward` on one region and the composite its options ask for: the
+/// model's result (histogram-matched if asked), and whether to paste it only inside the mask
+/// (else it is already blended through the feathered mask, or wanted whole).
+fn diffusion_composite<M: InpaintModel + ?Sized>(
+    model: &mut M,
+    spec: &ModelSpec,
+    region: &RgbImage,
+    region_mask: &Mask,
+    options: &InpaintOptions,
+    feather: Feather,
+) -> Result<(RgbImage, bool)> {
     let (w, h) = region.dimensions();
     let longer = (f64::from(options.sd_scale) * f64::from(w.max(h))) as u32;
     let mut result = match fit_within(w, h, longer.max(1)) {
         Some((sw, sh)) => {
-            let small = resize_cubic(&region, sw, sh);
+            let small = resize_cubic(region, sw, sh);
             let small_mask = resize_cubic(region_mask.as_gray(), sw, sh);
             let result = pad_forward(
                 model,
@@ -699,33 +934,42 @@ fn diffusion_region<M: InpaintModel + ?Sized>(
             model,
             spec,
             &options.request,
-            &region,
-            RegionMask::Binary(&region_mask),
+            region,
+            RegionMask::Binary(region_mask),
         )?,
     };
-    let feathered = (options.sd_mask_blur > 0)
-        .then(|| gaussian_blur(region_mask.as_gray(), options.sd_mask_blur));
+    let blur = options.sd_mask_blur;
+    let feathered = (blur > 0).then(|| gaussian_blur(region_mask.as_gray(), blur));
     if options.sd_match_histograms {
         let mask = feathered.as_ref().unwrap_or(region_mask.as_gray());
-        result = match_histograms(&result, &region, mask);
+        result = match_histograms(&result, region, mask);
     }
-    Ok(match (options.sd_keep_unmasked_area, feathered) {
-        (true, None) => (rect, result, true),
-        (true, Some(alpha)) => (rect, blend(&result, &region, &alpha), false),
-        (false, _) => (rect, result, false),
+    let alpha = match feather {
+        Feather::Once => feathered,
+        Feather::Twice => feathered.map(|once| gaussian_blur(&once, blur)),
+    };
+    Ok(match (options.sd_keep_unmasked_area, alpha) {
+        (true, None) => (result, true),
+        (true, Some(alpha)) => (blend(&result, region, &alpha), false),
+        (false, _) => (result, false),
     })
 }
 
 /// Writes `result` (the size of `rect`) into `out` at `rect`, every pixel.
-fn paste_whole(out: &mut RgbImage, rect: Rect, result: &RgbImage) {
+fn paste_whole<P: Pixel<Subpixel = u8>>(
+    out: &mut ImageBuffer<P, Vec<u8>>,
+    rect: Rect,
+    result: &ImageBuffer<P, Vec<u8>>,
+) {
+    let channels = usize::from(P::CHANNEL_COUNT);
     let out_width = out.width() as usize;
-    let span = rect.width() as usize * 3;
+    let span = rect.width() as usize * channels;
     for (row, y) in result
         .as_raw()
         .chunks_exact(span)
         .zip(rect.top..rect.bottom)
     {
-        let start = (y as usize * out_width + rect.left as usize) * 3;
+        let start = (y as usize * out_width + rect.left as usize) * channels;
         out.as_mut()[start..start + span].copy_from_slice(row);
     }
 }

@@ -192,6 +192,16 @@ impl Image {
         (self.rgb, self.alpha)
     }
 
+    /// An image from parts the pipeline made (within the limits, alpha of the same size).
+    pub(crate) fn from_parts_unchecked(rgb: RgbImage, alpha: Option<GrayImage>) -> Self {
+        debug_assert!(
+            alpha
+                .as_ref()
+                .is_none_or(|a| a.dimensions() == rgb.dimensions())
+        );
+        Image { rgb, alpha }
+    }
+
     /// The RGB pixels, for the pipeline to write into (never resized).
     pub(crate) fn rgb_mut(&mut self) -> &mut RgbImage {
         &mut self.rgb

@@ -11,5 +11,6 @@ mod diffusion_options;
 mod errors;
 mod hostile;
 mod io;
+mod outpaint;
 mod pipeline;
 mod properties;

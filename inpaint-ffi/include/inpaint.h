@@ -423,6 +423,12 @@ inpaint_status inpaint_model_run(inpaint_model *model,
  bytes). Pixels outside the mask are copied unchanged; an RGBA image keeps its alpha
  untouched; a GRAY8 image is inpainted as grey.
 
+ With an extender (`inpaint_run_options_set_extender`, outpainting) the result is
+ LARGER than `image`: `inpaint_run_options_output_size` gives its size, and `out` must
+ hold `out_width * out_height * bytes per pixel` bytes. The mask is then not used (it
+ must still be GRAY8 and the image's size), and an RGBA result is opaque outside the
+ image.
+
  `mask` must be `INPAINT_PIXEL_FORMAT_GRAY8` and the image's size. `opts` NULL means the
  default run options. `out` may be the image's own buffer when that is tightly packed
  (the input is copied first). If `out_len` is too short, the call returns
@@ -691,6 +697,60 @@ inpaint_status inpaint_run_options_set_strength(inpaint_run_options *opts, float
  `opts` is NULL or live options that no other call is using.
  */
 inpaint_status inpaint_run_options_set_sd_mask_blur(inpaint_run_options *opts, uint32_t blur);
+
+/*
+ Turns on IOPaint's extender (outpainting, its `use_extender` with `extender_x`,
+ `extender_y`, `extender_width`, `extender_height`): the result becomes a canvas that
+ holds the image and this box, in image coordinates (`x`, `y` negative reach left of and
+ above the image). A diffusion model paints the pixels the box adds, and the image's own
+ pixels are kept (see `inpaint_model_run_with_options` for the output size). To add
+ `left`, `top`, `right`, `bottom` pixels to a `w`×`h` image, pass `x = -left`,
+ `y = -top`, `width = w + left + right`, `height = h + top + bottom`.
+
+ A width or height below 1 is `INPAINT_STATUS_INVALID_INPUT` at once; a box that does not
+ overlap the image is refused when running (or by `inpaint_run_options_output_size`), as
+ are a croper set too (not offered by this ABI) and a model that is not a diffusion model.
+ Default: off.
+
+ # Safety
+
+ `opts` is NULL or live options that no other call is using; `err_out` is NULL or valid
+ for writing one pointer.
+ */
+inpaint_status inpaint_run_options_set_extender(inpaint_run_options *opts,
+                                                int64_t x,
+                                                int64_t y,
+                                                int64_t width,
+                                                int64_t height,
+                                                inpaint_error **err_out);
+
+/*
+ Turns the extender off again (the default).
+
+ # Safety
+
+ `opts` is NULL or live options that no other call is using.
+ */
+inpaint_status inpaint_run_options_clear_extender(inpaint_run_options *opts);
+
+/*
+ Writes the size of the result a run with these options gives for a `width`×`height`
+ image to `*out_width` and `*out_height`: the image's own, or with an extender the
+ canvas. `INPAINT_STATUS_INVALID_INPUT` for an empty image or an extender box that does
+ not overlap it, `INPAINT_STATUS_LIMITS_EXCEEDED` for a canvas beyond the limits; the
+ outputs are written only on success. `opts` NULL means the default run options.
+
+ # Safety
+
+ `opts` is NULL or live run options; `out_width` and `out_height` are NULL or valid for
+ writing one `uint32_t`; `err_out` is NULL or valid for writing one pointer.
+ */
+inpaint_status inpaint_run_options_output_size(const inpaint_run_options *opts,
+                                               uint32_t width,
+                                               uint32_t height,
+                                               uint32_t *out_width,
+                                               uint32_t *out_height,
+                                               inpaint_error **err_out);
 
 /*
  Frees run options. NULL is a no-op; freeing twice is forbidden.

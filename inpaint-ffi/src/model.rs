@@ -4,7 +4,7 @@ use std::ffi::{CString, c_char};
 use std::ptr;
 use std::sync::OnceLock;
 
-use inpaint_core::{HdStrategy, InpaintModel, InpaintOptions, Sampler, inpaint};
+use inpaint_core::{CropBox, HdStrategy, InpaintModel, InpaintOptions, Sampler, inpaint};
 use inpaint_models::{MODEL_NAMES, ModelOptions, by_name};
 
 use crate::error::inpaint_error;
@@ -520,6 +520,12 @@ impl inpaint_model {
     /// bytes). Pixels outside the mask are copied unchanged; an RGBA image keeps its alpha
     /// untouched; a GRAY8 image is inpainted as grey.
     ///
+    /// With an extender (`inpaint_run_options_set_extender`, outpainting) the result is
+    /// LARGER than `image`: `inpaint_run_options_output_size` gives its size, and `out` must
+    /// hold `out_width * out_height * bytes per pixel` bytes. The mask is then not used (it
+    /// must still be GRAY8 and the image's size), and an RGBA result is opaque outside the
+    /// image.
+    ///
     /// `mask` must be `INPAINT_PIXEL_FORMAT_GRAY8` and the image's size. `opts` NULL means the
     /// default run options. `out` may be the image's own buffer when that is tightly packed
     /// (the input is copied first). If `out_len` is too short, the call returns
@@ -559,14 +565,20 @@ impl inpaint_model {
             if out.is_null() {
                 return Err(Failure::null("out"));
             }
-            let needed = image.packed_len();
+            let (width, height) = options.output_size(image.width, image.height)?;
+            let needed = if options.extender.is_none() {
+                image.packed_len()
+            } else {
+                // Within the default limits (output_size checked), so no overflow.
+                width as usize * height as usize * image.bytes_per_pixel
+            };
             if out_len < needed {
                 return Err(Failure::new(
                     inpaint_status::InsufficientSize,
                     format!(
-                        "out: {out_len} bytes, but a {}×{} result needs {needed} \
+                        "out: {out_len} bytes, but a {width}×{height} result needs {needed} \
                          ({} bytes per pixel)",
-                        image.width, image.height, image.bytes_per_pixel
+                        image.bytes_per_pixel
                     ),
                 ));
             }
@@ -994,6 +1006,114 @@ impl inpaint_run_options {
     ) -> inpaint_status {
         // SAFETY: forwarded to the caller.
         unsafe { set(opts, |o| o.sd_mask_blur = blur) }
+    }
+
+    /// Turns on IOPaint's extender (outpainting, its `use_extender` with `extender_x`,
+    /// `extender_y`, `extender_width`, `extender_height`): the result becomes a canvas that
+    /// holds the image and this box, in image coordinates (`x`, `y` negative reach left of and
+    /// above the image). A diffusion model paints the pixels the box adds, and the image's own
+    /// pixels are kept (see `inpaint_model_run_with_options` for the output size). To add
+    /// `left`, `top`, `right`, `bottom` pixels to a `w`×`h` image, pass `x = -left`,
+    /// `y = -top`, `width = w + left + right`, `height = h + top + bottom`.
+    ///
+    /// A width or height below 1 is `INPAINT_STATUS_INVALID_INPUT` at once; a box that does not
+    /// overlap the image is refused when running (or by `inpaint_run_options_output_size`), as
+    /// are a croper set too (not offered by this ABI) and a model that is not a diffusion model.
+    /// Default: off.
+    ///
+    /// # Safety
+    ///
+    /// `opts` is NULL or live options that no other call is using; `err_out` is NULL or valid
+    /// for writing one pointer.
+    #[unsafe(no_mangle)]
+    pub unsafe extern "C" fn inpaint_run_options_set_extender(
+        opts: *mut inpaint_run_options,
+        x: i64,
+        y: i64,
+        width: i64,
+        height: i64,
+        err_out: *mut *mut inpaint_error,
+    ) -> inpaint_status {
+        let body = || {
+            // SAFETY: NULL or live, by the caller's guarantee.
+            let opts = unsafe { try_mut(opts, "opts") }?;
+            let side = |value: i64, name: &str| {
+                u32::try_from(value).ok().filter(|&v| v > 0).ok_or_else(|| {
+                    Failure::invalid_input(format!(
+                        "extender {name} must be between 1 and {}, got {value}",
+                        u32::MAX
+                    ))
+                })
+            };
+            let extender = CropBox {
+                x,
+                y,
+                width: side(width, "width")?,
+                height: side(height, "height")?,
+            };
+            opts.options.extender = Some(extender);
+            Ok(())
+        };
+        // SAFETY: the caller guarantees `err_out` is NULL or writable.
+        unsafe { call(err_out, body) }
+    }
+
+    /// Turns the extender off again (the default).
+    ///
+    /// # Safety
+    ///
+    /// `opts` is NULL or live options that no other call is using.
+    #[unsafe(no_mangle)]
+    pub unsafe extern "C" fn inpaint_run_options_clear_extender(
+        opts: *mut inpaint_run_options,
+    ) -> inpaint_status {
+        // SAFETY: forwarded to the caller.
+        unsafe { set(opts, |o| o.extender = None) }
+    }
+
+    /// Writes the size of the result a run with these options gives for a `width`×`height`
+    /// image to `*out_width` and `*out_height`: the image's own, or with an extender the
+    /// canvas. `INPAINT_STATUS_INVALID_INPUT` for an empty image or an extender box that does
+    /// not overlap it, `INPAINT_STATUS_LIMITS_EXCEEDED` for a canvas beyond the limits; the
+    /// outputs are written only on success. `opts` NULL means the default run options.
+    ///
+    /// # Safety
+    ///
+    /// `opts` is NULL or live run options; `out_width` and `out_height` are NULL or valid for
+    /// writing one `uint32_t`; `err_out` is NULL or valid for writing one pointer.
+    #[unsafe(no_mangle)]
+    pub unsafe extern "C" fn inpaint_run_options_output_size(
+        opts: *const inpaint_run_options,
+        width: u32,
+        height: u32,
+        out_width: *mut u32,
+        out_height: *mut u32,
+        err_out: *mut *mut inpaint_error,
+    ) -> inpaint_status {
+        let body = || {
+            let defaults = InpaintOptions::default();
+            let options = if opts.is_null() {
+                &defaults
+            } else {
+                // SAFETY: not NULL, so live options, by the caller's guarantee.
+                &unsafe { try_ref(opts, "opts") }?.options
+            };
+            if out_width.is_null() {
+                return Err(Failure::null("out_width"));
+            }
+            if out_height.is_null() {
+                return Err(Failure::null("out_height"));
+            }
+            let (w, h) = options.output_size(width, height)?;
+            // SAFETY: checked not NULL above; writable by the caller's guarantee.
+            unsafe {
+                out_width.write(w);
+                out_height.write(h);
+            }
+            Ok(())
+        };
+        // SAFETY: the caller guarantees `err_out` is NULL or writable.
+        unsafe { call(err_out, body) }
     }
 
     /// Frees run options. NULL is a no-op; freeing twice is forbidden.

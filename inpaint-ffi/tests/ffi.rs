@@ -1034,6 +1034,203 @@ fn diffusion_runs_with_a_prompt_and_a_sampler_by_name() {
     }
 }
 
+/// The extender's setter checks its box, `inpaint_run_options_output_size` gives the canvas,
+/// a short `out` is refused for the canvas's size, and a model that is not a diffusion model
+/// refuses the extender (as the Rust pipeline does).
+#[test]
+fn extender_options_and_the_output_size() {
+    use inpaint_run_options as o;
+    let opts = o::inpaint_run_options_new();
+    let mut err = ptr::null_mut();
+    let (mut w, mut h) = (0u32, 0u32);
+    // SAFETY: live options, valid outputs; NULLs where the test says so.
+    unsafe {
+        assert_eq!(
+            o::inpaint_run_options_output_size(opts, W, H, &mut w, &mut h, ptr::null_mut()),
+            inpaint_status::Ok
+        );
+        assert_eq!((w, h), (W, H));
+        for (width, height) in [(0, 10), (10, -1), (i64::from(u32::MAX) + 1, 10)] {
+            let status = o::inpaint_run_options_set_extender(opts, 0, 0, width, height, &mut err);
+            assert_eq!(status, inpaint_status::InvalidInput);
+            assert!(take_message(err).contains("between 1 and"));
+        }
+        assert_eq!(
+            o::inpaint_run_options_set_extender(ptr::null_mut(), 0, 0, 1, 1, ptr::null_mut()),
+            inpaint_status::NullParameter
+        );
+        // A box beside the image: accepted by the setter, refused once the image is known.
+        let beside = i64::from(W) + 2;
+        let status = o::inpaint_run_options_set_extender(opts, beside, 0, 4, 4, ptr::null_mut());
+        assert_eq!(status, inpaint_status::Ok);
+        let status = o::inpaint_run_options_output_size(opts, W, H, &mut w, &mut h, &mut err);
+        assert_eq!(status, inpaint_status::InvalidInput);
+        assert!(take_message(err).contains("does not overlap"));
+        assert_eq!((w, h), (W, H), "written on failure");
+        // 8 pixels left, 4 below.
+        let status = o::inpaint_run_options_set_extender(
+            opts,
+            -8,
+            0,
+            i64::from(W) + 8,
+            i64::from(H) + 4,
+            ptr::null_mut(),
+        );
+        assert_eq!(status, inpaint_status::Ok);
+        assert_eq!(
+            o::inpaint_run_options_output_size(opts, W, H, &mut w, &mut h, ptr::null_mut()),
+            inpaint_status::Ok
+        );
+        assert_eq!((w, h), (W + 8, H + 4));
+        assert_eq!(
+            o::inpaint_run_options_output_size(
+                opts,
+                W,
+                H,
+                ptr::null_mut(),
+                &mut h,
+                ptr::null_mut()
+            ),
+            inpaint_status::NullParameter
+        );
+    }
+
+    let model = load(c"telea");
+    let (image, mask) = (photo(), hole());
+    let image_view = view(
+        image.as_raw(),
+        W,
+        H,
+        W as usize * 3,
+        INPAINT_PIXEL_FORMAT_RGB8,
+    );
+    let mask_view = view(mask.as_raw(), W, H, W as usize, INPAINT_PIXEL_FORMAT_GRAY8);
+    let mut out = vec![0u8; ((W + 8) * (H + 4) * 3) as usize];
+    let run_with = |out: &mut [u8], len: usize, err: &mut *mut inpaint_error| {
+        // SAFETY: live model and options, valid views, `out` writable for `len` bytes.
+        unsafe {
+            inpaint_model::inpaint_model_run_with_options(
+                model,
+                &image_view,
+                &mask_view,
+                opts,
+                out.as_mut_ptr(),
+                len,
+                err,
+            )
+        }
+    };
+    // The image's own size is too short for the canvas.
+    let status = run_with(&mut out, image.as_raw().len(), &mut err);
+    assert_eq!(status, inpaint_status::InsufficientSize);
+    assert!(take_message(err).contains("32×22 result"));
+    let len = out.len();
+    let status = run_with(&mut out, len, &mut err);
+    assert_eq!(status, inpaint_status::InvalidInput);
+    assert!(take_message(err).contains("extender apply only"));
+    assert!(out.iter().all(|&v| v == 0), "written on failure");
+    // SAFETY: live, freed once.
+    unsafe {
+        assert_eq!(
+            o::inpaint_run_options_clear_extender(opts),
+            inpaint_status::Ok
+        );
+        assert_eq!(
+            o::inpaint_run_options_output_size(opts, W, H, &mut w, &mut h, ptr::null_mut()),
+            inpaint_status::Ok
+        );
+        assert_eq!((w, h), (W, H));
+        o::inpaint_run_options_free(opts);
+    }
+    free(model);
+}
+
+/// Outpainting through the C ABI on the tiny Stable Diffusion pipeline of inpaint-models'
+/// fixtures (`scripts/make-diffusion-fixtures.py`): an RGBA image grown by 8 pixels on the
+/// right keeps its pixels and alpha, and the new column is painted and opaque.
+#[cfg(feature = "onnx")]
+#[test]
+fn diffusion_outpaints_through_the_c_abi() {
+    let dir = std::ffi::CString::new(format!(
+        "{}/../inpaint-models/tests/fixtures/diffusion/sd15-tiny-inpaint",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let mut model = ptr::null_mut();
+    let mut err = ptr::null_mut();
+    // SAFETY: valid strings and outputs.
+    let status = unsafe {
+        inpaint_model::inpaint_model_load_diffusion(dir.as_ptr(), ptr::null(), &mut model, &mut err)
+    };
+    assert_eq!(status, inpaint_status::Ok, "{}", take_message(err));
+    let opts = inpaint_run_options::inpaint_run_options_new();
+    // SAFETY: live options.
+    unsafe {
+        assert_eq!(
+            inpaint_run_options::inpaint_run_options_set_steps(opts, 2),
+            inpaint_status::Ok
+        );
+        assert_eq!(
+            inpaint_run_options::inpaint_run_options_set_extender(
+                opts,
+                0,
+                0,
+                i64::from(W) + 8,
+                i64::from(H),
+                ptr::null_mut()
+            ),
+            inpaint_status::Ok
+        );
+    }
+    let rgba = RgbaImage::from_fn(W, H, |x, y| {
+        let [r, g, b] = photo().get_pixel(x, y).0;
+        inpaint_core::image::Rgba([r, g, b, 100])
+    });
+    let image_view = view(
+        rgba.as_raw(),
+        W,
+        H,
+        W as usize * 4,
+        INPAINT_PIXEL_FORMAT_RGBA8,
+    );
+    let mask = GrayImage::new(W, H);
+    let mask_view = view(mask.as_raw(), W, H, W as usize, INPAINT_PIXEL_FORMAT_GRAY8);
+    let out_w = W + 8;
+    let mut out = vec![0u8; (out_w * H * 4) as usize];
+    // SAFETY: live model and options, valid views, `out` writable for its length.
+    let status = unsafe {
+        inpaint_model::inpaint_model_run_with_options(
+            model,
+            &image_view,
+            &mask_view,
+            opts,
+            out.as_mut_ptr(),
+            out.len(),
+            &mut err,
+        )
+    };
+    assert_eq!(status, inpaint_status::Ok, "{}", take_message(err));
+    for y in 0..H {
+        for x in 0..out_w {
+            let o = &out[((y * out_w + x) * 4) as usize..][..4];
+            if x < W {
+                assert_eq!(o, &rgba.get_pixel(x, y).0, "({x}, {y}) changed");
+            } else {
+                assert_eq!(o[3], 255, "({x}, {y}) not opaque");
+            }
+        }
+    }
+    assert!(
+        (0..H).any(|y| out[((y * out_w + W) * 4) as usize..][..3] != [0, 0, 0]),
+        "nothing was painted"
+    );
+    // SAFETY: live, freed once.
+    unsafe {
+        inpaint_run_options::inpaint_run_options_free(opts);
+        inpaint_model::inpaint_model_free(model);
+    }
+}
+
 /// "openai-compat"'s settings: checked when set where they can be, refused by other models,
 /// and the model refuses the classical parameters. (Loading and running it against a fake
 /// server is in the C tests, which control the environment's key: tests/c/test_inpaint.c.)

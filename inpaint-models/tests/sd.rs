@@ -390,3 +390,57 @@ fn float16_folder_runs_and_agrees_with_float32() {
         / a.as_raw().len() as f64;
     assert!(mean < 1.0, "float16 differs by {mean} levels on average");
 }
+
+/// Outpainting (IOPaint's extender) through the shared pipeline on the tiny inpainting UNet:
+/// the result is the canvas holding the image and the box, the image's pixels are kept where
+/// IOPaint keeps them (everywhere, with `sd_keep_unmasked_area` on), and the new pixels are
+/// painted, not left as the repeated border the model was handed.
+#[test]
+fn outpainting_keeps_the_image_and_paints_the_new_area() {
+    let mut model = load("inpaint");
+    let (width, height) = (40, 30);
+    let image = RgbImage::from_fn(width, height, |x, y| {
+        image::Rgb([(x * 5) as u8, (y * 7) as u8, ((x + y) * 3) as u8])
+    });
+    // 12 pixels on the left, 6 above, 10 below: the box is 52×46 from (−12, −6).
+    let extender = inpaint_core::CropBox::around(width, height, 12, 6, 0, 10).unwrap();
+    let options = InpaintOptions::default()
+        .with_extender(Some(extender))
+        .with_request(
+            Request::new()
+                .with_steps(2)
+                .with_sampler(Sampler::Euler)
+                .with_guidance_scale(1.0),
+        );
+    // The caller's mask is not used when outpainting.
+    let mask = Mask::from_gray(image::GrayImage::new(width, height)).unwrap();
+    let out = inpaint(
+        &mut model,
+        &inpaint_core::Image::from_rgb(image.clone()).unwrap(),
+        &mask,
+        &options,
+    )
+    .unwrap();
+    let out = out.rgb();
+    assert_eq!(out.dimensions(), (52, 46));
+    assert_eq!(options.output_size(width, height).unwrap(), (52, 46));
+    let mut painted = 0;
+    for (x, y, pixel) in out.enumerate_pixels() {
+        let (ix, iy) = (i64::from(x) - 12, i64::from(y) - 6);
+        if (0..i64::from(width)).contains(&ix) && (0..i64::from(height)).contains(&iy) {
+            assert_eq!(pixel, image.get_pixel(ix as u32, iy as u32), "({x}, {y})");
+        } else {
+            // The border pixel the model was handed there (BORDER_REPLICATE).
+            let border = image.get_pixel(
+                ix.clamp(0, i64::from(width) - 1) as u32,
+                iy.clamp(0, i64::from(height) - 1) as u32,
+            );
+            painted += usize::from(pixel != border);
+        }
+    }
+    let new_pixels = 52 * 46 - 40 * 30;
+    assert!(
+        painted > new_pixels / 2,
+        "only {painted} of {new_pixels} new pixels were painted"
+    );
+}

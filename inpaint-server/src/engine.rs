@@ -172,6 +172,9 @@ fn describe_as(
         // masked area from the prompt.
         info.support_strength = !matches!(architecture, Some(ModelArchitecture::Api(_)));
     }
+    // The pipeline's extender runs on the models that see the whole image: the Stable
+    // Diffusion pipelines (IOPaint offers it for its SD and SDXL models).
+    info.support_outpainting = matches!(architecture, Some(ModelArchitecture::Diffusion { .. }));
     info
 }
 

@@ -148,6 +148,19 @@ pub(crate) async fn inpaint(State(app): Shared, Body(body): Body) -> Result<Resp
     result
 }
 
+/// The extender's canvas within the server's limits (the pipeline checks only the defaults).
+fn outpaint_within(
+    options: &inpaint_core::InpaintOptions,
+    image: &inpaint_core::Image,
+    limits: &inpaint_core::Limits,
+) -> inpaint_core::Result<()> {
+    if options.extender.is_none() {
+        return Ok(());
+    }
+    let (width, height) = options.output_size(image.width(), image.height())?;
+    limits.check(width.into(), height.into())
+}
+
 async fn run_inpaint(app: Arc<AppState>, body: Bytes) -> Result<Response, ApiError> {
     let size = body.len();
     let admission = app.engine.admit().await?;
@@ -179,10 +192,16 @@ async fn run_inpaint(app: Arc<AppState>, body: Bytes) -> Result<Response, ApiErr
     let ((result, served), timing) = app
         .engine
         .run(admission, move |model, served| {
-            (
-                inpaint_core::inpaint(model, &image, &mask, &options),
-                served.clone(),
-            )
+            let spec = model.spec();
+            // IOPaint's croper and extender belong to its DiffusionInpaintModel: its erase
+            // models ignore them, and its web app keeps sending them after a switch to one.
+            if spec.honours_hd_strategy || spec.fixed_size.is_some() {
+                options.croper = None;
+                options.extender = None;
+            }
+            let result = outpaint_within(&options, &image, &limits)
+                .and_then(|()| inpaint_core::inpaint(model, &image, &mask, &options));
+            (result, served.clone())
         })
         .await?;
     // IOPaint sends this after every inpaint, erase models included; the app resets its

@@ -9,7 +9,7 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use inpaint_core::{HdStrategy, InpaintOptions, Request, Sampler};
+use inpaint_core::{CropBox, HdStrategy, InpaintOptions, Request, Sampler};
 
 use crate::error::ApiError;
 
@@ -86,6 +86,37 @@ impl Fields {
                 ApiError::validation(format!("`{name}` must be a number, got {}", kind_of(value)))
             }),
         }
+    }
+
+    /// A boolean field.
+    pub(crate) fn boolean(&self, names: &[&str], default: bool) -> Result<bool, ApiError> {
+        match self.get(names) {
+            None => Ok(default),
+            Some((_, Value::Bool(b))) => Ok(*b),
+            Some((name, other)) => Err(ApiError::validation(format!(
+                "`{name}` must be a boolean, got {}",
+                kind_of(other)
+            ))),
+        }
+    }
+
+    /// IOPaint's croper or extender box (`{prefix}_x`, `_y`, `_width`, `_height`), with its
+    /// defaults; a width or height below 1 is refused.
+    fn crop_box(&self, prefix: &str, default_side: i64) -> Result<CropBox, ApiError> {
+        let field = |suffix: &str| format!("{prefix}_{suffix}");
+        let x = self.integer(&[&field("x")], 0)?;
+        let y = self.integer(&[&field("y")], 0)?;
+        let side = |suffix: &str| {
+            let name = field(suffix);
+            self.integer_in(&[&name], default_side, 1, i64::from(u32::MAX))
+                .map(|v| v as u32)
+        };
+        Ok(CropBox {
+            x,
+            y,
+            width: side("width")?,
+            height: side("height")?,
+        })
     }
 
     /// An integer field that must lie in `min..=max`.
@@ -192,11 +223,28 @@ impl InpaintRequest {
             .with_seed(seed);
         // The ranges above were checked, so the conversions cannot fail.
         let to_u32 = |v: i64| u32::try_from(v).unwrap_or(u32::MAX);
+        // IOPaint's DiffusionInpaintModel runs the croper when `use_croper` is set and the
+        // extender only otherwise; its web app never sends both.
+        let (croper, extender) = if fields.boolean(&["use_croper"], false)? {
+            (Some(fields.crop_box("croper", 512)?), None)
+        } else if fields.boolean(&["use_extender"], false)? {
+            (None, Some(fields.crop_box("extender", 640)?))
+        } else {
+            (None, None)
+        };
+        // IOPaint's request validator: outpainting always paints from noise.
+        let request = if extender.is_some() {
+            request.with_strength(1.0)
+        } else {
+            request
+        };
         let options = InpaintOptions::new(hd_strategy)
             .with_crop_trigger_size(to_u32(trigger))
             .with_crop_margin(to_u32(margin))
             .with_resize_limit(to_u32(resize_limit))
-            .with_request(request);
+            .with_request(request)
+            .with_croper(croper)
+            .with_extender(extender);
         Ok(InpaintRequest {
             image,
             mask,
@@ -237,7 +285,7 @@ pub struct ModelInfo {
     pub brushnets: Vec<String>,
     /// Whether `sd_strength` applies.
     pub support_strength: bool,
-    /// Whether the app offers outpainting (none here).
+    /// Whether the app offers outpainting (its extender): the Stable Diffusion pipelines.
     pub support_outpainting: bool,
     /// LCM LoRA (none here).
     pub support_lcm_lora: bool,
@@ -403,6 +451,74 @@ mod tests {
         }
         assert_eq!(request("[1]").unwrap_err().status().as_u16(), 422);
         assert_eq!(request("{").unwrap_err().status().as_u16(), 422);
+    }
+
+    #[test]
+    fn the_extender_and_the_croper_follow_iopaint() {
+        let r = request(
+            r#"{"image":"a","mask":"b","use_extender":true,"extender_x":-64,"extender_y":0,
+                "extender_width":768,"extender_height":512,"sd_strength":0.5,
+                "use_croper":false,"croper_x":5}"#,
+        )
+        .unwrap();
+        let extender = CropBox {
+            x: -64,
+            y: 0,
+            width: 768,
+            height: 512,
+        };
+        assert_eq!(r.options.extender, Some(extender));
+        assert_eq!(r.options.croper, None);
+        assert_eq!(r.options.request.strength, 1.0, "IOPaint forces strength 1");
+        // IOPaint's defaults for the box; the web app always sends the fields.
+        let r = request(r#"{"image":"a","mask":"b","use_extender":true}"#).unwrap();
+        let default_box = CropBox {
+            x: 0,
+            y: 0,
+            width: 640,
+            height: 640,
+        };
+        assert_eq!(r.options.extender, Some(default_box));
+        // Off: the box fields the app sends anyway are ignored.
+        let r =
+            request(r#"{"image":"a","mask":"b","use_extender":false,"extender_x":-9}"#).unwrap();
+        assert_eq!(r.options, InpaintOptions::default());
+        // Both on: IOPaint runs the croper.
+        let r = request(
+            r#"{"image":"a","mask":"b","use_croper":true,"croper_x":1,"croper_y":2,
+                "croper_width":30,"croper_height":40,"use_extender":true}"#,
+        )
+        .unwrap();
+        assert_eq!(r.options.extender, None);
+        let croper = CropBox {
+            x: 1,
+            y: 2,
+            width: 30,
+            height: 40,
+        };
+        assert_eq!(r.options.croper, Some(croper));
+        for (json, field) in [
+            (
+                r#"{"image":"a","mask":"b","use_extender":true,"extender_width":0}"#,
+                "`extender_width`",
+            ),
+            (
+                r#"{"image":"a","mask":"b","use_extender":true,"extender_height":-5}"#,
+                "`extender_height`",
+            ),
+            (
+                r#"{"image":"a","mask":"b","use_extender":"yes"}"#,
+                "`use_extender`",
+            ),
+            (
+                r#"{"image":"a","mask":"b","use_extender":true,"extender_x":"left"}"#,
+                "`extender_x`",
+            ),
+        ] {
+            let err = request(json).unwrap_err();
+            assert_eq!(err.status().as_u16(), 422, "{json}");
+            assert!(err.message().contains(field), "{json}: {}", err.message());
+        }
     }
 
     #[test]

@@ -686,3 +686,81 @@ fn stable_diffusion_folders_are_listed_and_served() {
     let out = image::load_from_memory(&reply.body).unwrap();
     assert_eq!((out.width(), out.height()), (64, 64));
 }
+
+/// IOPaint's extender through `/api/v1/inpaint` on the tiny Stable Diffusion pipeline: the app
+/// is told the model outpaints, `use_extender` with its box answers the larger canvas with the
+/// picture's pixels and alpha kept, a box off the picture is a 400, a canvas beyond the
+/// server's limits a 413; an erase model ignores the extender, as IOPaint's do.
+#[test]
+fn use_extender_outpaints_with_a_diffusion_model_and_is_ignored_by_erase_models() {
+    let models = tempfile::tempdir().unwrap();
+    copy_sd_fixture("inpaint", &models.path().join("sd-inpaint"));
+    let server = TestServer::start(
+        ServerOptions::new()
+            .with_model("sd-inpaint")
+            .with_model_dir(models.path())
+            .with_limits(inpaint_core::Limits::new(100, 100 * 100)),
+    );
+    let config = server.get("/api/v1/server-config").json();
+    let infos = config["modelInfos"].as_array().unwrap();
+    let outpaints = |name: &str| {
+        infos.iter().find(|m| m["name"] == name).unwrap()["support_outpainting"].clone()
+    };
+    assert_eq!(outpaints("sd-inpaint"), true);
+    assert_eq!(outpaints("telea"), false);
+
+    let picture = rgba(&photo(48, 40), 200);
+    let image = encode(&DynamicImage::ImageRgba8(picture.clone()), ImageFormat::Png);
+    // The app sends an empty mask when only the extender is on.
+    let mask = encode(
+        &DynamicImage::ImageLuma8(image::GrayImage::new(48, 40)),
+        ImageFormat::Png,
+    );
+    let mut body = inpaint_body(&image, &mask);
+    body["sd_steps"] = json!(1);
+    body["sd_strength"] = json!(0.3);
+    body["use_extender"] = json!(true);
+    body["extender_x"] = json!(-16);
+    body["extender_y"] = json!(0);
+    body["extender_width"] = json!(64);
+    body["extender_height"] = json!(48);
+    let reply = server.post_json("/api/v1/inpaint", &body);
+    assert_eq!(
+        reply.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&reply.body)
+    );
+    let out = image::load_from_memory(&reply.body).unwrap().into_rgba8();
+    assert_eq!(out.dimensions(), (64, 48));
+    for (x, y, p) in picture.enumerate_pixels() {
+        assert_eq!(out.get_pixel(x + 16, y), p, "({x}, {y}) changed");
+    }
+    assert_eq!(out.get_pixel(0, 0).0[3], 255, "the new area is opaque");
+    assert_eq!(out.get_pixel(20, 45).0[3], 255, "the new area is opaque");
+
+    let mut off = body.clone();
+    off["extender_x"] = json!(48);
+    let reply = server.post_json("/api/v1/inpaint", &off);
+    assert!(reply.error(400).contains("does not overlap"));
+    let mut huge = body.clone();
+    huge["extender_width"] = json!(200);
+    let reply = server.post_json("/api/v1/inpaint", &huge);
+    assert!(reply.error(413).contains("max side 100"));
+
+    let switched = server.post_json("/api/v1/model", &json!({"name": "telea"}));
+    assert_eq!(switched.status, 200);
+    let reply = server.post_json("/api/v1/inpaint", &body);
+    assert_eq!(
+        reply.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&reply.body)
+    );
+    let out = image::load_from_memory(&reply.body).unwrap();
+    assert_eq!(
+        (out.width(), out.height()),
+        (48, 40),
+        "telea ignores the extender"
+    );
+}

@@ -188,6 +188,21 @@ static void test_run(void) {
     CHECK(inpaint_run_options_set_crop_margin(opts, 2) == INPAINT_STATUS_OK);
     CHECK(inpaint_model_run_with_options(model, &iv, &mv, opts, out, N, NULL) == INPAINT_STATUS_OK);
     CHECK(inpaint_run_options_set_hd_strategy(NULL, "crop", NULL) == INPAINT_STATUS_NULL_PARAMETER);
+
+    /* The extender (outpainting): a box of at least 1x1, the canvas size, and a refusal from
+       a model that is not a diffusion model, with nothing written. */
+    uint32_t ow = 0, oh = 0;
+    CHECK(inpaint_run_options_set_extender(opts, 0, 0, -1, 4, &err) == INPAINT_STATUS_INVALID_INPUT);
+    inpaint_error_free(err);
+    CHECK(inpaint_run_options_set_extender(opts, -2, 0, (int64_t)W + 2, (int64_t)H + 3, NULL) ==
+          INPAINT_STATUS_OK);
+    CHECK(inpaint_run_options_output_size(opts, W, H, &ow, &oh, NULL) == INPAINT_STATUS_OK);
+    CHECK(ow == W + 2 && oh == H + 3);
+    CHECK(inpaint_model_run_with_options(model, &iv, &mv, opts, out, N, NULL) ==
+          INPAINT_STATUS_INSUFFICIENT_SIZE);
+    CHECK(inpaint_run_options_clear_extender(opts) == INPAINT_STATUS_OK);
+    CHECK(inpaint_run_options_output_size(opts, W, H, &ow, &oh, NULL) == INPAINT_STATUS_OK);
+    CHECK(ow == W && oh == H);
     inpaint_run_options_free(opts);
     inpaint_model_free(model);
 }
