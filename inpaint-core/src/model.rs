@@ -101,6 +101,13 @@ impl ModelSpec {
         self
     }
 
+    /// Whether the model takes IOPaint's diffusion path (its `DiffusionInpaintModel`): it sees
+    /// the whole image at any size, without the HD strategy. Only such a model takes the
+    /// diffusion options of [`InpaintOptions`](crate::InpaintOptions) (`sd_scale` and after).
+    pub fn sees_whole_image(&self) -> bool {
+        !self.honours_hd_strategy && self.fixed_size.is_none()
+    }
+
     /// Checks the spec is coherent; the pipeline calls this before every run.
     pub fn validate(&self) -> Result<()> {
         let fail = |what: String| Err(Error::model(&self.name, format!("invalid spec: {what}")));

@@ -308,6 +308,23 @@ impl InpaintOptions {
         self
     }
 
+    /// These options with IOPaint's diffusion options (`sd_scale` and after) at their
+    /// defaults: what a model that is not a diffusion model
+    /// ([`ModelSpec::sees_whole_image`]) can take. For a caller that, as IOPaint's server does,
+    /// ignores the diffusion options for erase models instead of refusing them.
+    pub fn without_diffusion_options(self) -> Self {
+        let defaults = Self::default();
+        InpaintOptions {
+            sd_scale: defaults.sd_scale,
+            croper: defaults.croper,
+            extender: defaults.extender,
+            sd_mask_blur: defaults.sd_mask_blur,
+            sd_match_histograms: defaults.sd_match_histograms,
+            sd_keep_unmasked_area: defaults.sd_keep_unmasked_area,
+            ..self
+        }
+    }
+
     fn validate(&self) -> Result<()> {
         if self.resize_limit == 0 {
             return Err(Error::invalid_input("resize_limit must be at least 1"));
@@ -366,8 +383,10 @@ pub const FIXED_SIZE_CROP_MARGIN: u32 = 128;
 
 /// Inpaints `image` where `mask` is above 127, with `model`, as IOPaint does.
 ///
-/// 1. The mask is binarised (`> 127`). If nothing is to be filled, a copy of `image` is
-///    returned and the model is not run.
+/// 1. The inputs are checked first, whatever the mask holds: sizes, options (diffusion options
+///    given to a model that is not a diffusion model included), spec and request. Then the mask
+///    is binarised (`> 127`). If nothing is to be filled, a copy of `image` is returned and the
+///    model is not run.
 /// 2. The model sees regions chosen by the HD strategy, unless its spec opts out:
 ///    `Original` (the whole image), `Resize` (longer side above `resize_limit`: shrunk, bicubic),
 ///    `Crop` (longer side above `crop_trigger_size`: one crop per masked region, with margin;
@@ -513,11 +532,10 @@ fn run<'m, M: InpaintModel + ?Sized>(
     }
 
     // IOPaint's DiffusionInpaintModel path: no HD strategy, the diffusion options.
-    if sees_whole_image(&spec) {
+    if spec.sees_whole_image() {
         pastes.push(diffusion_region(model, &spec, rgb, &binary, options)?);
         return Ok((Some(binary), pastes));
     }
-    refuse_diffusion_options(&spec, options)?;
 
     let strategy = if spec.honours_hd_strategy {
         options.hd_strategy
@@ -585,8 +603,10 @@ fn run<'m, M: InpaintModel + ?Sized>(
     Ok((Some(binary), pastes))
 }
 
-/// The checks made before any work: sizes, options, spec, and the request of a model that
-/// reads it.
+/// The checks made before any work, and before any early return (an empty mask, a fixed-size
+/// model), so that bad input gets the same error whatever the image and mask: sizes, options,
+/// spec, diffusion options given to a model that is not a diffusion model, and the request of a
+/// model that reads it.
 fn validate<M: InpaintModel + ?Sized>(
     model: &M,
     image: &Image,
@@ -600,17 +620,16 @@ fn validate<M: InpaintModel + ?Sized>(
         )));
     }
     options.validate()?;
-    model.spec().validate()?;
+    let spec = model.spec();
+    spec.validate()?;
+    if !spec.sees_whole_image() {
+        refuse_diffusion_options(spec, options)?;
+    }
     // Only a model that reads the request can be handed a bad one: erase models ignore it.
-    if model.spec().takes_prompt {
+    if spec.takes_prompt {
         options.request.validate()?;
     }
     Ok(())
-}
-
-/// Whether the model takes IOPaint's diffusion path: whole image, no HD strategy, any size.
-fn sees_whole_image(spec: &ModelSpec) -> bool {
-    !spec.honours_hd_strategy && spec.fixed_size.is_none()
 }
 
 /// An error naming the diffusion options set for a model that does not see the whole image.
@@ -658,9 +677,6 @@ fn outpaint<M: InpaintModel + ?Sized>(
     options: &InpaintOptions,
 ) -> Result<Image> {
     let spec = model.spec().clone();
-    if !sees_whole_image(&spec) {
-        refuse_diffusion_options(&spec, options)?;
-    }
     let rgb = image.rgb();
     let (width, height) = rgb.dimensions();
     let extension = extension(extender, width, height)?;

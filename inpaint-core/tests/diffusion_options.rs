@@ -173,3 +173,75 @@ fn diffusion_options_are_refused_for_other_models() {
     );
     assert!(erase.calls.is_empty());
 }
+
+/// Diffusion options are checked before any early return: an empty mask (nothing to fill) and a
+/// fixed-size model's crops must not let them through silently.
+#[test]
+fn diffusion_options_are_refused_before_any_early_return() {
+    let image = Image::from_rgb(noise_rgb(24, 20, 2)).unwrap();
+    let empty = rect_mask(24, 20, &[]);
+    let hole = rect_mask(24, 20, &[(4, 4, 4, 4)]);
+    let croper = Some(CropBox {
+        x: 0,
+        y: 0,
+        width: 8,
+        height: 8,
+    });
+    let cases = [
+        ("erase", ModelSpec::new("erase"), &empty),
+        (
+            "fixed-size",
+            ModelSpec::new("fixed-size").with_fixed_size(Some(16)),
+            &hole,
+        ),
+        (
+            "fixed-size",
+            ModelSpec::new("fixed-size").with_fixed_size(Some(16)),
+            &empty,
+        ),
+    ];
+    let options = [
+        (
+            "sd_mask_blur",
+            InpaintOptions::default().with_sd_mask_blur(11),
+        ),
+        ("croper", InpaintOptions::default().with_croper(croper)),
+        ("sd_scale", InpaintOptions::default().with_sd_scale(0.5)),
+        (
+            "sd_match_histograms",
+            InpaintOptions::default().with_sd_match_histograms(true),
+        ),
+        (
+            "sd_keep_unmasked_area",
+            InpaintOptions::default().with_sd_keep_unmasked_area(false),
+        ),
+    ];
+    for (name, spec, mask) in &cases {
+        for (option, options) in &options {
+            let mut model = Recorder::new(spec.clone());
+            let err = inpaint(&mut model, &image, mask, options).unwrap_err();
+            assert!(matches!(err, Error::InvalidInput { .. }), "{name}: {err}");
+            let expected = format!("{option} apply only to models that see the whole image");
+            assert!(err.to_string().contains(&expected), "{name}: {err}");
+            assert!(model.calls.is_empty(), "{name} ran with {option}");
+            // What a server that ignores them for erase models passes instead.
+            let without = options.clone().without_diffusion_options();
+            assert_eq!(without, InpaintOptions::default());
+            inpaint(&mut model, &image, mask, &without).unwrap();
+        }
+    }
+}
+
+/// The same options with a diffusion model and an empty mask are valid: nothing to fill.
+#[test]
+fn diffusion_options_with_an_empty_mask_leave_the_image_as_it_is() {
+    let image = Image::from_rgb(noise_rgb(24, 20, 3)).unwrap();
+    let empty = rect_mask(24, 20, &[]);
+    let mut model = diffusion_like();
+    let options = InpaintOptions::default()
+        .with_sd_mask_blur(11)
+        .with_sd_scale(0.5);
+    let out = inpaint(&mut model, &image, &empty, &options).unwrap();
+    assert_eq!(out, image);
+    assert!(model.calls.is_empty());
+}

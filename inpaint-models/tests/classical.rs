@@ -134,3 +134,21 @@ proptest! {
         prop_assert_eq!(out, again);
     }
 }
+
+/// A diffusion option given to a classical model is an error even when the mask is empty (the
+/// model would not run), so the same bad input always gets the same answer.
+#[test]
+fn diffusion_options_are_refused_even_with_an_empty_mask() {
+    let image = Image::from_rgb(noise(20, 16, 5)).unwrap();
+    let empty = Mask::from_gray(GrayImage::new(20, 16)).unwrap();
+    let options = InpaintOptions::default().with_sd_mask_blur(11);
+    for name in CLASSICAL {
+        let mut model = by_name(name, &ModelOptions::new()).unwrap();
+        let err = inpaint(&mut model, &image, &empty, &options).unwrap_err();
+        assert!(
+            matches!(err, inpaint_core::Error::InvalidInput { .. }),
+            "{name}: {err}"
+        );
+        assert!(err.to_string().contains("sd_mask_blur"), "{name}: {err}");
+    }
+}

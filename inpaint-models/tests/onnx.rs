@@ -186,6 +186,40 @@ fn fixed_size_models_resize_large_crops_and_back() {
     }
 }
 
+/// The diffusion options are refused for fixed-size models before their crop path and before
+/// the empty-mask shortcut, which would otherwise drop them silently.
+#[test]
+fn fixed_size_models_refuse_diffusion_options_whatever_the_mask() {
+    let croper = Some(inpaint_core::CropBox {
+        x: 0,
+        y: 0,
+        width: 64,
+        height: 64,
+    });
+    let options = [
+        ("croper", InpaintOptions::default().with_croper(croper)),
+        (
+            "sd_mask_blur",
+            InpaintOptions::default().with_sd_mask_blur(11),
+        ),
+    ];
+    for (file, arch) in [
+        ("migan.onnx", Architecture::Migan),
+        ("fcf.onnx", Architecture::Fcf),
+    ] {
+        let mut model = load(file, arch);
+        assert!(model.spec().fixed_size.is_some(), "{file}");
+        for holes in [&L_HOLE[..], &[]] {
+            let (image, mask) = case(301, 187, P, holes);
+            for (name, options) in &options {
+                let err = inpaint(&mut model, &image, &mask, options).unwrap_err();
+                assert!(matches!(err, Error::InvalidInput { .. }), "{file}: {err}");
+                assert!(err.to_string().contains(name), "{file}: {err}");
+            }
+        }
+    }
+}
+
 #[test]
 fn dynamic_lama_takes_each_hd_strategy() {
     let (image, mask) = case(1203, 805, P, &[(300, 200, 500, 330)]);

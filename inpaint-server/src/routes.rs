@@ -192,12 +192,11 @@ async fn run_inpaint(app: Arc<AppState>, body: Bytes) -> Result<Response, ApiErr
     let ((result, served), timing) = app
         .engine
         .run(admission, move |model, served| {
-            let spec = model.spec();
-            // IOPaint's croper and extender belong to its DiffusionInpaintModel: its erase
-            // models ignore them, and its web app keeps sending them after a switch to one.
-            if spec.honours_hd_strategy || spec.fixed_size.is_some() {
-                options.croper = None;
-                options.extender = None;
+            // IOPaint's diffusion options (croper, extender, sd_scale, sd_mask_blur, …) belong
+            // to its DiffusionInpaintModel: its erase models ignore them, and its web app keeps
+            // sending them after a switch to one.
+            if !model.spec().sees_whole_image() {
+                options = options.without_diffusion_options();
             }
             let result = outpaint_within(&options, &image, &limits)
                 .and_then(|()| inpaint_core::inpaint(model, &image, &mask, &options));

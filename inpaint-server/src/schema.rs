@@ -156,9 +156,11 @@ pub(crate) struct InpaintRequest {
     pub(crate) image: String,
     /// The mask, base64 or a data URL.
     pub(crate) mask: String,
-    /// HD strategy, trigger size, margin and resize limit, and the [`Request`] (prompts,
-    /// sampler, steps, guidance, strength, seed) for models that read it. `sd_seed = -1` is
-    /// already replaced by a random seed (reported in `X-Seed`).
+    /// HD strategy, trigger size, margin and resize limit, the [`Request`] (prompts,
+    /// sampler, steps, guidance, strength, seed) for models that read it, and the diffusion
+    /// options (croper, extender, `sd_scale`, `sd_mask_blur`, `sd_match_histograms`,
+    /// `sd_keep_unmasked_area`), with IOPaint's defaults: the server drops them for erase models.
+    /// `sd_seed = -1` is already replaced by a random seed (reported in `X-Seed`).
     pub(crate) options: InpaintOptions,
 }
 
@@ -238,13 +240,28 @@ impl InpaintRequest {
         } else {
             request
         };
+        // IOPaint's schema: 0 < sd_scale <= 1.
+        let sd_scale = fields.number(&["sd_scale"], 1.0)?;
+        if !(sd_scale > 0.0 && sd_scale <= 1.0) {
+            return Err(ApiError::validation(format!(
+                "`sd_scale` must be above 0 and at most 1, got {sd_scale}"
+            )));
+        }
+        // IOPaint's default is 11 (its web app sends 12), so a diffusion model's result is
+        // feathered past the mask as IOPaint's is; the library's default is 0. The upper bound
+        // is the pipeline's; IOPaint fails (500) on a negative one.
+        let sd_mask_blur = fields.integer_in(&["sd_mask_blur"], 11, 0, 4096)?;
         let options = InpaintOptions::new(hd_strategy)
             .with_crop_trigger_size(to_u32(trigger))
             .with_crop_margin(to_u32(margin))
             .with_resize_limit(to_u32(resize_limit))
             .with_request(request)
             .with_croper(croper)
-            .with_extender(extender);
+            .with_extender(extender)
+            .with_sd_scale(sd_scale as f32)
+            .with_sd_mask_blur(to_u32(sd_mask_blur))
+            .with_sd_match_histograms(fields.boolean(&["sd_match_histograms"], false)?)
+            .with_sd_keep_unmasked_area(fields.boolean(&["sd_keep_unmasked_area"], true)?);
         Ok(InpaintRequest {
             image,
             mask,
@@ -372,11 +389,37 @@ mod tests {
         InpaintRequest::from_fields(&Fields::parse(json.as_bytes())?)
     }
 
+    /// IOPaint's defaults: the library's, but for `sd_mask_blur` (IOPaint's 11, the library's 0).
+    fn iopaint_defaults(hd_strategy: HdStrategy) -> InpaintOptions {
+        InpaintOptions::new(hd_strategy).with_sd_mask_blur(11)
+    }
+
     #[test]
     fn defaults_are_iopaints() {
         let r = request(r#"{"image":"a","mask":"b"}"#).unwrap();
-        assert_eq!(r.options, InpaintOptions::default());
+        assert_eq!(r.options, iopaint_defaults(HdStrategy::Crop));
         assert_eq!(r.options.request.seed, 42);
+        assert_eq!(r.options.sd_scale, 1.0);
+        assert!(r.options.sd_keep_unmasked_area);
+        assert!(!r.options.sd_match_histograms);
+    }
+
+    #[test]
+    fn the_diffusion_options_reach_the_pipeline() {
+        let r = request(
+            r#"{"image":"a","mask":"b","sd_scale":0.5,"sd_mask_blur":12,
+                "sd_match_histograms":true,"sd_keep_unmasked_area":false,
+                "sd_outpainting_softness":20,"sd_lcm_lora":false}"#,
+        )
+        .unwrap();
+        let expected = InpaintOptions::default()
+            .with_sd_scale(0.5)
+            .with_sd_mask_blur(12)
+            .with_sd_match_histograms(true)
+            .with_sd_keep_unmasked_area(false);
+        assert_eq!(r.options, expected);
+        let r = request(r#"{"image":"a","mask":"b","sd_mask_blur":0,"sd_scale":1}"#).unwrap();
+        assert_eq!(r.options, InpaintOptions::default());
     }
 
     #[test]
@@ -389,7 +432,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             r.options,
-            InpaintOptions::new(HdStrategy::Resize)
+            iopaint_defaults(HdStrategy::Resize)
                 .with_crop_trigger_size(640)
                 .with_resize_limit(2048)
         );
@@ -444,6 +487,24 @@ mod tests {
                 r#"{"image":"a","mask":"b","sd_strength":"max"}"#,
                 "`sd_strength`",
             ),
+            (r#"{"image":"a","mask":"b","sd_scale":0}"#, "`sd_scale`"),
+            (r#"{"image":"a","mask":"b","sd_scale":1.5}"#, "`sd_scale`"),
+            (
+                r#"{"image":"a","mask":"b","sd_mask_blur":-1}"#,
+                "`sd_mask_blur`",
+            ),
+            (
+                r#"{"image":"a","mask":"b","sd_mask_blur":1.5}"#,
+                "`sd_mask_blur`",
+            ),
+            (
+                r#"{"image":"a","mask":"b","sd_match_histograms":1}"#,
+                "`sd_match_histograms`",
+            ),
+            (
+                r#"{"image":"a","mask":"b","sd_keep_unmasked_area":"no"}"#,
+                "`sd_keep_unmasked_area`",
+            ),
         ] {
             let err = request(json).unwrap_err();
             assert_eq!(err.status().as_u16(), 422, "{json}");
@@ -482,7 +543,7 @@ mod tests {
         // Off: the box fields the app sends anyway are ignored.
         let r =
             request(r#"{"image":"a","mask":"b","use_extender":false,"extender_x":-9}"#).unwrap();
-        assert_eq!(r.options, InpaintOptions::default());
+        assert_eq!(r.options, iopaint_defaults(HdStrategy::Crop));
         // Both on: IOPaint runs the croper.
         let r = request(
             r#"{"image":"a","mask":"b","use_croper":true,"croper_x":1,"croper_y":2,

@@ -719,6 +719,9 @@ fn use_extender_outpaints_with_a_diffusion_model_and_is_ignored_by_erase_models(
     let mut body = inpaint_body(&image, &mask);
     body["sd_steps"] = json!(1);
     body["sd_strength"] = json!(0.3);
+    // No feathering, so that the picture's pixels are kept exactly (with the app's 12 they
+    // are blended near the new area, as in IOPaint).
+    body["sd_mask_blur"] = json!(0);
     body["use_extender"] = json!(true);
     body["extender_x"] = json!(-16);
     body["extender_y"] = json!(0);
@@ -763,4 +766,102 @@ fn use_extender_outpaints_with_a_diffusion_model_and_is_ignored_by_erase_models(
         (48, 40),
         "telea ignores the extender"
     );
+}
+
+/// IOPaint's diffusion options on the tiny Stable Diffusion pipeline through
+/// `/api/v1/inpaint`: `sd_mask_blur` (IOPaint's default 11 when absent) feathers past the
+/// mask and 0 keeps every pixel outside it; `sd_keep_unmasked_area: false` returns the whole
+/// output; `sd_scale` and `sd_match_histograms` change the fill; out-of-range values are 422s.
+/// An erase model ignores all of them, as IOPaint's do.
+#[test]
+fn diffusion_options_follow_iopaint_and_are_ignored_by_erase_models() {
+    let models = tempfile::tempdir().unwrap();
+    copy_sd_fixture("inpaint", &models.path().join("sd-inpaint"));
+    let server = TestServer::start(
+        ServerOptions::new()
+            .with_model("sd-inpaint")
+            .with_model_dir(models.path()),
+    );
+    let picture = photo(64, 64);
+    let image = encode(&DynamicImage::ImageRgb8(picture.clone()), ImageFormat::Png);
+    let hole = (16, 16, 32, 32);
+    let mask = encode(
+        &DynamicImage::ImageLuma8(rect_mask(64, 64, hole)),
+        ImageFormat::Png,
+    );
+    let inside = |x: u32, y: u32| (16..48).contains(&x) && (16..48).contains(&y);
+    let mut body = inpaint_body(&image, &mask);
+    body["sd_steps"] = json!(1);
+    let run = |changes: &[(&str, serde_json::Value)]| {
+        let mut body = body.clone();
+        for (field, value) in changes {
+            body[*field] = value.clone();
+        }
+        let reply = server.post_json("/api/v1/inpaint", &body);
+        assert_eq!(
+            reply.status,
+            200,
+            "{changes:?}: {}",
+            String::from_utf8_lossy(&reply.body)
+        );
+        image::load_from_memory(&reply.body).unwrap().into_rgb8()
+    };
+    let outside_changed = |out: &image::RgbImage| {
+        out.enumerate_pixels()
+            .filter(|&(x, y, p)| !inside(x, y) && picture.get_pixel(x, y) != p)
+            .map(|(x, y, _)| (x, y))
+            .collect::<Vec<_>>()
+    };
+
+    let sharp = run(&[("sd_mask_blur", json!(0))]);
+    assert_eq!(
+        outside_changed(&sharp),
+        [],
+        "sd_mask_blur 0 keeps the outside"
+    );
+    // IOPaint's default: feathered up to about 11 pixels past the mask, no further.
+    let mut absent = body.clone();
+    absent.as_object_mut().unwrap().remove("sd_mask_blur");
+    let reply = server.post_json("/api/v1/inpaint", &absent);
+    assert_eq!(reply.status, 200);
+    let feathered = image::load_from_memory(&reply.body).unwrap().into_rgb8();
+    let changed = outside_changed(&feathered);
+    assert!(changed.contains(&(15, 30)), "no feathering: {changed:?}");
+    assert!(
+        changed
+            .iter()
+            .all(|&(x, y)| (4..60).contains(&x) && (4..60).contains(&y)),
+        "{changed:?}"
+    );
+    let whole = run(&[
+        ("sd_mask_blur", json!(0)),
+        ("sd_keep_unmasked_area", json!(false)),
+    ]);
+    assert_ne!(whole.get_pixel(0, 0), picture.get_pixel(0, 0));
+    for (field, value) in [
+        ("sd_scale", json!(0.5)),
+        ("sd_match_histograms", json!(true)),
+    ] {
+        let out = run(&[("sd_mask_blur", json!(0)), (field, value)]);
+        assert_eq!(outside_changed(&out), [], "{field}");
+        assert_ne!(out, sharp, "{field} changed nothing");
+    }
+    for (field, value) in [("sd_scale", json!(1.5)), ("sd_mask_blur", json!(-1))] {
+        let mut bad = body.clone();
+        bad[field] = value;
+        let reply = server.post_json("/api/v1/inpaint", &bad);
+        assert!(reply.error(422).contains(field));
+    }
+
+    let switched = server.post_json("/api/v1/model", &json!({"name": "telea"}));
+    assert_eq!(switched.status, 200);
+    let erased = run(&[
+        ("sd_mask_blur", json!(12)),
+        ("sd_keep_unmasked_area", json!(false)),
+        ("sd_scale", json!(0.5)),
+        ("sd_match_histograms", json!(true)),
+        ("use_croper", json!(true)),
+    ]);
+    assert_eq!(outside_changed(&erased), [], "telea ignores them");
+    assert_ne!(erased, picture, "telea filled the hole");
 }

@@ -219,7 +219,8 @@ pub(crate) fn inpaint_body(image_png: &[u8], mask_png: &[u8]) -> Value {
         "hd_strategy_crop_margin": 128, "hd_trategy_resize_imit": 2048,
         "prompt": "", "negative_prompt": "", "use_croper": false,
         "croper_x": 0, "croper_y": 0, "croper_height": 512, "croper_width": 512,
-        "sd_seed": 42, "paint_by_example_example_image": null,
+        "sd_mask_blur": 12, "sd_seed": 42, "sd_match_histograms": false, "sd_lcm_lora": false,
+        "paint_by_example_example_image": null,
         "controlnet_method": "", "brushnet_method": "", "powerpaint_task": "text-guided"
     })
 }
