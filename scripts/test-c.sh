@@ -2,7 +2,8 @@
 # Everything C-side of inpaint-ffi: the header is up to date, the library's SONAME carries its
 # ABI version and every C program links against it, the C tests pass under
 # AddressSanitizer + UBSan and under valgrind, a load/run/free loop leaks nothing and keeps
-# resident memory flat, the header compiles as C++ (included twice),
+# resident memory flat, the header compiles as C++ (included twice), "openai-compat" runs
+# against a fake images/edits server on 127.0.0.1 (tests/c/fake_openai.py),
 # pkg-config works, and the C example inpaints the sample photo.
 #
 # Installs what it needs when missing (all it does with --prepare): valgrind, libstb-dev and pkg-config (apt-get, as root),
@@ -88,13 +89,26 @@ link=(-L "$lib" -linpaint_ffi -Wl,-rpath,"$lib")
 fixtures="$root/inpaint-models/tests/fixtures/onnx"
 run_test=(env -u ORT_DYLIB_PATH)
 
+step "a fake OpenAI images/edits server on 127.0.0.1 (tests/c/fake_openai.py, stops itself after 15 min)"
+# The C tests load "openai-compat" against it with this key in OPENAI_API_KEY (never a real
+# one: INPAINT_OPENAI_API_KEY is unset), each run with a fresh budget ledger.
+fake_key="sk-c-test-$RANDOM$RANDOM"
+python3 inpaint-ffi/tests/c/fake_openai.py "$out/fake.port" "$out/fake.log" "$fake_key" 900 &
+fake_pid=$!
+trap 'kill "$fake_pid" 2>/dev/null || true' EXIT
+for _ in $(seq 100); do [[ -s "$out/fake.port" ]] && break; sleep 0.1; done
+fake_url="http://127.0.0.1:$(cat "$out/fake.port")"
+echo "$fake_url"
+openai_test=(env -u INPAINT_OPENAI_API_KEY OPENAI_API_KEY="$fake_key")
+
 step "C tests under AddressSanitizer + UBSan (leak detection on)"
 gcc "${cflags[@]}" -fsanitize=address,undefined -fno-omit-frame-pointer \
     -fno-sanitize-recover=undefined inpaint-ffi/tests/c/test_inpaint.c "${link[@]}" \
     -o "$out/test_inpaint_asan"
 needs_soname "$out/test_inpaint_asan"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-    "${run_test[@]}" "$out/test_inpaint_asan" "$fixtures" | tee "$out/asan.log"
+    "${run_test[@]}" "${openai_test[@]}" "$out/test_inpaint_asan" "$fixtures" "$fake_url" \
+    "$out/ledger-asan.sqlite3" | tee "$out/asan.log"
 grep -Eq '^[0-9]+ passed, 0 failed$' "$out/asan.log"
 
 step "C tests under valgrind (no errors, no definite or indirect leaks)"
@@ -102,10 +116,21 @@ step "C tests under valgrind (no errors, no definite or indirect leaks)"
 # (glibc's loader and libonnxruntime itself), each matched on its own frames: see the file.
 gcc "${cflags[@]}" inpaint-ffi/tests/c/test_inpaint.c "${link[@]}" -o "$out/test_inpaint"
 needs_soname "$out/test_inpaint"
-"${run_test[@]}" valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect \
-    --error-exitcode=1 --suppressions=inpaint-ffi/tests/c/valgrind.supp \
-    "$out/test_inpaint" "$fixtures" | tee "$out/valgrind.log"
+"${run_test[@]}" "${openai_test[@]}" valgrind -q --leak-check=full \
+    --errors-for-leak-kinds=definite,indirect --error-exitcode=1 \
+    --suppressions=inpaint-ffi/tests/c/valgrind.supp \
+    "$out/test_inpaint" "$fixtures" "$fake_url" "$out/ledger-valgrind.sqlite3" | tee "$out/valgrind.log"
 grep -Eq '^[0-9]+ passed, 0 failed$' "$out/valgrind.log"
+
+step "what the fake OpenAI server got: per run, one good request (the repeat was de-duplicated), none past the budget"
+cat "$out/fake.log"
+test "$(grep -c '^POST /ok/v1/images/edits 200$' "$out/fake.log")" = 2
+test "$(grep -c '^POST /unauthorized/' "$out/fake.log")" = 2
+if grep -q '/fail/' "$out/fake.log"; then
+    echo "a request the budget had to refuse reached the server" >&2
+    exit 1
+fi
+kill "$fake_pid" 2>/dev/null || true
 
 step "load/run/free loop: ASan + LSan, valgrind (50 iterations each), resident memory flat"
 # tests/c/test_loop.c loads, runs and frees telea, navier-stokes and lama_dynamic.onnx (and a

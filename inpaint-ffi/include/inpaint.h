@@ -38,8 +38,8 @@
  What a fallible function returns: `INPAINT_STATUS_OK` (0) or why it failed.
 
  The numbers are grouped by source and never reused: 1xx the caller's input (100 invalid,
- 110 over the size limits, 120 unsupported), 2xx the model and its runtime (200 the model,
- 210 ONNX Runtime), 3xx files, 4xx downloads
+ 110 over the size limits, 120 unsupported, 130 refused by the spending budget), 2xx the
+ model and its runtime (200 the model, 210 ONNX Runtime), 3xx files, 4xx downloads
  (reserved), 9xx misuse of this C API. Functions return a plain `uint32_t` of these values,
  and new values may appear in later versions: `inpaint_status_str` describes any number.
  */
@@ -68,18 +68,27 @@ enum inpaint_status
    */
   INPAINT_STATUS_UNSUPPORTED = 120,
   /*
+   A request to a paid API ("openai-compat") was refused before anything was sent: its
+   estimated cost would cross a spending cap. The message names the cap, what was spent
+   and the estimate.
+   */
+  INPAINT_STATUS_BUDGET = 130,
+  /*
    An error the library reports that this version of the C API has no code for yet.
    */
   INPAINT_STATUS_OTHER = 199,
   /*
    The model failed or broke its contract (e.g. an ONNX file whose inputs are not those of
-   the architecture it was loaded as).
+   the architecture it was loaded as), or a remote API refused or failed (for
+   "openai-compat": a refused key, HTTP 401, which the message never quotes; 429; other
+   4xx and 5xx answers; an answer that is not an image of the size asked for).
    */
   INPAINT_STATUS_MODEL = 200,
   /*
    ONNX Runtime is missing or too old, the device asked for cannot be used (not in this
    build, or refused by ONNX Runtime), or ONNX Runtime could not set up a session for the
    file (one it cannot parse); the message says where the runtime was looked for, or why.
+   Also a remote server that cannot be reached or does not answer in time.
    */
   INPAINT_STATUS_RUNTIME = 210,
   /*
@@ -187,6 +196,12 @@ typedef struct {
 } inpaint_image_view;
 
 /*
+ What a model needs besides an image and a mask: a set of `INPAINT_NEEDS_*` bits
+ (0: nothing). New bits may appear in later versions.
+ */
+typedef uint32_t inpaint_needs;
+
+/*
  3 bytes a pixel: red, green, blue.
  */
 #define INPAINT_PIXEL_FORMAT_RGB8 1
@@ -200,6 +215,16 @@ typedef struct {
  1 byte a pixel: grey. The format of masks (above 127 means "fill").
  */
 #define INPAINT_PIXEL_FORMAT_GRAY8 3
+
+/*
+ The model paints from a text prompt (`inpaint_run_options_set_prompt`).
+ */
+#define INPAINT_NEEDS_PROMPT 1
+
+/*
+ The model sends the image over the network (a remote API or inference server).
+ */
+#define INPAINT_NEEDS_NETWORK 2
 
 #ifdef __cplusplus
 extern "C" {
@@ -238,9 +263,27 @@ void inpaint_error_free(inpaint_error *err);
  Loads the model called `name` (one of those `inpaint_model_name_at` lists, e.g. "telea")
  with `opts`, or every default when `opts` is NULL.
 
+ "openai-compat" (with the `openai` feature, on by default) sends each masked region,
+ with the run options' prompt, to an OpenAI-compatible `images/edits` API: set where
+ and which model with `inpaint_model_options_set_openai_base_url` and
+ `_set_openai_model` (default: OpenAI's API and "gpt-image-1"), the spending caps and
+ the ledger with `inpaint_model_options_set_budget_cap` and `_set_budget_db`. The API
+ key is read from the environment only: `INPAINT_OPENAI_API_KEY`, else
+ `OPENAI_API_KEY`; no message ever contains it. Loading reads the price table, opens
+ the ledger (a SQLite file) and opens no connection; a missing key, an unusable
+ setting or a model not in the price table is `INPAINT_STATUS_INVALID_INPUT`, a ledger
+ that cannot be opened `INPAINT_STATUS_IO`. Each run then either returns the stored
+ answer of an identical request, or is refused before anything is sent with
+ `INPAINT_STATUS_BUDGET` when its estimated cost would cross a cap, or sends the
+ request: a server that refuses (a wrong key: HTTP 401) or fails is
+ `INPAINT_STATUS_MODEL`, one that cannot be reached or does not answer in time
+ `INPAINT_STATUS_RUNTIME`. `inpaint_model_device` reports "remote:" and the base URL.
+
  On success `*model_out` receives a new model, freed with `inpaint_model_free`. On
  failure `*model_out` is set to NULL; an unknown name is `INPAINT_STATUS_UNSUPPORTED`,
- and its message lists the known names.
+ and its message lists the known names. A setting given to a model that does not take
+ it (a radius to "openai-compat", a base URL to "telea") is
+ `INPAINT_STATUS_INVALID_INPUT`.
 
  # Safety
 
@@ -424,8 +467,9 @@ const char *inpaint_model_name(const inpaint_model *model);
  `inpaint_model_load_onnx` takes it ("cpu", "cuda", "cuda:1", …), then, when "auto" was
  asked for or devices were tried before it, in parentheses, what the platform checks
  found and why the others were refused: e.g. "cpu (cuda refused: ...)". The text up to
- the first space is the device. "cpu" for the models `inpaint_model_load` loads;
- "remote:" and the server's URL for those of `inpaint_model_load_remote`. Valid
+ the first space is the device. "cpu" for the classical models `inpaint_model_load`
+ loads; "remote:" and the server's URL for those of `inpaint_model_load_remote` and
+ for "openai-compat". Valid
  until the model is freed; do not free it. NULL if `model` is NULL.
 
  # Safety
@@ -441,9 +485,31 @@ size_t inpaint_model_name_count(void);
 
 /*
  The name of known model `index` (0 is the default model), or NULL when `index` is not
- below `inpaint_model_name_count()`. Static; do not free.
+ below `inpaint_model_name_count()`. Static; do not free. The classical models come
+ first ("patchmatch", "telea", "navier-stokes"), then, in a build with the `openai`
+ feature, "openai-compat".
  */
 const char *inpaint_model_name_at(size_t index);
+
+/*
+ What known model `index` needs besides an image and a mask: `INPAINT_NEEDS_*`
+ bits, e.g. `INPAINT_NEEDS_PROMPT | INPAINT_NEEDS_NETWORK` for
+ "openai-compat"; 0 for the classical models, and when `index` is not below
+ `inpaint_model_name_count()`.
+ */
+inpaint_needs inpaint_model_needs_at(size_t index);
+
+/*
+ What a loaded model needs besides an image and a mask: `INPAINT_NEEDS_PROMPT`
+ for a model that paints from a prompt (a diffusion pipeline, "openai-compat"),
+ `INPAINT_NEEDS_NETWORK` for one whose forward pass runs elsewhere
+ ("openai-compat", `inpaint_model_load_remote`). 0 if `model` is NULL.
+
+ # Safety
+
+ `model` is NULL or a live model.
+ */
+inpaint_needs inpaint_model_needs(const inpaint_model *model);
 
 /*
  Frees a model. NULL is a no-op; freeing twice is forbidden.
@@ -552,9 +618,11 @@ inpaint_status inpaint_run_options_set_crop_margin(inpaint_run_options *opts, ui
 inpaint_status inpaint_run_options_set_resize_limit(inpaint_run_options *opts, uint32_t limit);
 
 /*
- Sets the prompt and the negative prompt of a model that takes one (a diffusion model;
- other models ignore them). Both are NUL-terminated UTF-8; NULL for `negative_prompt`
- is the empty string. Default: both empty.
+ Sets the prompt and the negative prompt of a model that takes one (a diffusion model,
+ "openai-compat"; other models ignore them). Both are NUL-terminated UTF-8; NULL for
+ `negative_prompt` is the empty string. Default: both empty. "openai-compat" sends a
+ neutral "fill the masked area naturally" text for an empty prompt, and refuses a
+ non-empty negative prompt when running (the images API has none).
 
  # Safety
 
@@ -694,6 +762,116 @@ inpaint_status inpaint_run_options_output_size(const inpaint_run_options *opts,
  `opts` is NULL or options from this library that have not been freed.
  */
 void inpaint_run_options_free(inpaint_run_options *opts);
+
+/*
+ "openai-compat": the API root; requests go to `url` + "/images/edits". Default
+ `https://api.openai.com/v1`; `http://` only for a server you trust (a local one).
+ Checked when the model is loaded.
+
+ # Safety
+
+ `opts` is NULL or live options that no other call is using; `url` is NULL or a
+ NUL-terminated string; `err_out` is NULL or valid for writing one pointer.
+ */
+inpaint_status inpaint_model_options_set_openai_base_url(inpaint_model_options *opts,
+                                                         const char *url,
+                                                         inpaint_error **err_out);
+
+/*
+ "openai-compat": the API's model, sent as the `model` field (default "gpt-image-1";
+ "dall-e-2" and any model the price table lists). Its sizes and prices come from the
+ price table; a model not in it is refused when loading.
+
+ # Safety
+
+ `opts` is NULL or live options that no other call is using; `name` is NULL or a
+ NUL-terminated string; `err_out` is NULL or valid for writing one pointer.
+ */
+inpaint_status inpaint_model_options_set_openai_model(inpaint_model_options *opts,
+                                                      const char *name,
+                                                      inpaint_error **err_out);
+
+/*
+ "openai-compat": the `quality` field sent (e.g. "low", "medium", "high" for
+ gpt-image-1). Without it none is sent, the server picks, and the cost estimate assumes
+ the dearest quality. Checked against the price table when loading.
+
+ # Safety
+
+ `opts` is NULL or live options that no other call is using; `quality` is NULL or a
+ NUL-terminated string; `err_out` is NULL or valid for writing one pointer.
+ */
+inpaint_status inpaint_model_options_set_openai_quality(inpaint_model_options *opts,
+                                                        const char *quality,
+                                                        inpaint_error **err_out);
+
+/*
+ "openai-compat": the longest one request (upload, generation, download) may take, in
+ seconds (default 180). Checked when the model is loaded: it must be above 0.
+
+ # Safety
+
+ `opts` is NULL or live options that no other call is using.
+ */
+inpaint_status inpaint_model_options_set_openai_timeout(inpaint_model_options *opts,
+                                                        double seconds);
+
+/*
+ "openai-compat": a price table file (TOML, as inpaint-openai's `prices.toml`) to use
+ instead of the built-in one. Read when the model is loaded.
+
+ # Safety
+
+ `opts` is NULL or live options that no other call is using; `path` is NULL or a
+ NUL-terminated string; `err_out` is NULL or valid for writing one pointer.
+ */
+inpaint_status inpaint_model_options_set_openai_prices(inpaint_model_options *opts,
+                                                       const char *path,
+                                                       inpaint_error **err_out);
+
+/*
+ "openai-compat": the most to spend, in US dollars, per `period`: "session" (this
+ model object; default 1), "day" or "month" (UTC, across every process sharing the
+ ledger; defaults 5 and 20). 0 means unlimited. A request whose estimated cost would
+ cross a cap is refused before anything is sent (`INPAINT_STATUS_BUDGET`). Another
+ period, or a negative or non-finite amount, is `INPAINT_STATUS_INVALID_INPUT`.
+
+ # Safety
+
+ `opts` is NULL or live options that no other call is using; `period` is NULL or a
+ NUL-terminated string; `err_out` is NULL or valid for writing one pointer.
+ */
+inpaint_status inpaint_model_options_set_budget_cap(inpaint_model_options *opts,
+                                                    const char *period,
+                                                    double dollars,
+                                                    inpaint_error **err_out);
+
+/*
+ "openai-compat": the spending ledger, a SQLite file (created with its folder when
+ missing) that every process spending against the same caps must share. Default:
+ `$XDG_DATA_HOME/inpaint/openai-ledger.sqlite3`, else
+ `~/.local/share/inpaint/openai-ledger.sqlite3`.
+
+ # Safety
+
+ `opts` is NULL or live options that no other call is using; `path` is NULL or a
+ NUL-terminated string; `err_out` is NULL or valid for writing one pointer.
+ */
+inpaint_status inpaint_model_options_set_budget_db(inpaint_model_options *opts,
+                                                   const char *path,
+                                                   inpaint_error **err_out);
+
+/*
+ "openai-compat": an identical request (same image, mask, prompt and settings) that
+ succeeded within this many seconds returns the stored answer without a call (default
+ 86400, a day); 0 turns this off.
+
+ # Safety
+
+ `opts` is NULL or live options that no other call is using.
+ */
+inpaint_status inpaint_model_options_set_dedup_window(inpaint_model_options *opts,
+                                                      uint64_t seconds);
 
 /*
  A short, static, English description of a status; any number is accepted, and one this

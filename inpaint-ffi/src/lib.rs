@@ -23,6 +23,7 @@ mod error;
 mod ffi;
 mod image;
 mod model;
+mod openai;
 mod status;
 mod version;
 
@@ -31,6 +32,9 @@ pub use image::{
     INPAINT_PIXEL_FORMAT_GRAY8, INPAINT_PIXEL_FORMAT_RGB8, INPAINT_PIXEL_FORMAT_RGBA8,
     inpaint_image_view, inpaint_pixel_format,
 };
-pub use model::{inpaint_model, inpaint_model_options, inpaint_run_options};
+pub use model::{
+    INPAINT_NEEDS_NETWORK, INPAINT_NEEDS_PROMPT, inpaint_model, inpaint_model_options,
+    inpaint_needs, inpaint_run_options,
+};
 pub use status::{inpaint_status, inpaint_status_str};
 pub use version::inpaint_version;

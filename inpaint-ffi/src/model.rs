@@ -10,7 +10,17 @@ use inpaint_models::{MODEL_NAMES, ModelOptions, by_name};
 use crate::error::inpaint_error;
 use crate::ffi::{self, Failure, call, try_mut, try_ref, try_str};
 use crate::image::{inpaint_image_view, write_packed};
+use crate::openai::{self, OpenAiSettings};
 use crate::status::inpaint_status;
+
+/// What a model needs besides an image and a mask: a set of `INPAINT_NEEDS_*` bits
+/// (0: nothing). New bits may appear in later versions.
+pub type inpaint_needs = u32;
+
+/// The model paints from a text prompt (`inpaint_run_options_set_prompt`).
+pub const INPAINT_NEEDS_PROMPT: inpaint_needs = 1;
+/// The model sends the image over the network (a remote API or inference server).
+pub const INPAINT_NEEDS_NETWORK: inpaint_needs = 2;
 
 /// A loaded model, ready to inpaint.
 ///
@@ -23,20 +33,38 @@ pub struct inpaint_model {
     name: CString,
     /// Where it runs, and why devices tried before were refused: `inpaint_model_device`.
     device: CString,
+    /// `inpaint_model_needs`.
+    needs: inpaint_needs,
     /// Set while a run is in progress: still set afterwards means that run panicked.
     poisoned: bool,
 }
 
 impl inpaint_model {
     /// A handle for `model`, named by its spec, running where `device` says.
-    fn new(model: Box<dyn InpaintModel + Send>, device: &str) -> Self {
+    pub(crate) fn new(model: Box<dyn InpaintModel + Send>, device: &str) -> Self {
         let name = ffi::c_string(&model.spec().name);
+        let needs = if model.spec().takes_prompt {
+            INPAINT_NEEDS_PROMPT
+        } else {
+            0
+        };
         inpaint_model {
             model,
             name,
             device: ffi::c_string(device),
+            needs,
             poisoned: false,
         }
+    }
+
+    /// Marks a model whose forward pass goes over the network.
+    #[cfg_attr(
+        not(any(feature = "remote", feature = "openai")),
+        expect(dead_code, reason = "only network models use it")
+    )]
+    pub(crate) fn over_network(mut self) -> Self {
+        self.needs |= INPAINT_NEEDS_NETWORK;
+        self
     }
 }
 
@@ -45,6 +73,8 @@ impl inpaint_model {
 /// `inpaint_model_options_free`; no concurrent calls on one object.
 pub struct inpaint_model_options {
     options: ModelOptions,
+    /// "openai-compat"'s settings (`inpaint_model_options_set_openai_*`, `_set_budget_*`).
+    pub(crate) openai: OpenAiSettings,
 }
 
 /// How one run handles large images (the HD strategy); the defaults are IOPaint's. Made by
@@ -57,13 +87,17 @@ pub struct inpaint_run_options {
 /// The device the classical models run on.
 const CPU: &str = "cpu";
 
-/// The known model names, NUL-terminated, made once.
-fn model_names() -> &'static [CString] {
-    static NAMES: OnceLock<Vec<CString>> = OnceLock::new();
+/// The names `inpaint_model_load` knows, what each needs, NUL-terminated, made once: the
+/// classical models, then (with the `openai` feature) "openai-compat".
+fn model_names() -> &'static [(CString, inpaint_needs)] {
+    static NAMES: OnceLock<Vec<(CString, inpaint_needs)>> = OnceLock::new();
     NAMES.get_or_init(|| {
-        MODEL_NAMES
-            .iter()
-            .map(|&name| CString::new(name).unwrap_or_default())
+        let classical = MODEL_NAMES.iter().map(|&name| (name, 0));
+        let remote =
+            openai::LISTED.then_some((openai::NAME, INPAINT_NEEDS_PROMPT | INPAINT_NEEDS_NETWORK));
+        classical
+            .chain(remote)
+            .map(|(name, needs)| (ffi::c_string(name), needs))
             .collect()
     })
 }
@@ -115,7 +149,7 @@ fn load_remote(
     }
     let model = RemoteModel::connect(architecture, &options)?;
     let device = model.device_name();
-    Ok(inpaint_model::new(Box::new(model), &device))
+    Ok(inpaint_model::new(Box::new(model), &device).over_network())
 }
 
 /// Without the `remote` feature: `INPAINT_STATUS_UNSUPPORTED`, saying so.
@@ -179,17 +213,38 @@ unsafe fn load(
         }
         // SAFETY: NULL or NUL-terminated, by the caller's guarantee.
         let name = unsafe { try_str(name, "name") }?;
-        let defaults = ModelOptions::new();
+        let defaults = inpaint_model_options {
+            options: ModelOptions::new(),
+            openai: OpenAiSettings::default(),
+        };
         let options = if options.is_null() {
             &defaults
         } else {
             // SAFETY: not NULL, so a live options object, by the caller's guarantee.
-            &unsafe { try_ref(options, "opts") }?.options
+            unsafe { try_ref(options, "opts") }?
         };
         if model_out.is_null() {
             return Err(Failure::null("model_out"));
         }
-        let model = ffi::into_raw(inpaint_model::new(by_name(name, options)?, CPU));
+        let loaded = if name == openai::NAME {
+            // (Without the feature, that it is unsupported is what matters.)
+            if openai::LISTED && options.options != defaults.options {
+                return Err(Failure::invalid_input(format!(
+                    "radius, patch size and seed do not apply to {name}"
+                )));
+            }
+            openai::load(&options.openai)?
+        } else {
+            if let Some(setting) = options.openai.first_set() {
+                return Err(Failure::invalid_input(format!(
+                    "the {setting} setting applies to {} only, not to {name}",
+                    openai::NAME
+                )));
+            }
+            let model = by_name(name, &options.options).map_err(openai::mention)?;
+            inpaint_model::new(model, CPU)
+        };
+        let model = ffi::into_raw(loaded);
         // SAFETY: checked not NULL above; writable by the caller's guarantee.
         unsafe { model_out.write(model) };
         Ok(())
@@ -202,9 +257,27 @@ impl inpaint_model {
     /// Loads the model called `name` (one of those `inpaint_model_name_at` lists, e.g. "telea")
     /// with `opts`, or every default when `opts` is NULL.
     ///
+    /// "openai-compat" (with the `openai` feature, on by default) sends each masked region,
+    /// with the run options' prompt, to an OpenAI-compatible `images/edits` API: set where
+    /// and which model with `inpaint_model_options_set_openai_base_url` and
+    /// `_set_openai_model` (default: OpenAI's API and "gpt-image-1"), the spending caps and
+    /// the ledger with `inpaint_model_options_set_budget_cap` and `_set_budget_db`. The API
+    /// key is read from the environment only: `INPAINT_OPENAI_API_KEY`, else
+    /// `OPENAI_API_KEY`; no message ever contains it. Loading reads the price table, opens
+    /// the ledger (a SQLite file) and opens no connection; a missing key, an unusable
+    /// setting or a model not in the price table is `INPAINT_STATUS_INVALID_INPUT`, a ledger
+    /// that cannot be opened `INPAINT_STATUS_IO`. Each run then either returns the stored
+    /// answer of an identical request, or is refused before anything is sent with
+    /// `INPAINT_STATUS_BUDGET` when its estimated cost would cross a cap, or sends the
+    /// request: a server that refuses (a wrong key: HTTP 401) or fails is
+    /// `INPAINT_STATUS_MODEL`, one that cannot be reached or does not answer in time
+    /// `INPAINT_STATUS_RUNTIME`. `inpaint_model_device` reports "remote:" and the base URL.
+    ///
     /// On success `*model_out` receives a new model, freed with `inpaint_model_free`. On
     /// failure `*model_out` is set to NULL; an unknown name is `INPAINT_STATUS_UNSUPPORTED`,
-    /// and its message lists the known names.
+    /// and its message lists the known names. A setting given to a model that does not take
+    /// it (a radius to "openai-compat", a base URL to "telea") is
+    /// `INPAINT_STATUS_INVALID_INPUT`.
     ///
     /// # Safety
     ///
@@ -551,8 +624,9 @@ impl inpaint_model {
     /// `inpaint_model_load_onnx` takes it ("cpu", "cuda", "cuda:1", …), then, when "auto" was
     /// asked for or devices were tried before it, in parentheses, what the platform checks
     /// found and why the others were refused: e.g. "cpu (cuda refused: ...)". The text up to
-    /// the first space is the device. "cpu" for the models `inpaint_model_load` loads;
-    /// "remote:" and the server's URL for those of `inpaint_model_load_remote`. Valid
+    /// the first space is the device. "cpu" for the classical models `inpaint_model_load`
+    /// loads; "remote:" and the server's URL for those of `inpaint_model_load_remote` and
+    /// for "openai-compat". Valid
     /// until the model is freed; do not free it. NULL if `model` is NULL.
     ///
     /// # Safety
@@ -573,13 +647,42 @@ impl inpaint_model {
     }
 
     /// The name of known model `index` (0 is the default model), or NULL when `index` is not
-    /// below `inpaint_model_name_count()`. Static; do not free.
+    /// below `inpaint_model_name_count()`. Static; do not free. The classical models come
+    /// first ("patchmatch", "telea", "navier-stokes"), then, in a build with the `openai`
+    /// feature, "openai-compat".
     #[unsafe(no_mangle)]
     pub extern "C" fn inpaint_model_name_at(index: usize) -> *const c_char {
         ffi::guard(ptr::null(), || {
             model_names()
                 .get(index)
-                .map_or(ptr::null(), |name| name.as_ptr())
+                .map_or(ptr::null(), |(name, _)| name.as_ptr())
+        })
+    }
+
+    /// What known model `index` needs besides an image and a mask: `INPAINT_NEEDS_*`
+    /// bits, e.g. `INPAINT_NEEDS_PROMPT | INPAINT_NEEDS_NETWORK` for
+    /// "openai-compat"; 0 for the classical models, and when `index` is not below
+    /// `inpaint_model_name_count()`.
+    #[unsafe(no_mangle)]
+    pub extern "C" fn inpaint_model_needs_at(index: usize) -> inpaint_needs {
+        ffi::guard(0, || {
+            model_names().get(index).map_or(0, |&(_, needs)| needs)
+        })
+    }
+
+    /// What a loaded model needs besides an image and a mask: `INPAINT_NEEDS_PROMPT`
+    /// for a model that paints from a prompt (a diffusion pipeline, "openai-compat"),
+    /// `INPAINT_NEEDS_NETWORK` for one whose forward pass runs elsewhere
+    /// ("openai-compat", `inpaint_model_load_remote`). 0 if `model` is NULL.
+    ///
+    /// # Safety
+    ///
+    /// `model` is NULL or a live model.
+    #[unsafe(no_mangle)]
+    pub unsafe extern "C" fn inpaint_model_needs(model: *const inpaint_model) -> inpaint_needs {
+        ffi::guard(0, || {
+            // SAFETY: NULL or live, by the caller's guarantee.
+            unsafe { model.as_ref() }.map_or(0, |m| m.needs)
         })
     }
 
@@ -623,6 +726,7 @@ impl inpaint_model_options {
         ffi::guard(ptr::null_mut(), || {
             ffi::into_raw(inpaint_model_options {
                 options: ModelOptions::new(),
+                openai: OpenAiSettings::default(),
             })
         })
     }
@@ -767,9 +871,11 @@ impl inpaint_run_options {
         unsafe { set(opts, |o| o.resize_limit = limit) }
     }
 
-    /// Sets the prompt and the negative prompt of a model that takes one (a diffusion model;
-    /// other models ignore them). Both are NUL-terminated UTF-8; NULL for `negative_prompt`
-    /// is the empty string. Default: both empty.
+    /// Sets the prompt and the negative prompt of a model that takes one (a diffusion model,
+    /// "openai-compat"; other models ignore them). Both are NUL-terminated UTF-8; NULL for
+    /// `negative_prompt` is the empty string. Default: both empty. "openai-compat" sends a
+    /// neutral "fill the masked area naturally" text for an empty prompt, and refuses a
+    /// non-empty negative prompt when running (the images API has none).
     ///
     /// # Safety
     ///

@@ -7,8 +7,8 @@ use inpaint_core::Error;
 /// What a fallible function returns: `INPAINT_STATUS_OK` (0) or why it failed.
 ///
 /// The numbers are grouped by source and never reused: 1xx the caller's input (100 invalid,
-/// 110 over the size limits, 120 unsupported), 2xx the model and its runtime (200 the model,
-/// 210 ONNX Runtime), 3xx files, 4xx downloads
+/// 110 over the size limits, 120 unsupported, 130 refused by the spending budget), 2xx the
+/// model and its runtime (200 the model, 210 ONNX Runtime), 3xx files, 4xx downloads
 /// (reserved), 9xx misuse of this C API. Functions return a plain `uint32_t` of these values,
 /// and new values may appear in later versions: `inpaint_status_str` describes any number.
 #[repr(u32)]
@@ -25,14 +25,21 @@ pub enum inpaint_status {
     /// A model, format or feature this build does not offer (an unknown model name; ONNX models
     /// in a build without the `onnx` feature).
     Unsupported = 120,
+    /// A request to a paid API ("openai-compat") was refused before anything was sent: its
+    /// estimated cost would cross a spending cap. The message names the cap, what was spent
+    /// and the estimate.
+    Budget = 130,
     /// An error the library reports that this version of the C API has no code for yet.
     Other = 199,
     /// The model failed or broke its contract (e.g. an ONNX file whose inputs are not those of
-    /// the architecture it was loaded as).
+    /// the architecture it was loaded as), or a remote API refused or failed (for
+    /// "openai-compat": a refused key, HTTP 401, which the message never quotes; 429; other
+    /// 4xx and 5xx answers; an answer that is not an image of the size asked for).
     Model = 200,
     /// ONNX Runtime is missing or too old, the device asked for cannot be used (not in this
     /// build, or refused by ONNX Runtime), or ONNX Runtime could not set up a session for the
     /// file (one it cannot parse); the message says where the runtime was looked for, or why.
+    /// Also a remote server that cannot be reached or does not answer in time.
     Runtime = 210,
     /// An image could not be decoded or encoded.
     Decode = 300,
@@ -51,11 +58,12 @@ pub enum inpaint_status {
 
 impl inpaint_status {
     /// Every status, for looking one up by number.
-    pub const ALL: [inpaint_status; 13] = [
+    pub const ALL: [inpaint_status; 14] = [
         inpaint_status::Ok,
         inpaint_status::InvalidInput,
         inpaint_status::LimitsExceeded,
         inpaint_status::Unsupported,
+        inpaint_status::Budget,
         inpaint_status::Other,
         inpaint_status::Model,
         inpaint_status::Runtime,
@@ -79,6 +87,7 @@ impl inpaint_status {
             inpaint_status::InvalidInput => c"invalid input",
             inpaint_status::LimitsExceeded => c"image exceeds the size limits",
             inpaint_status::Unsupported => c"unsupported by this build",
+            inpaint_status::Budget => c"refused by the spending budget; nothing was sent",
             inpaint_status::Other => c"other error",
             inpaint_status::Model => c"model error",
             inpaint_status::Runtime => c"ONNX Runtime missing, too old, or the device refused",
@@ -98,11 +107,42 @@ pub(crate) fn status_of(error: &Error) -> inpaint_status {
         Error::InvalidInput { .. } => inpaint_status::InvalidInput,
         Error::LimitsExceeded { .. } => inpaint_status::LimitsExceeded,
         Error::Unsupported { .. } => inpaint_status::Unsupported,
-        Error::Model { .. } => inpaint_status::Model,
+        Error::Model { source, .. } => {
+            // A remote API model's own error says more: a budget refusal, a timeout, …
+            #[cfg(feature = "openai")]
+            if let Some(error) = source
+                .as_deref()
+                .and_then(|s| s.downcast_ref::<inpaint_openai::Error>())
+            {
+                return status_of_openai(error);
+            }
+            let _ = source;
+            inpaint_status::Model
+        }
         Error::Runtime { .. } => inpaint_status::Runtime,
         Error::Decode { .. } => inpaint_status::Decode,
         Error::Io { .. } => inpaint_status::Io,
         _ => inpaint_status::Other,
+    }
+}
+
+/// The status of each error of the "openai-compat" model (inpaint-openai), when building it
+/// or from a run.
+#[cfg(feature = "openai")]
+pub(crate) fn status_of_openai(error: &inpaint_openai::Error) -> inpaint_status {
+    use inpaint_openai::Error as E;
+    match error {
+        E::Config { .. }
+        | E::Prices { .. }
+        | E::UnpricedModel { .. }
+        | E::UploadTooLarge { .. } => inpaint_status::InvalidInput,
+        E::BudgetExceeded { .. } => inpaint_status::Budget,
+        E::Ledger { .. } | E::Io { .. } => inpaint_status::Io,
+        E::Timeout { .. } | E::Transport { .. } => inpaint_status::Runtime,
+        E::Image(_) => inpaint_status::Decode,
+        // Unauthorized, RateLimited, Rejected, Server, BadAnswer, and any later variant: the
+        // server refused or failed.
+        _ => inpaint_status::Model,
     }
 }
 

@@ -121,7 +121,7 @@ fn status_str_describes_every_number() {
     assert_eq!(
         numbers,
         [
-            0, 100, 110, 120, 199, 200, 210, 300, 310, 900, 901, 902, 999
+            0, 100, 110, 120, 130, 199, 200, 210, 300, 310, 900, 901, 902, 999
         ]
     );
     assert_eq!(
@@ -253,6 +253,11 @@ fn unknown_names_list_the_known_ones() {
     for name in inpaint_models::MODEL_NAMES {
         assert!(message.contains(name), "{message}");
     }
+    assert_eq!(
+        message.contains("openai-compat"),
+        cfg!(feature = "openai"),
+        "{message}"
+    );
 }
 
 /// `inpaint_model_load_onnx` with these arguments: the status, the model (NULL on failure) and
@@ -482,11 +487,24 @@ fn onnx_auto_falls_back_and_says_why() {
 #[test]
 fn names_and_device() {
     let count = inpaint_model::inpaint_model_name_count();
-    assert_eq!(count, inpaint_models::MODEL_NAMES.len());
+    let classical = inpaint_models::MODEL_NAMES.len();
+    assert_eq!(count, classical + usize::from(cfg!(feature = "openai")));
     for (i, name) in inpaint_models::MODEL_NAMES.iter().enumerate() {
         assert_eq!(str_of(inpaint_model::inpaint_model_name_at(i)), *name);
+        assert_eq!(inpaint_model::inpaint_model_needs_at(i), 0);
+    }
+    if cfg!(feature = "openai") {
+        assert_eq!(
+            str_of(inpaint_model::inpaint_model_name_at(classical)),
+            "openai-compat"
+        );
+        assert_eq!(
+            inpaint_model::inpaint_model_needs_at(classical),
+            INPAINT_NEEDS_PROMPT | INPAINT_NEEDS_NETWORK
+        );
     }
     assert!(inpaint_model::inpaint_model_name_at(count).is_null());
+    assert_eq!(inpaint_model::inpaint_model_needs_at(count), 0);
     let model = load(c"navier-stokes");
     // SAFETY: a live model.
     unsafe {
@@ -1222,5 +1240,84 @@ fn diffusion_outpaints_through_the_c_abi() {
     unsafe {
         inpaint_run_options::inpaint_run_options_free(opts);
         inpaint_model::inpaint_model_free(model);
+    }
+}
+
+/// "openai-compat"'s settings: checked when set where they can be, refused by other models,
+/// and the model refuses the classical parameters. (Loading and running it against a fake
+/// server is in the C tests, which control the environment's key: tests/c/test_inpaint.c.)
+#[test]
+fn openai_settings_apply_to_openai_compat_only() {
+    let opts = inpaint_model_options::inpaint_model_options_new();
+    let mut err = ptr::null_mut();
+    let mut model = ptr::dangling_mut::<inpaint_model>();
+    // SAFETY: live options, valid strings and out-pointers throughout.
+    unsafe {
+        assert_eq!(
+            inpaint_model_options::inpaint_model_options_set_budget_cap(
+                opts,
+                c"week".as_ptr(),
+                1.0,
+                &mut err
+            ),
+            inpaint_status::InvalidInput
+        );
+        assert!(take_message(err).contains("session, day, month"));
+        for bad in [-1.0, f64::NAN, f64::INFINITY] {
+            assert_eq!(
+                inpaint_model_options::inpaint_model_options_set_budget_cap(
+                    opts,
+                    c"day".as_ptr(),
+                    bad,
+                    ptr::null_mut()
+                ),
+                inpaint_status::InvalidInput
+            );
+        }
+        assert_eq!(
+            inpaint_model_options::inpaint_model_options_set_openai_base_url(
+                opts,
+                ptr::null(),
+                ptr::null_mut()
+            ),
+            inpaint_status::NullParameter
+        );
+        assert_eq!(
+            inpaint_model_options::inpaint_model_options_set_dedup_window(opts, 0),
+            inpaint_status::Ok
+        );
+        assert_eq!(
+            inpaint_model::inpaint_model_load(c"telea".as_ptr(), opts, &mut model, &mut err),
+            inpaint_status::InvalidInput
+        );
+        assert!(model.is_null());
+        let message = take_message(err);
+        assert!(message.contains("de-dup window"), "{message}");
+        assert!(message.contains("openai-compat only"), "{message}");
+        inpaint_model_options::inpaint_model_options_free(opts);
+
+        let opts = inpaint_model_options::inpaint_model_options_new();
+        assert_eq!(
+            inpaint_model_options::inpaint_model_options_set_seed(opts, 3),
+            inpaint_status::Ok
+        );
+        let status = inpaint_model::inpaint_model_load(
+            c"openai-compat".as_ptr(),
+            opts,
+            &mut model,
+            &mut err,
+        );
+        let message = take_message(err);
+        if cfg!(feature = "openai") {
+            assert_eq!(status, inpaint_status::InvalidInput, "{message}");
+            assert!(
+                message.contains("do not apply to openai-compat"),
+                "{message}"
+            );
+        } else {
+            assert_eq!(status, inpaint_status::Unsupported, "{message}");
+        }
+        assert!(model.is_null());
+        inpaint_model_options::inpaint_model_options_free(opts);
     }
 }

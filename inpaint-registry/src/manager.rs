@@ -157,6 +157,45 @@ impl ModelManager {
         self.loaded.as_mut().map(|l| l.model.as_mut())
     }
 
+    /// Holds `model`, built by the caller, as the model of `plan`, dropping the loaded one:
+    /// for the models this manager does not build ([`ModelArchitecture::Api`]:
+    /// `openai-compat`, whose key, budget and ledger belong to `inpaint-openai`). `remote`
+    /// says where its forward pass runs ([`ActiveModel::remote`]); the pipeline's part runs
+    /// on the CPU. Building it first and adopting it once built keeps the old model loaded
+    /// when building fails.
+    ///
+    /// ```
+    /// use inpaint_registry::{ModelManager, Registry};
+    ///
+    /// let plan = Registry::new(None, None).plan(Some("openai-compat"))?;
+    /// let mut manager = ModelManager::new();
+    /// assert!(manager.load(plan.clone()).is_err()); // not the manager's to build
+    /// // Built elsewhere (a stand-in here), then held like any other model.
+    /// let model = inpaint_models::by_name("telea", &Default::default()).unwrap();
+    /// manager.adopt(plan, model, Some("remote:https://api.openai.com/v1".into()));
+    /// assert_eq!(manager.active().unwrap().id, "openai-compat");
+    /// assert!(manager.model_mut().is_some());
+    /// # Ok::<(), inpaint_registry::Error>(())
+    /// ```
+    pub fn adopt(
+        &mut self,
+        plan: LoadPlan,
+        model: Box<dyn InpaintModel + Send>,
+        remote: Option<String>,
+    ) -> &ActiveModel {
+        let info = ActiveModel {
+            id: plan.id.clone(),
+            architecture: plan.architecture,
+            path: plan.path.clone(),
+            device: Device::Cpu,
+            remote,
+            execution: None,
+            plan,
+        };
+        tracing::info!(id = %info.id, "model adopted");
+        &self.loaded.insert(Loaded { model, info }).info
+    }
+
     /// Drops the loaded model, freeing its memory; returns what it was.
     pub fn unload(&mut self) -> Option<ActiveModel> {
         self.loaded.take().map(|l| l.info)

@@ -18,6 +18,7 @@ use tokio::sync::{OwnedRwLockReadGuard, OwnedSemaphorePermit, RwLock, Semaphore}
 
 use inpaint_core::InpaintModel;
 use inpaint_models::onnx::{Device, DevicePolicy, OnnxOptions};
+use inpaint_openai::{OpenAiCompat, OpenAiConfig};
 use inpaint_registry::{
     ActiveModel, CATALOG, LoadPlan, ModelArchitecture, ModelManager, ModelRoot, Registry, Scanner,
     catalog,
@@ -41,10 +42,16 @@ pub(crate) struct Models {
     scanner: Mutex<Scanner>,
     device: Device,
     onnx: OnnxOptions,
+    openai: OpenAiConfig,
 }
 
 impl Models {
-    pub(crate) fn new(dirs: &[PathBuf], device: Device, onnx: OnnxOptions) -> Self {
+    pub(crate) fn new(
+        dirs: &[PathBuf],
+        device: Device,
+        onnx: OnnxOptions,
+        openai: OpenAiConfig,
+    ) -> Self {
         let roots = if dirs.is_empty() {
             ModelRoot::defaults_from_env()
         } else {
@@ -55,11 +62,13 @@ impl Models {
             scanner: Mutex::new(Scanner::new()),
             device,
             onnx,
+            openai,
         }
     }
 
     /// Scans the model folders (cached by path, size and time) and lists what can be served:
-    /// the classical models, then every usable model found.
+    /// the classical models, every usable model found, then the remote `openai-compat`
+    /// (always: it needs no file; its key is checked when it is switched to).
     pub(crate) fn list(&self) -> Vec<ModelInfo> {
         let discovery = self.scan();
         let mut infos: Vec<ModelInfo> = CATALOG
@@ -76,6 +85,12 @@ impl Models {
                 Some(model.path().display().to_string()),
                 model.architecture,
             ));
+        }
+        for entry in CATALOG
+            .iter()
+            .filter(|e| matches!(e.architecture, ModelArchitecture::Api(_)))
+        {
+            infos.push(describe(entry.id, None, Some(entry.architecture)));
         }
         infos
     }
@@ -106,18 +121,28 @@ impl Models {
     fn manager(&self) -> ModelManager {
         ModelManager::new().with_onnx_options(self.onnx.clone())
     }
+
+    /// Loads `plan` into `manager`; `openai-compat`, which the manager does not build, is
+    /// built here from the server's options and handed to it. On failure the loaded model
+    /// stays.
+    fn load(&self, manager: &mut ModelManager, plan: LoadPlan) -> Result<ActiveModel> {
+        if !matches!(plan.architecture, ModelArchitecture::Api(_)) {
+            return Ok(manager.load(plan)?.clone());
+        }
+        if let Some(active) = manager.active().filter(|a| a.plan == plan) {
+            return Ok(active.clone());
+        }
+        let model = OpenAiCompat::new(self.openai.clone())?;
+        let remote = format!("remote:{}", model.config().base_url);
+        Ok(manager.adopt(plan, Box::new(model), Some(remote)).clone())
+    }
 }
 
 /// IOPaint's `ModelInfo` for model `id`: a prompt model when its architecture or the catalog
 /// says so.
 fn describe(id: &str, path: Option<String>, architecture: Option<ModelArchitecture>) -> ModelInfo {
     let takes_prompt = catalog::entry(id).is_some_and(|e| e.needs_prompt);
-    describe_as(
-        id,
-        path,
-        model_type(architecture, takes_prompt),
-        architecture,
-    )
+    describe_as(id, path, architecture, takes_prompt)
 }
 
 /// The Settings tab IOPaint's app shows a model under: a Stable Diffusion pipeline by its
@@ -144,14 +169,17 @@ fn model_type(architecture: Option<ModelArchitecture>, takes_prompt: bool) -> Mo
 fn describe_as(
     id: &str,
     path: Option<String>,
-    model_type: ModelType,
     architecture: Option<ModelArchitecture>,
+    takes_prompt: bool,
 ) -> ModelInfo {
+    let model_type = model_type(architecture, takes_prompt);
     let mut info = ModelInfo::erase(id, path.unwrap_or_else(|| id.to_owned()));
     if model_type != ModelType::Inpaint {
         info.model_type = model_type;
         info.need_prompt = true;
-        info.support_strength = true;
+        // A remote images API has no strength (nor steps, sampler or seed): it paints the
+        // masked area from the prompt.
+        info.support_strength = !matches!(architecture, Some(ModelArchitecture::Api(_)));
     }
     // The pipeline's extender runs on the models that see the whole image: the Stable
     // Diffusion pipelines (IOPaint offers it for its SD and SDXL models).
@@ -165,12 +193,7 @@ fn describe_active(active: &ActiveModel, manager: &mut ModelManager) -> Served {
     let path = active.path.as_ref().map(|p| p.display().to_string());
     let takes_prompt = manager.model_mut().is_some_and(|m| m.spec().takes_prompt);
     Served {
-        info: describe_as(
-            &active.id,
-            path,
-            model_type(Some(active.architecture), takes_prompt),
-            Some(active.architecture),
-        ),
+        info: describe_as(&active.id, path, Some(active.architecture), takes_prompt),
         active: active.clone(),
     }
 }
@@ -237,7 +260,7 @@ impl Engine {
         let mut first = None;
         for _ in 0..workers {
             let mut manager = models.manager();
-            let active = manager.load(plan.clone())?.clone();
+            let active = models.load(&mut manager, plan.clone())?;
             if first.is_none() {
                 first = Some(describe_active(&active, &mut manager));
             }
@@ -344,9 +367,8 @@ impl Engine {
             let mut loaded = None;
             for (i, slot) in this.slots.iter().enumerate() {
                 let mut manager = slot.lock().unwrap_or_else(PoisonError::into_inner);
-                match manager.load(plan.clone()) {
+                match this.models.load(&mut manager, plan.clone()) {
                     Ok(active) => {
-                        let active = active.clone();
                         if loaded.is_none() {
                             loaded = Some(describe_active(&active, &mut manager));
                         }
@@ -356,11 +378,11 @@ impl Engine {
                         // Instances before `i` run the new model now: put the old one back.
                         for slot in &this.slots[..i] {
                             let mut manager = slot.lock().unwrap_or_else(PoisonError::into_inner);
-                            if let Err(rollback) = manager.load(old.clone()) {
+                            if let Err(rollback) = this.models.load(&mut manager, old.clone()) {
                                 tracing::error!(
                                     "rolling back to `{}` failed: {}",
                                     old.id,
-                                    rollback.full_message()
+                                    inpaint_core::error::full_message(&rollback)
                                 );
                             }
                         }

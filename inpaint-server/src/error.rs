@@ -21,6 +21,10 @@ pub enum Error {
     /// The model could not be resolved or loaded.
     #[error(transparent)]
     Registry(#[from] inpaint_registry::Error),
+    /// `openai-compat` could not be built (no key, a bad setting, a ledger that cannot be
+    /// opened).
+    #[error("cannot serve openai-compat: {0}")]
+    OpenAi(#[from] inpaint_openai::Error),
     /// Binding or serving failed.
     #[error("{context}: {source}")]
     Io {
@@ -129,6 +133,14 @@ impl From<inpaint_core::Error> for ApiError {
     fn from(err: inpaint_core::Error) -> Self {
         use inpaint_core::Error as E;
         let message = err.full_message();
+        if let E::Model {
+            source: Some(source),
+            ..
+        } = &err
+            && let Some(openai) = source.downcast_ref::<inpaint_openai::Error>()
+        {
+            return openai_status(openai, message);
+        }
         match err {
             E::InvalidInput { .. } => Self::bad_request(message),
             E::LimitsExceeded { .. } => {
@@ -141,6 +153,42 @@ impl From<inpaint_core::Error> for ApiError {
                 message,
             ),
             _ => Self::internal(message),
+        }
+    }
+}
+
+/// An `openai-compat` error: a budget refusal is 402 (someone must raise a cap or wait for
+/// the next day or month), a remote API that refuses or fails 502, a setting 422, the rest
+/// (the ledger) 500.
+fn openai_status(err: &inpaint_openai::Error, message: String) -> ApiError {
+    use inpaint_openai::Error as E;
+    match err {
+        E::BudgetExceeded { .. } => {
+            ApiError::new(StatusCode::PAYMENT_REQUIRED, "BudgetExceeded", message)
+        }
+        E::Config { .. } | E::Prices { .. } | E::UnpricedModel { .. } => {
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "ModelError", message)
+        }
+        E::UploadTooLarge { .. } => {
+            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "LimitsExceeded", message)
+        }
+        E::Ledger { .. } | E::Io { .. } | E::Image(_) => ApiError::internal(message),
+        _ => ApiError::new(StatusCode::BAD_GATEWAY, "RemoteError", message),
+    }
+}
+
+impl From<Error> for ApiError {
+    fn from(err: Error) -> Self {
+        match err {
+            Error::Registry(err) => err.into(),
+            Error::OpenAi(err) => {
+                let message = format!(
+                    "cannot serve openai-compat: {}",
+                    inpaint_core::error::full_message(&err)
+                );
+                openai_status(&err, message)
+            }
+            other => ApiError::internal(inpaint_core::error::full_message(&other)),
         }
     }
 }

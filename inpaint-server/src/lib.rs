@@ -11,8 +11,10 @@
 //! * Socket.IO (Engine.IO 4, as python-socketio serves it) at `/socket.io/`: the app's
 //!   `diffusion_finish` event after every inpaint.
 //! * The models come from `inpaint-registry` (the catalog's classical models and every model
-//!   found in the model folders), run through `inpaint-core`'s pipeline; this crate adds no
-//!   pre- or post-processing of its own beyond encoding pictures for HTTP.
+//!   found in the model folders) and `inpaint-openai` (`openai-compat`, a remote
+//!   OpenAI-compatible images API within a spending budget, listed with the prompt box), run
+//!   through `inpaint-core`'s pipeline; this crate adds no pre- or post-processing of its
+//!   own beyond encoding pictures for HTTP.
 //! * Serving many: `workers` instances of the model, a bounded queue (503 with
 //!   `Retry-After` when full), a model switch that waits for running requests, body and
 //!   image-size limits, a per-request timeout, graceful shutdown.
@@ -58,6 +60,7 @@ pub use engine::Served;
 pub use error::{ApiError, Error, Result};
 pub use inpaint_core::Limits;
 pub use inpaint_models::onnx::{Device, OnnxOptions};
+pub use inpaint_openai::OpenAiConfig;
 pub use schema::{ModelInfo, ModelType, SAMPLERS};
 
 use engine::{Engine, Models};
@@ -93,6 +96,11 @@ pub struct ServerOptions {
     pub input: Option<PathBuf>,
     /// Where `POST /api/v1/save_image` writes (IOPaint's `--output-dir`); `None` refuses.
     pub output_dir: Option<PathBuf>,
+    /// The `openai-compat` model's settings: its API, its budget and ledger. The key comes
+    /// from the environment (`INPAINT_OPENAI_API_KEY`, else `OPENAI_API_KEY`) unless set
+    /// here. The model is built when it is served (at start or on a switch); each worker
+    /// is one budget session.
+    pub openai: OpenAiConfig,
 }
 
 impl Default for ServerOptions {
@@ -110,6 +118,7 @@ impl Default for ServerOptions {
             web_app: None,
             input: None,
             output_dir: None,
+            openai: OpenAiConfig::default(),
         }
     }
 }
@@ -191,6 +200,12 @@ impl ServerOptions {
         self.output_dir = Some(dir.into());
         self
     }
+
+    /// Sets [`openai`](Self::openai).
+    pub fn with_openai(mut self, config: OpenAiConfig) -> Self {
+        self.openai = config;
+        self
+    }
 }
 
 /// Where the web app is served from.
@@ -243,7 +258,12 @@ impl Server {
         if options.request_timeout.is_zero() {
             return Err(Error::invalid_option("the request timeout must be above 0"));
         }
-        let models = Models::new(&options.model_dirs, options.device, options.onnx.clone());
+        let models = Models::new(
+            &options.model_dirs,
+            options.device,
+            options.onnx.clone(),
+            options.openai.clone(),
+        );
         let engine = Engine::start(
             models,
             options.model.as_deref(),

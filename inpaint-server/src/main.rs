@@ -12,7 +12,8 @@ use std::time::Duration;
 
 use clap::Parser;
 use inpaint_models::onnx::RuntimeSearch;
-use inpaint_server::{Device, Limits, OnnxOptions, Server, ServerOptions};
+use inpaint_openai::{BudgetConfig, cap_from_dollars};
+use inpaint_server::{Device, Limits, OnnxOptions, OpenAiConfig, Server, ServerOptions};
 
 /// Where `scripts/fetch-iopaint-web.sh` puts the web app, relative to the repository.
 const DEFAULT_WEB_APP: &str = "target/iopaint-web/web_app";
@@ -64,10 +65,69 @@ struct Args {
     /// Longest a request may take, waiting included, in seconds (503 beyond).
     #[arg(long, value_name = "S", default_value_t = 300)]
     timeout: u64,
+    /// openai-compat: the API root (default https://api.openai.com/v1; http:// only for a
+    /// local server). The key comes from INPAINT_OPENAI_API_KEY, else OPENAI_API_KEY.
+    #[arg(long, value_name = "URL")]
+    openai_base_url: Option<String>,
+    /// openai-compat: the API's model (default gpt-image-1; must be in the price table).
+    #[arg(long, value_name = "NAME")]
+    openai_model: Option<String>,
+    /// openai-compat: the `quality` sent (e.g. low, medium, high); without it the server
+    /// picks and the estimate assumes the dearest.
+    #[arg(long, value_name = "Q")]
+    openai_quality: Option<String>,
+    /// openai-compat: a price table file to use instead of the built-in one.
+    #[arg(long, value_name = "FILE")]
+    openai_prices: Option<PathBuf>,
+    /// openai-compat: the most each worker may spend while the server runs, in US dollars
+    /// (0 = unlimited; default 1).
+    #[arg(long, value_name = "USD")]
+    budget_session: Option<f64>,
+    /// openai-compat: the most to spend per UTC day, across processes sharing the ledger
+    /// (0 = unlimited; default 5).
+    #[arg(long, value_name = "USD")]
+    budget_day: Option<f64>,
+    /// openai-compat: the most to spend per UTC month, across processes sharing the ledger
+    /// (0 = unlimited; default 20).
+    #[arg(long, value_name = "USD")]
+    budget_month: Option<f64>,
+    /// openai-compat: the spending ledger (SQLite; default
+    /// ~/.local/share/inpaint/openai-ledger.sqlite3).
+    #[arg(long, value_name = "PATH")]
+    budget_db: Option<PathBuf>,
 }
 
 impl Args {
-    fn options(&self) -> ServerOptions {
+    /// openai-compat's settings: its defaults, then the flags.
+    fn openai(&self) -> Result<OpenAiConfig, String> {
+        let mut config = OpenAiConfig::new()
+            .with_quality(self.openai_quality.clone())
+            .with_prices(self.openai_prices.clone());
+        if let Some(url) = &self.openai_base_url {
+            config = config.with_base_url(url);
+        }
+        if let Some(model) = &self.openai_model {
+            config = config.with_model(model);
+        }
+        let mut budget = BudgetConfig::default();
+        for (cap, flag, dollars) in [
+            (
+                &mut budget.caps.session,
+                "--budget-session",
+                self.budget_session,
+            ),
+            (&mut budget.caps.day, "--budget-day", self.budget_day),
+            (&mut budget.caps.month, "--budget-month", self.budget_month),
+        ] {
+            if let Some(dollars) = dollars {
+                *cap = cap_from_dollars(dollars).map_err(|e| format!("{flag}: {e}"))?;
+            }
+        }
+        budget.ledger = self.budget_db.clone();
+        Ok(config.with_budget(budget))
+    }
+
+    fn options(&self) -> Result<ServerOptions, String> {
         let mut runtime = RuntimeSearch::from_env();
         if let Some(path) = &self.ort_lib {
             runtime = runtime.with_library(path);
@@ -86,7 +146,8 @@ impl Args {
                     .min(u64::from(self.max_side) * u64::from(self.max_side)),
             ))
             .with_request_timeout(Duration::from_secs(self.timeout))
-            .with_web_app(&self.web_app);
+            .with_web_app(&self.web_app)
+            .with_openai(self.openai()?);
         for dir in &self.model_dirs {
             options = options.with_model_dir(dir);
         }
@@ -96,7 +157,7 @@ impl Args {
         if let Some(dir) = &self.output_dir {
             options = options.with_output_dir(dir);
         }
-        options
+        Ok(options)
     }
 }
 
@@ -123,7 +184,7 @@ async fn shutdown_signal() {
 }
 
 async fn run(args: Args) -> Result<(), String> {
-    let options = args.options();
+    let options = args.options()?;
     let server = tokio::task::spawn_blocking(move || Server::new(options))
         .await
         .map_err(|e| e.to_string())?
@@ -140,9 +201,10 @@ async fn run(args: Args) -> Result<(), String> {
         served.info.name,
         served.active.architecture.name()
     );
-    match &served.active.execution {
-        Some(execution) => println!("device:   {execution}"),
-        None => println!("device:   {}", served.active.device),
+    match (&served.active.remote, &served.active.execution) {
+        (Some(remote), _) => println!("device:   {remote}"),
+        (None, Some(execution)) => println!("device:   {execution}"),
+        (None, None) => println!("device:   {}", served.active.device),
     }
     println!("web app:  {}", server.web_app_line());
     println!(

@@ -1,5 +1,6 @@
 /* C tests of the inpaint C API: built with -Wall -Wextra -Wpedantic -Werror -std=c11 and run
  * under AddressSanitizer + UBSan and under valgrind by scripts/test-c.sh. */
+#define _POSIX_C_SOURCE 200809L /* setenv, unsetenv: the "no API key" test */
 #include "inpaint.h"
 #include "inpaint.h" /* twice: the include guard must hold */
 
@@ -80,7 +81,10 @@ static void test_load(void) {
     CHECK(strcmp(inpaint_model_name_at(0), "patchmatch") == 0); /* the default */
     CHECK(inpaint_model_name_at(count) == NULL);
     for (size_t i = 0; i < count; i++) {
+        if (inpaint_model_needs_at(i) & INPAINT_NEEDS_NETWORK) continue; /* test_openai */
+        CHECK(inpaint_model_needs_at(i) == 0);
         model = load(inpaint_model_name_at(i));
+        CHECK(inpaint_model_needs(model) == 0);
         CHECK(strcmp(inpaint_model_name(model), inpaint_model_name_at(i)) == 0);
         CHECK(strcmp(inpaint_model_device(model), "cpu") == 0);
         inpaint_model_free(model);
@@ -339,9 +343,162 @@ static void test_diffusion_options(const char *onnx_dir) {
     CHECK(inpaint_model_load_diffusion(NULL, NULL, &model, NULL) == INPAINT_STATUS_NULL_PARAMETER);
 }
 
+/* The key scripts/test-c.sh gives the fake server and this program (OPENAI_API_KEY). */
+static const char *api_key(void) {
+    const char *key = getenv("OPENAI_API_KEY");
+    CHECK(key != NULL && strlen(key) > 8);
+    return key ? key : "(unset)";
+}
+
+/* "openai-compat" against tests/c/fake_openai.py at `server` ("http://127.0.0.1:PORT"): each
+ * base URL below is a route of the fake (see its docstring). `ledger` is a fresh file. */
+static void test_openai(const char *server, const char *ledger) {
+    char url[512];
+    inpaint_model *model = NULL;
+    inpaint_error *err = NULL;
+    size_t index = inpaint_model_name_count();
+    for (size_t i = 0; i < inpaint_model_name_count(); i++)
+        if (strcmp(inpaint_model_name_at(i), "openai-compat") == 0) index = i;
+    if (index == inpaint_model_name_count()) {
+        /* A build without the `openai` feature: not listed, and not loadable. */
+        CHECK(inpaint_model_load("openai-compat", NULL, &model, NULL) == INPAINT_STATUS_UNSUPPORTED);
+        return;
+    }
+    CHECK(inpaint_model_needs_at(index) == (INPAINT_NEEDS_PROMPT | INPAINT_NEEDS_NETWORK));
+    CHECK(inpaint_model_needs_at(inpaint_model_name_count()) == 0);
+    CHECK(strcmp(inpaint_status_str(INPAINT_STATUS_BUDGET), "unknown status") != 0);
+    const char *key = api_key();
+
+    /* Its settings are refused by other models, and its model options by it. */
+    inpaint_model_options *opts = inpaint_model_options_new();
+    CHECK(opts != NULL);
+    snprintf(url, sizeof url, "%s/ok/v1", server);
+    CHECK(inpaint_model_options_set_openai_base_url(opts, url, NULL) == INPAINT_STATUS_OK);
+    CHECK(inpaint_model_load("telea", opts, &model, &err) == INPAINT_STATUS_INVALID_INPUT);
+    CHECK(model == NULL);
+    CHECK(err != NULL && strstr(inpaint_error_message(err), "openai-compat only") != NULL);
+    inpaint_error_free(err);
+    CHECK(inpaint_model_options_set_budget_cap(opts, "week", 1.0, &err) == INPAINT_STATUS_INVALID_INPUT);
+    CHECK(err != NULL && strstr(inpaint_error_message(err), "session, day, month") != NULL);
+    inpaint_error_free(err);
+    CHECK(inpaint_model_options_set_budget_cap(opts, "day", -1.0, NULL) == INPAINT_STATUS_INVALID_INPUT);
+    CHECK(inpaint_model_options_set_budget_cap(opts, NULL, 1.0, NULL) == INPAINT_STATUS_NULL_PARAMETER);
+    CHECK(inpaint_model_options_set_openai_model(NULL, "dall-e-2", NULL) == INPAINT_STATUS_NULL_PARAMETER);
+    inpaint_model_options *with_radius = inpaint_model_options_new();
+    CHECK(inpaint_model_options_set_radius(with_radius, 3.0) == INPAINT_STATUS_OK);
+    CHECK(inpaint_model_load("openai-compat", with_radius, &model, NULL) == INPAINT_STATUS_INVALID_INPUT);
+    inpaint_model_options_free(with_radius);
+
+    /* A model the price table does not list: refused when loading. */
+    CHECK(inpaint_model_options_set_openai_model(opts, "no-such-model", NULL) == INPAINT_STATUS_OK);
+    CHECK(inpaint_model_options_set_budget_db(opts, ledger, NULL) == INPAINT_STATUS_OK);
+    CHECK(inpaint_model_load("openai-compat", opts, &model, &err) == INPAINT_STATUS_INVALID_INPUT);
+    CHECK(err != NULL && strstr(inpaint_error_message(err), "dall-e-2") != NULL);
+    inpaint_error_free(err);
+
+    /* Loaded, and run with a prompt: the fake answers a solid colour inside the mask. */
+    CHECK(inpaint_model_options_set_openai_model(opts, "dall-e-2", NULL) == INPAINT_STATUS_OK);
+    CHECK(inpaint_model_options_set_openai_timeout(opts, 30.0) == INPAINT_STATUS_OK);
+    CHECK(inpaint_model_options_set_budget_cap(opts, "day", 2.5, NULL) == INPAINT_STATUS_OK);
+    uint32_t status = inpaint_model_load("openai-compat", opts, &model, &err);
+    CHECK(status == INPAINT_STATUS_OK);
+    if (status != INPAINT_STATUS_OK) {
+        fprintf(stderr, "openai-compat: %s\n", err ? inpaint_error_message(err) : "?");
+        inpaint_error_free(err);
+        inpaint_model_options_free(opts);
+        return;
+    }
+    CHECK(strcmp(inpaint_model_name(model), "openai-compat") == 0);
+    CHECK(strncmp(inpaint_model_device(model), "remote:http://127.0.0.1:", 24) == 0);
+    CHECK(inpaint_model_needs(model) == (INPAINT_NEEDS_PROMPT | INPAINT_NEEDS_NETWORK));
+
+    enum { N = W * H * 3 };
+    uint8_t image[N], mask[W * H], out[N];
+    make_image(image, W * 3, 3);
+    make_mask(mask, W);
+    inpaint_image_view iv = {image, sizeof image, W, H, W * 3, INPAINT_PIXEL_FORMAT_RGB8};
+    inpaint_image_view mv = {mask, sizeof mask, W, H, W, INPAINT_PIXEL_FORMAT_GRAY8};
+    inpaint_run_options *run = inpaint_run_options_new();
+    CHECK(inpaint_run_options_set_prompt(run, "a red bench", NULL, NULL) == INPAINT_STATUS_OK);
+    for (int round = 0; round < 2; round++) { /* the second is de-duplicated: no request */
+        memset(out, 0, sizeof out);
+        status = inpaint_model_run_with_options(model, &iv, &mv, run, out, sizeof out, &err);
+        CHECK(status == INPAINT_STATUS_OK);
+        if (status != INPAINT_STATUS_OK) {
+            fprintf(stderr, "openai-compat run: %s\n", err ? inpaint_error_message(err) : "?");
+            inpaint_error_free(err);
+            continue;
+        }
+        int outside_same = 1, inside_painted = 1;
+        for (unsigned y = 0; y < H; y++)
+            for (unsigned x = 0; x < W; x++) {
+                const uint8_t *got = out + (y * W + x) * 3, *was = image + (y * W + x) * 3;
+                if (in_hole(x, y))
+                    inside_painted &= abs(got[0] - 10) <= 2 && abs(got[1] - 200) <= 2 && abs(got[2] - 30) <= 2;
+                else
+                    outside_same &= memcmp(got, was, 3) == 0;
+            }
+        CHECK(outside_same);
+        CHECK(inside_painted);
+    }
+    /* Without the prompt the fake refuses (HTTP 400, naming the prompt it got): a model error. */
+    CHECK(inpaint_model_run(model, &iv, &mv, out, sizeof out, &err) == INPAINT_STATUS_MODEL);
+    CHECK(err != NULL && strstr(inpaint_error_message(err), "wrong prompt") != NULL);
+    inpaint_error_free(err);
+    /* The images API has no negative prompt: refused, not ignored. */
+    CHECK(inpaint_run_options_set_prompt(run, "a red bench", "blurry", NULL) == INPAINT_STATUS_OK);
+    CHECK(inpaint_model_run_with_options(model, &iv, &mv, run, out, sizeof out, &err) ==
+          INPAINT_STATUS_INVALID_INPUT);
+    CHECK(err != NULL && strstr(inpaint_error_message(err), "negative prompt") != NULL);
+    inpaint_error_free(err);
+    CHECK(inpaint_run_options_set_prompt(run, "a red bench", NULL, NULL) == INPAINT_STATUS_OK);
+    inpaint_model_free(model);
+
+    /* A refused key (HTTP 401): a model error that never quotes the key, though the server did. */
+    snprintf(url, sizeof url, "%s/unauthorized/v1", server);
+    CHECK(inpaint_model_options_set_openai_base_url(opts, url, NULL) == INPAINT_STATUS_OK);
+    CHECK(inpaint_model_load("openai-compat", opts, &model, NULL) == INPAINT_STATUS_OK);
+    CHECK(inpaint_model_run_with_options(model, &iv, &mv, run, out, sizeof out, &err) == INPAINT_STATUS_MODEL);
+    CHECK(err != NULL && strstr(inpaint_error_message(err), "401") != NULL);
+    CHECK(err != NULL && strstr(inpaint_error_message(err), key) == NULL);
+    inpaint_error_free(err);
+    inpaint_model_free(model);
+
+    /* A session cap below the estimate: refused before anything is sent (the fake's /fail
+     * route would answer 500, and the script checks it got nothing), naming the cap. */
+    snprintf(url, sizeof url, "%s/fail/v1", server);
+    CHECK(inpaint_model_options_set_openai_base_url(opts, url, NULL) == INPAINT_STATUS_OK);
+    CHECK(inpaint_model_options_set_budget_cap(opts, "session", 0.001, NULL) == INPAINT_STATUS_OK);
+    CHECK(inpaint_model_load("openai-compat", opts, &model, NULL) == INPAINT_STATUS_OK);
+    CHECK(inpaint_model_run_with_options(model, &iv, &mv, run, out, sizeof out, &err) == INPAINT_STATUS_BUDGET);
+    CHECK(err != NULL && inpaint_error_status(err) == INPAINT_STATUS_BUDGET);
+    CHECK(err != NULL && strstr(inpaint_error_message(err), "session cap") != NULL);
+    CHECK(err != NULL && strstr(inpaint_error_message(err), "nothing was sent") != NULL);
+    inpaint_error_free(err);
+    inpaint_model_free(model);
+
+    /* No key in the environment: refused when loading, saying where the key comes from. */
+    char saved[256];
+    snprintf(saved, sizeof saved, "%s", key);
+    CHECK(unsetenv("OPENAI_API_KEY") == 0 && unsetenv("INPAINT_OPENAI_API_KEY") == 0);
+    CHECK(inpaint_model_load("openai-compat", opts, &model, &err) == INPAINT_STATUS_INVALID_INPUT);
+    CHECK(model == NULL);
+    CHECK(err != NULL && strstr(inpaint_error_message(err), "OPENAI_API_KEY") != NULL);
+    inpaint_error_free(err);
+    CHECK(setenv("OPENAI_API_KEY", saved, 1) == 0);
+
+    inpaint_run_options_free(run);
+    inpaint_model_options_free(opts);
+}
+
 int main(int argc, char **argv) {
-    if (argc != 2) {
-        fprintf(stderr, "usage: %s ONNX_FIXTURE_DIR (inpaint-models/tests/fixtures/onnx)\n", argv[0]);
+    if (argc != 4) {
+        fprintf(stderr,
+                "usage: %s ONNX_FIXTURE_DIR FAKE_OPENAI_URL LEDGER\n"
+                "  ONNX_FIXTURE_DIR: inpaint-models/tests/fixtures/onnx\n"
+                "  FAKE_OPENAI_URL: http://127.0.0.1:PORT of tests/c/fake_openai.py\n"
+                "  LEDGER: a budget ledger file that does not exist yet\n",
+                argv[0]);
         return 2;
     }
     test_version();
@@ -351,6 +508,7 @@ int main(int argc, char **argv) {
     test_rgba();
     test_onnx(argv[1]);
     test_diffusion_options(argv[1]);
+    test_openai(argv[2], argv[3]);
     printf("%d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;
 }
