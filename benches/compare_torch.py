@@ -2,7 +2,7 @@
 """big-LaMa in PyTorch (what IOPaint runs) against our pipeline on ONNX Runtime, side by side.
 
     scripts/torch-env.sh && scripts/fetch-onnxruntime.sh
-    cargo build --release -p inpaint-benches --bin inpaint-timing
+    cargo build --release -p inpaint-examples --example inpaint-timing
     .venv-torch/bin/python benches/compare_torch.py [--sizes 512 1024] [--rounds N]
         [--threads N] [--variants NAME ...] [--device cpu|cuda] [--ort-lib PATH] [--out FILE]
 
@@ -310,7 +310,7 @@ def main() -> int:
     ap.add_argument("--variants", nargs="+", choices=TORCH_VARIANTS + OURS_VARIANTS)
     ap.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     ap.add_argument("--ort-lib", type=Path, help="libonnxruntime.so to load (else ORT_DYLIB_PATH / .runtime)")
-    ap.add_argument("--timing", type=Path, default=ROOT / "target" / "release" / "inpaint-timing")
+    ap.add_argument("--timing", type=Path, default=ROOT / "target" / "release" / "examples" / "inpaint-timing")
     ap.add_argument("--pause", type=float, default=1.0, help="seconds between runs (default 1)")
     ap.add_argument("--out", type=Path, default=OUT_DIR / "results.md")
     ap.add_argument("--worker", choices=TORCH_VARIANTS, help=argparse.SUPPRESS)

@@ -143,8 +143,8 @@ def fraction_mask(side: int, fraction: float, rng: np.random.Generator) -> np.nd
 
 
 def build_timing_binary() -> Path:
-    """`cargo build --release -p inpaint-benches --bin inpaint-timing`; returns the binary."""
-    command = ["cargo", "build", "--release", "-p", "inpaint-benches", "--bin", "inpaint-timing",
+    """`cargo build --release -p inpaint-examples --example inpaint-timing`; returns the binary."""
+    command = ["cargo", "build", "--release", "-p", "inpaint-examples", "--example", "inpaint-timing",
                "--message-format=json-render-diagnostics"]
     print("$ " + " ".join(command[:-1]), file=sys.stderr, flush=True)
     result = subprocess.run(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)

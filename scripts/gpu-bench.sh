@@ -72,14 +72,14 @@ pack() {
     log "$(ls "$carry/parts" | grep -c part-) parts in .gpu-bench/parts/"
 
     log "building inpaint-timing and the onnx bench with the cuda and tensorrt features"
-    cargo build --release -p inpaint-benches --features cuda,tensorrt --bin inpaint-timing
+    cargo build --release -p inpaint-examples --features cuda,tensorrt --example inpaint-timing
     local bench
     bench="$(cargo bench -p inpaint-benches --features cuda,tensorrt --bench onnx --no-run \
         --message-format=json 2>/dev/null |
         sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -1)"
     [[ -x "$bench" ]] || die "cargo bench --no-run gave no executable"
     # Stripped: with debug info they would not fit beside a part.
-    strip -o "$carry/bin/inpaint-timing" target/release/inpaint-timing
+    strip -o "$carry/bin/inpaint-timing" target/release/examples/inpaint-timing
     strip -o "$carry/bin/onnx-bench" "$bench"
     du -h "$carry/bin/"* "$carry/parts/"* >&2
 }

@@ -28,7 +28,8 @@ python="$(pinned_venv .venv-kserve "${PINS[@]}")"
 [[ "${1:-}" == --prepare ]] && exit 0
 
 scripts/fetch-onnxruntime.sh >/dev/null
-cargo build --locked --quiet -p inpaint-examples --example models
+# --workspace: reuses the units `cargo test --workspace` built (see test-server.sh).
+cargo build --locked --quiet --workspace --example models
 models=target/debug/examples/models
 
 fixtures=inpaint-models/tests/fixtures/onnx

@@ -45,7 +45,9 @@ if ! cmp -s "$lock" "$tools/package-lock.json" || [[ ! -f "$tools/node_modules/p
 fi
 $prepare_only && exit 0
 
-cargo build --locked -p inpaint-server --bin inpaint-server --example load
+# --workspace: the units `cargo test --workspace` built (scripts/test.sh's "tests" step) are
+# reused; `-p inpaint-server` alone unifies features differently and would rebuild.
+cargo build --locked --workspace --bin inpaint-server --example load
 server_bin="$root/target/debug/inpaint-server"
 log="$root/target/test-server.log"
 shots="$root/target/browser-test"

@@ -75,7 +75,7 @@ background+=("$fuzz_pid")
 step "tests: run"
 cargo test --workspace --locked
 
-# These two reuse the test build (same units; see each script), so they run before the
+# These four reuse the test build (same units; see each script), so they run before the
 # publishing step, which makes the workspace's own crates rebuild.
 step "the CLIP tokenizer gives transformers' ids on the real CLIP vocabulary (open-clip-torch wheel, sha256-checked)"
 scripts/test-clip-tokenizer.sh
@@ -83,18 +83,18 @@ scripts/test-clip-tokenizer.sh
 step "the C ABI: header, C tests (ASan+UBSan, valgrind), C example, pkg-config"
 scripts/test-c.sh
 
+step "inpaint-server end to end: IOPaint's web app in headless Chromium, a load test, SIGTERM"
+scripts/test-server.sh
+
+step "remote inference: Triton config.pbtxt against Triton's schema; KServe's server on 127.0.0.1, byte-identical to local"
+scripts/test-remote.sh
+
 step "publishing: every library crate packages and builds from its packaged sources"
 scripts/package.sh
 
 step "the README's first command, on the sample photo"
 cargo run --release --locked --example inpaint -- \
     --image examples/data/photo.jpg --mask examples/data/mask.png --output target/sample-out.png
-
-step "inpaint-server end to end: IOPaint's web app in headless Chromium, a load test, SIGTERM"
-scripts/test-server.sh
-
-step "remote inference: Triton config.pbtxt against Triton's schema; KServe's server on 127.0.0.1, byte-identical to local"
-scripts/test-remote.sh
 
 step "the ONNX test graphs are exactly what scripts/make-onnx-fixtures.py makes, and compute its formulas"
 .venv/bin/python scripts/make-onnx-fixtures.py --check >/dev/null
