@@ -143,8 +143,12 @@ def fraction_mask(side: int, fraction: float, rng: np.random.Generator) -> np.nd
 
 
 def build_timing_binary() -> Path:
-    """`cargo build --release -p inpaint-examples --example inpaint-timing`; returns the binary."""
-    command = ["cargo", "build", "--release", "-p", "inpaint-examples", "--example", "inpaint-timing",
+    """`cargo build --release --example inpaint-timing`; returns the binary.
+
+    Without `-p`, as the README's `cargo run --release --example inpaint`: the same selection
+    (every workspace member's features, examples' dev-dependencies), so the test command's
+    comparison steps reuse that build and compile only this example."""
+    command = ["cargo", "build", "--release", "--example", "inpaint-timing",
                "--message-format=json-render-diagnostics"]
     print("$ " + " ".join(command[:-1]), file=sys.stderr, flush=True)
     result = subprocess.run(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
