@@ -2,7 +2,7 @@
 # Coverage-guided fuzzing with cargo-fuzz (libFuzzer + AddressSanitizer) on the stable toolchain.
 #
 #   scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]     # default: 60 s, every target
-#   scripts/fuzz.sh 25                                   # what CI runs
+#   scripts/fuzz.sh 20                                   # what CI runs
 #   scripts/fuzz.sh 300 decode pipeline
 #   scripts/fuzz.sh --build-only | --prepare             # build only | install cargo-fuzz only
 #
