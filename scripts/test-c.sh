@@ -111,26 +111,19 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
     "$out/ledger-asan.sqlite3" | tee "$out/asan.log"
 grep -Eq '^[0-9]+ passed, 0 failed$' "$out/asan.log"
 
-step "C tests under valgrind (no errors, no definite or indirect leaks)"
+step "C tests under valgrind (no errors, no definite or indirect leaks), in the background while the loop below runs"
 # The suppressions cover two reports from outside this project when ONNX Runtime is loaded
 # (glibc's loader and libonnxruntime itself), each matched on its own frames: see the file.
+# valgrind runs the program on one core, so this and the loop share the two.
 gcc "${cflags[@]}" inpaint-ffi/tests/c/test_inpaint.c "${link[@]}" -o "$out/test_inpaint"
 needs_soname "$out/test_inpaint"
 "${run_test[@]}" "${openai_test[@]}" valgrind -q --leak-check=full \
     --errors-for-leak-kinds=definite,indirect --error-exitcode=1 \
     --suppressions=inpaint-ffi/tests/c/valgrind.supp \
-    "$out/test_inpaint" "$fixtures" "$fake_url" "$out/ledger-valgrind.sqlite3" | tee "$out/valgrind.log"
-grep -Eq '^[0-9]+ passed, 0 failed$' "$out/valgrind.log"
-
-step "what the fake OpenAI server got: per run, one good request (the repeat was de-duplicated), none past the budget"
-cat "$out/fake.log"
-test "$(grep -c '^POST /ok/v1/images/edits 200$' "$out/fake.log")" = 2
-test "$(grep -c '^POST /unauthorized/' "$out/fake.log")" = 2
-if grep -q '/fail/' "$out/fake.log"; then
-    echo "a request the budget had to refuse reached the server" >&2
-    exit 1
-fi
-kill "$fake_pid" 2>/dev/null || true
+    "$out/test_inpaint" "$fixtures" "$fake_url" "$out/ledger-valgrind.sqlite3" \
+    >"$out/valgrind.log" 2>&1 &
+valgrind_pid=$!
+trap 'kill "$fake_pid" "$valgrind_pid" 2>/dev/null || true' EXIT
 
 step "load/run/free loop: ASan + LSan, valgrind (50 iterations each), resident memory flat"
 # tests/c/test_loop.c loads, runs and frees telea, navier-stokes and lama_dynamic.onnx (and a
@@ -152,6 +145,26 @@ needs_soname "$out/test_loop"
 grep -Eq '^[0-9]+ passed, 0 failed$' "$out/loop-valgrind.log"
 "${run_test[@]}" "$out/test_loop" "$fixtures" 1000 2048 | tee "$out/loop-rss.log"
 grep -Eq '^[0-9]+ passed, 0 failed$' "$out/loop-rss.log"
+
+step "C tests under valgrind: the result"
+valgrind_status=0
+wait "$valgrind_pid" || valgrind_status=$?
+cat "$out/valgrind.log"
+if ((valgrind_status != 0)); then
+    echo "the C tests under valgrind failed (exit $valgrind_status)" >&2
+    exit 1
+fi
+grep -Eq '^[0-9]+ passed, 0 failed$' "$out/valgrind.log"
+
+step "what the fake OpenAI server got: per run, one good request (the repeat was de-duplicated), none past the budget"
+cat "$out/fake.log"
+test "$(grep -c '^POST /ok/v1/images/edits 200$' "$out/fake.log")" = 2
+test "$(grep -c '^POST /unauthorized/' "$out/fake.log")" = 2
+if grep -q '/fail/' "$out/fake.log"; then
+    echo "a request the budget had to refuse reached the server" >&2
+    exit 1
+fi
+kill "$fake_pid" 2>/dev/null || true
 
 step "the header as C++17, included twice"
 g++ -std=c++17 -Wall -Wextra -Werror -I inpaint-ffi/include inpaint-ffi/tests/c/double_include.cc \

@@ -98,5 +98,12 @@ for _ in $(seq 1 120); do
 done
 
 # Only the real-engine test: the mock-server ones run in `cargo test --workspace`.
-INPAINT_TEST_V2_ENDPOINT="$endpoint" cargo test --locked -p inpaint-models --features remote \
-    --test tests remote:: -- --ignored
+# --workspace: the test binaries `cargo test --workspace` built (scripts/test.sh's "tests" step)
+# are reused, inpaint-models' `remote` feature included (the examples turn it on); `-p
+# inpaint-models` alone unifies features differently and would rebuild. The other crates'
+# `tests` binaries have no ignored `remote::` test, so exactly one must run.
+test_log=target/remote-real-engine.log
+INPAINT_TEST_V2_ENDPOINT="$endpoint" cargo test --locked --workspace --test tests remote:: \
+    -- --ignored 2>&1 | tee "$test_log"
+grep -q "test result: ok. 1 passed" "$test_log" ||
+    { echo "the real-engine test did not run" >&2; exit 1; }
