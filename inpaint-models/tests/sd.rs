@@ -615,19 +615,17 @@ fn sdxl_float16_vae_needs_the_fp16_fix() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
-/// Outpainting (IOPaint's extender) through the shared pipeline on the tiny inpainting UNet:
-/// the result is the canvas holding the image and the box, the image's pixels are kept where
-/// IOPaint keeps them (everywhere, with `sd_keep_unmasked_area` on), and the new pixels are
-/// painted, not left as the repeated border the model was handed.
-#[test]
-fn outpainting_keeps_the_image_and_paints_the_new_area() {
-    let mut model = load("inpaint");
+/// Outpaints a 40×30 gradient by `left`, `top`, `right` and `bottom` pixels with `model` (two
+/// Euler steps, no guidance) through the shared pipeline; returns the image and the result.
+fn outpaint_gradient(
+    model: &mut StableDiffusion,
+    (left, top, right, bottom): (u32, u32, u32, u32),
+) -> (RgbImage, RgbImage) {
     let (width, height) = (40, 30);
     let image = RgbImage::from_fn(width, height, |x, y| {
         image::Rgb([(x * 5) as u8, (y * 7) as u8, ((x + y) * 3) as u8])
     });
-    // 12 pixels on the left, 6 above, 10 below: the box is 52×46 from (−12, −6).
-    let extender = inpaint_core::CropBox::around(width, height, 12, 6, 0, 10).unwrap();
+    let extender = inpaint_core::CropBox::around(width, height, left, top, right, bottom).unwrap();
     let options = InpaintOptions::default()
         .with_extender(Some(extender))
         .with_request(
@@ -639,15 +637,30 @@ fn outpainting_keeps_the_image_and_paints_the_new_area() {
     // The caller's mask is not used when outpainting.
     let mask = Mask::from_gray(image::GrayImage::new(width, height)).unwrap();
     let out = inpaint(
-        &mut model,
+        model,
         &inpaint_core::Image::from_rgb(image.clone()).unwrap(),
         &mask,
         &options,
     )
     .unwrap();
-    let out = out.rgb();
+    let (out_width, out_height) = out.rgb().dimensions();
+    assert_eq!(
+        options.output_size(width, height).unwrap(),
+        (out_width, out_height)
+    );
+    (image, out.rgb().clone())
+}
+
+/// Outpainting (IOPaint's extender) through the shared pipeline on the tiny inpainting UNet:
+/// the result is the canvas holding the image and the box, the image's pixels are kept where
+/// IOPaint keeps them (everywhere, with `sd_keep_unmasked_area` on), and the new pixels are
+/// painted, not left as the repeated border the model was handed.
+#[test]
+fn outpainting_keeps_the_image_and_paints_the_new_area() {
+    // 12 pixels on the left, 6 above, 10 below: the box is 52×46 from (−12, −6).
+    let (image, out) = outpaint_gradient(&mut load("inpaint"), (12, 6, 0, 10));
+    let (width, height) = image.dimensions();
     assert_eq!(out.dimensions(), (52, 46));
-    assert_eq!(options.output_size(width, height).unwrap(), (52, 46));
     let mut painted = 0;
     for (x, y, pixel) in out.enumerate_pixels() {
         let (ix, iy) = (i64::from(x) - 12, i64::from(y) - 6);
@@ -674,28 +687,7 @@ fn outpainting_keeps_the_image_and_paints_the_new_area() {
 #[test]
 fn sdxl_outpainting_keeps_the_image() {
     let mut model = load_xl("inpaint", &DiffusionOptions::default());
-    let (width, height) = (40, 30);
-    let image = RgbImage::from_fn(width, height, |x, y| {
-        image::Rgb([(x * 5) as u8, (y * 7) as u8, ((x + y) * 3) as u8])
-    });
-    let extender = inpaint_core::CropBox::around(width, height, 0, 0, 24, 8).unwrap();
-    let options = InpaintOptions::default()
-        .with_extender(Some(extender))
-        .with_request(
-            Request::new()
-                .with_steps(2)
-                .with_sampler(Sampler::Euler)
-                .with_guidance_scale(1.0),
-        );
-    let mask = Mask::from_gray(image::GrayImage::new(width, height)).unwrap();
-    let out = inpaint(
-        &mut model,
-        &inpaint_core::Image::from_rgb(image.clone()).unwrap(),
-        &mask,
-        &options,
-    )
-    .unwrap();
-    let out = out.rgb();
+    let (image, out) = outpaint_gradient(&mut model, (0, 0, 24, 8));
     assert_eq!(out.dimensions(), (64, 38));
     for (x, y, pixel) in image.enumerate_pixels() {
         assert_eq!(out.get_pixel(x, y), pixel, "({x}, {y})");
