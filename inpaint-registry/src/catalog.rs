@@ -916,10 +916,18 @@ mod tests {
                         )
                     );
                 }
-                ModelArchitecture::Diffusion { unet_channels, .. } => {
+                ModelArchitecture::Diffusion {
+                    family,
+                    unet_channels,
+                } => {
                     assert!(matches!(unet_channels, 4 | 9), "{}", entry.id);
                     assert_eq!(entry.spec.fixed_size, None, "{}", entry.id);
-                    check_diffusion_files(entry);
+                    assert_eq!(
+                        diffusion_file_problems(family, entry.files),
+                        Vec::<String>::new(),
+                        "{}",
+                        entry.id
+                    );
                 }
             }
             for file in entry.files {
@@ -935,58 +943,219 @@ mod tests {
         }
     }
 
-    /// A diffusion entry holds every file the loader reads, at the same paths as in its
-    /// repository, all from one repository and revision, each path a plain relative one.
-    fn check_diffusion_files(entry: &CatalogEntry) {
-        let names: Vec<&str> = entry.files.iter().map(|f| f.file_name).collect();
-        let mut required = vec![
+    /// The files of an Optimum ONNX export that a diffusion entry of `family` must list: every
+    /// file discovery and the loader read, and each tokenizer's special tokens
+    /// (`tokenizer_config.json`, `special_tokens_map.json`). SDXL's second tokenizer pads with
+    /// `!`, which only those files say: without them the loader falls back to CLIP's
+    /// `<|endoftext|>` and the prompt's embedding changes, silently.
+    fn required_diffusion_files(family: DiffusionFamily) -> Vec<String> {
+        let xl = family == DiffusionFamily::Sdxl;
+        let graphs = crate::diffusion::GRAPHS
+            .iter()
+            .chain(xl.then_some(&crate::diffusion::SDXL_GRAPH));
+        let tokenizers = ["tokenizer"].into_iter().chain(xl.then_some("tokenizer_2"));
+        let mut required: Vec<String> = [
             "model_index.json",
             "scheduler/scheduler_config.json",
             "unet/config.json",
+            "vae_encoder/config.json",
             "vae_decoder/config.json",
-            "tokenizer/vocab.json",
-            "tokenizer/merges.txt",
-        ];
-        let graphs: Vec<String> = crate::diffusion::GRAPHS
-            .iter()
-            .map(|g| format!("{g}/model.onnx"))
+        ]
+        .map(String::from)
+        .into();
+        required.extend(graphs.map(|g| format!("{g}/model.onnx")));
+        for tokenizer in tokenizers {
+            for file in [
+                "vocab.json",
+                "merges.txt",
+                "tokenizer_config.json",
+                "special_tokens_map.json",
+            ] {
+                required.push(format!("{tokenizer}/{file}"));
+            }
+        }
+        required
+    }
+
+    /// What is wrong with a diffusion entry's files: one missing that
+    /// [`required_diffusion_files`] names; for SDXL, no external-data file beside the UNet (its
+    /// 2.6 billion weights are over protobuf's 2 GiB limit even in float16, so an export keeps
+    /// them in `unet/model.onnx_data`); a path that is not a plain relative one, or listed
+    /// twice; a path that differs from the one in the repository; files from more than one
+    /// repository and revision.
+    fn diffusion_file_problems(family: DiffusionFamily, files: &[CatalogFile]) -> Vec<String> {
+        let names: Vec<&str> = files.iter().map(|f| f.file_name).collect();
+        let mut problems: Vec<String> = required_diffusion_files(family)
+            .into_iter()
+            .filter(|file| !names.contains(&file.as_str()))
+            .map(|file| format!("{file} missing"))
             .collect();
-        required.extend(graphs.iter().map(String::as_str));
-        for file in required {
-            assert!(names.contains(&file), "{}: {file} missing", entry.id);
+        let unet_weights = names.iter().any(|name| {
+            name.strip_prefix("unet/")
+                .is_some_and(|rest| !["model.onnx", "config.json"].contains(&rest))
+        });
+        if family == DiffusionFamily::Sdxl && !unet_weights {
+            problems.push("no external-data file beside unet/model.onnx".to_string());
         }
         let mut sources = Vec::new();
-        for (i, file) in entry.files.iter().enumerate() {
-            assert!(
-                file.file_name
-                    .split('/')
-                    .all(|part| !part.is_empty() && part != "." && part != ".."),
-                "{}: {}",
-                entry.id,
-                file.file_name
-            );
-            assert!(
-                !names[..i].contains(&file.file_name),
-                "{} twice",
-                file.file_name
-            );
+        for (i, file) in files.iter().enumerate() {
+            if !file
+                .file_name
+                .split('/')
+                .all(|part| !part.is_empty() && part != "." && part != "..")
+            {
+                problems.push(format!("{}: not a plain relative path", file.file_name));
+            }
+            if names[..i].contains(&file.file_name) {
+                problems.push(format!("{} twice", file.file_name));
+            }
             match file.source {
                 FileSource::HuggingFace {
                     repo,
                     revision,
                     path,
                 } => {
-                    assert_eq!(path, file.file_name, "{}", entry.id);
+                    if path != file.file_name {
+                        problems.push(format!("{} is {path} in the repository", file.file_name));
+                    }
                     sources.push((repo, revision));
                 }
-                FileSource::Url(url) => panic!("{}: {url} is not in a repository", entry.id),
+                FileSource::Url(url) => problems.push(format!("{url} is not in a repository")),
             }
         }
-        assert!(
-            sources.windows(2).all(|w| w[0] == w[1]),
-            "{}: one repository and revision",
-            entry.id
+        if !sources.windows(2).all(|w| w[0] == w[1]) {
+            problems.push("files from more than one repository or revision".to_string());
+        }
+        problems
+    }
+
+    /// Every file of an Optimum SDXL inpainting export (`optimum-cli export onnx --task
+    /// inpainting` on an SDXL checkpoint), as `scripts/make-diffusion-fixtures.py` writes it,
+    /// plus the UNet's and the second text encoder's external data, which only real sizes have.
+    const SDXL_EXPORT: &[&str] = &[
+        "model_index.json",
+        "scheduler/scheduler_config.json",
+        "text_encoder/config.json",
+        "text_encoder/model.onnx",
+        "text_encoder_2/config.json",
+        "text_encoder_2/model.onnx",
+        "text_encoder_2/model.onnx_data",
+        "tokenizer/merges.txt",
+        "tokenizer/special_tokens_map.json",
+        "tokenizer/tokenizer_config.json",
+        "tokenizer/vocab.json",
+        "tokenizer_2/merges.txt",
+        "tokenizer_2/special_tokens_map.json",
+        "tokenizer_2/tokenizer_config.json",
+        "tokenizer_2/vocab.json",
+        "unet/config.json",
+        "unet/model.onnx",
+        "unet/model.onnx_data",
+        "vae_decoder/config.json",
+        "vae_decoder/model.onnx",
+        "vae_encoder/config.json",
+        "vae_encoder/model.onnx",
+    ];
+
+    fn sdxl_file(file_name: &'static str) -> CatalogFile {
+        CatalogFile {
+            file_name,
+            source: FileSource::HuggingFace {
+                repo: "example/sdxl-inpainting-onnx",
+                revision: Revision::Branch {
+                    name: "main",
+                    note: "",
+                },
+                path: file_name,
+            },
+            mirrors: &[],
+            integrity: Integrity::Unverified { note: "" },
+        }
+    }
+
+    /// The check that every diffusion entry passes holds SDXL entries to the second text
+    /// encoder, the second tokenizer with its special tokens, and the UNet's external data;
+    /// an SD 1.5 file list is not an SDXL one.
+    #[test]
+    fn sdxl_entries_must_list_the_second_encoder_and_tokenizer() {
+        let export: Vec<CatalogFile> = SDXL_EXPORT.iter().map(|name| sdxl_file(name)).collect();
+        assert_eq!(
+            diffusion_file_problems(DiffusionFamily::Sdxl, &export),
+            Vec::<String>::new()
         );
+        let without = |gone: &str| -> Vec<String> {
+            let files: Vec<CatalogFile> = export
+                .iter()
+                .filter(|f| f.file_name != gone)
+                .copied()
+                .collect();
+            diffusion_file_problems(DiffusionFamily::Sdxl, &files)
+        };
+        for gone in [
+            "text_encoder_2/model.onnx",
+            "tokenizer_2/vocab.json",
+            "tokenizer_2/tokenizer_config.json",
+            "vae_encoder/config.json",
+        ] {
+            assert_eq!(without(gone), [format!("{gone} missing")]);
+        }
+        assert_eq!(
+            without("unet/model.onnx_data"),
+            ["no external-data file beside unet/model.onnx"]
+        );
+
+        let sd15 = entry("sd15-inpaint-fp16").unwrap();
+        let problems = diffusion_file_problems(DiffusionFamily::Sdxl, sd15.files);
+        for expected in [
+            "text_encoder_2/model.onnx missing",
+            "tokenizer_2/merges.txt missing",
+            "tokenizer_2/special_tokens_map.json missing",
+            "no external-data file beside unet/model.onnx",
+        ] {
+            assert!(problems.iter().any(|p| p == expected), "{problems:?}");
+        }
+
+        let mut mixed = export.clone();
+        mixed[0].source = FileSource::HuggingFace {
+            repo: "example/other",
+            revision: Revision::Branch {
+                name: "main",
+                note: "",
+            },
+            path: "model_index.json",
+        };
+        mixed.push(sdxl_file("unet/model.onnx"));
+        assert_eq!(
+            diffusion_file_problems(DiffusionFamily::Sdxl, &mixed),
+            [
+                "unet/model.onnx twice",
+                "files from more than one repository or revision"
+            ]
+        );
+    }
+
+    /// The files a diffusion entry must list are enough for discovery: a folder holding only
+    /// those of a tiny export made by Optimum (`scripts/make-diffusion-fixtures.py`) is
+    /// recognised, with its family; and each is in that export, so the check asks for nothing
+    /// Optimum does not write.
+    #[test]
+    fn the_required_files_are_a_folder_discovery_accepts() {
+        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../inpaint-models/tests/fixtures/diffusion");
+        for (family, tiny) in [
+            (DiffusionFamily::Sd15, "sd15-tiny-inpaint"),
+            (DiffusionFamily::Sdxl, "sdxl-tiny-inpaint"),
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            for file in required_diffusion_files(family) {
+                let to = dir.path().join(&file);
+                std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+                std::fs::copy(fixtures.join(tiny).join(&file), &to)
+                    .unwrap_or_else(|e| panic!("{tiny}/{file}: {e}"));
+            }
+            let found = crate::diffusion::inspect(dir.path()).unwrap();
+            assert_eq!((found.family, found.unet_channels), (family, 9));
+        }
     }
 
     #[test]
