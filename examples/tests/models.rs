@@ -154,8 +154,9 @@ fn scan_identifies_files_by_content_and_says_why_not() {
     assert!(stdout.contains("half.onnx.partial: skipped"), "{stdout}");
 }
 
-/// A Stable Diffusion folder (copies of inpaint-models' tiny pipelines) is one model that needs
-/// a prompt, with its UNet kind; the graphs inside are not listed as models of their own.
+/// A Stable Diffusion folder (copies of inpaint-models' tiny pipelines, SD 1.5 and SDXL) is one
+/// model that needs a prompt, with its family and UNet kind; the graphs inside are not listed as
+/// models of their own.
 #[test]
 fn scan_shows_diffusion_folders_as_prompt_models() {
     fn copy_dir(from: &Path, to: &Path) {
@@ -175,6 +176,8 @@ fn scan_shows_diffusion_folders_as_prompt_models() {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../inpaint-models/tests/fixtures/diffusion");
     copy_dir(&fixtures.join("sd15-tiny-inpaint"), &dir.join("sd-inpaint"));
     copy_dir(&fixtures.join("sd15-tiny-plain"), &dir.join("sd-plain"));
+    copy_dir(&fixtures.join("sdxl-tiny-inpaint"), &dir.join("xl-inpaint"));
+    copy_dir(&fixtures.join("sdxl-tiny-plain"), &dir.join("xl-plain"));
     let out = models(&["scan", dir.to_str().unwrap()], &[]);
     assert!(out.status.success());
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -186,7 +189,17 @@ fn scan_shows_diffusion_folders_as_prompt_models() {
         stdout.contains("sd-plain: sd (Stable Diffusion 1.5, ONNX folder, 4-channel"),
         "{stdout}"
     );
-    assert_eq!(stdout.matches("needs a prompt").count(), 2, "{stdout}");
+    assert!(
+        stdout.contains(
+            "xl-inpaint: sdxl-inpaint (Stable Diffusion XL, ONNX folder, 9-channel inpainting"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("xl-plain: sdxl (Stable Diffusion XL, ONNX folder, 4-channel"),
+        "{stdout}"
+    );
+    assert_eq!(stdout.matches("needs a prompt").count(), 4, "{stdout}");
     assert!(!stdout.contains("model.onnx"), "{stdout}");
 
     // `list` shows them among the other models found in the model folder.
@@ -199,6 +212,15 @@ fn scan_shows_diffusion_folders_as_prompt_models() {
         .unwrap_or_else(|| panic!("{stdout}"));
     assert!(
         line.contains("present, no checksum to verify") && line.contains("needs a prompt"),
+        "{line}"
+    );
+    let line = stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("xl-inpaint: "))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!(
+        line.contains("present, no checksum to verify")
+            && line.contains("— sdxl-inpaint (Stable Diffusion XL"),
         "{line}"
     );
 }
