@@ -713,6 +713,8 @@ pub static CATALOG: &[CatalogEntry] = &[
         description: "Stable Diffusion 1.5 inpainting (Optimum ONNX export, float16), paints \
                       from a prompt; about 2 GB, unverified",
     },
+    // No SDXL entry: the public SDXL ONNX exports found have a contract the loader refuses
+    // (older Optimum or Olive exporters); see this crate's README, "Catalog".
     CatalogEntry {
         id: "openai-compat",
         aliases: &["openai"],
