@@ -180,17 +180,25 @@ fn collect(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// The commands that turn a single-file Stable Diffusion checkpoint into a folder this project
-/// runs: diffusers converts it to its folder layout, then Optimum exports the ONNX graphs.
-pub fn export_command(checkpoint: &Path) -> String {
+/// The commands that turn a single-file Stable Diffusion checkpoint of `family` into a folder
+/// this project runs: diffusers converts it to its folder layout with the inpainting pipeline
+/// IOPaint loads it with (`StableDiffusionInpaintPipeline`, SDXL:
+/// `StableDiffusionXLInpaintPipeline`), then Optimum exports the ONNX graphs (in float32, so an
+/// SDXL VAE needs no fp16 fix).
+pub fn export_command(checkpoint: &Path, family: DiffusionFamily) -> String {
     let stem = checkpoint
         .file_stem()
         .map_or_else(|| "model".into(), |s| s.to_string_lossy().into_owned());
     let parent = checkpoint.parent().unwrap_or(Path::new("."));
     let diffusers_dir = parent.join(format!("{stem}-diffusers"));
     let onnx_dir = parent.join(format!("{stem}-onnx"));
+    let pipeline = if family == DiffusionFamily::Sdxl {
+        "StableDiffusionXLInpaintPipeline"
+    } else {
+        "StableDiffusionInpaintPipeline"
+    };
     format!(
-        "python -c \"from diffusers import StableDiffusionInpaintPipeline as P; \
+        "python -c \"from diffusers import {pipeline} as P; \
          P.from_single_file('{}').save_pretrained('{}')\" && optimum-cli export onnx --model {} \
          --task inpainting {}",
         checkpoint.display(),

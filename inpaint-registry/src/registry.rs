@@ -11,7 +11,7 @@ use crate::config::{ModelParams, ModelsConfig, RemoteParams};
 use crate::discover::{Discovery, ModelInfo, RootKind, Scanner};
 use crate::error::{Error, Result};
 use crate::names::{DefaultSource, Matched, Name, resolve_in};
-use crate::probe::{Probe, SafetensorsKind};
+use crate::probe::Probe;
 
 /// A name resolved to a model id.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,13 +95,10 @@ impl LoadPlan {
         let Some(architecture) = probe.architecture() else {
             let mut reason = probe.problem().unwrap_or_default();
             if let Probe::Safetensors(s) = &probe {
-                if matches!(
-                    s.kind,
-                    SafetensorsKind::StableDiffusionInpainting | SafetensorsKind::StableDiffusion
-                ) {
+                if let Some(family) = s.kind.diffusion_family() {
                     reason.push_str(&format!(
                         ". To export it: {}",
-                        crate::diffusion::export_command(path)
+                        crate::diffusion::export_command(path, family)
                     ));
                 }
             }

@@ -122,12 +122,26 @@ fn folders_are_found_in_project_roots_and_the_hf_cache() {
 
 #[test]
 fn the_export_command_names_the_checkpoint() {
-    let command =
-        diffusion::export_command(Path::new("/models/dreamshaper-inpainting.safetensors"));
-    assert!(command.contains("from_single_file('/models/dreamshaper-inpainting.safetensors')"));
+    let command = diffusion::export_command(
+        Path::new("/models/dreamshaper-inpainting.safetensors"),
+        DiffusionFamily::Sd15,
+    );
+    assert!(command.contains(
+        "import StableDiffusionInpaintPipeline as P; \
+         P.from_single_file('/models/dreamshaper-inpainting.safetensors')"
+    ));
     assert!(command.contains(
         "optimum-cli export onnx --model /models/dreamshaper-inpainting-diffusers --task inpainting \
          /models/dreamshaper-inpainting-onnx"
+    ));
+    // SDXL checkpoints go through diffusers' SDXL pipeline, as IOPaint loads them.
+    let command = diffusion::export_command(
+        Path::new("/m/juggernautXL.safetensors"),
+        DiffusionFamily::Sdxl,
+    );
+    assert!(command.contains(
+        "import StableDiffusionXLInpaintPipeline as P; \
+         P.from_single_file('/m/juggernautXL.safetensors').save_pretrained('/m/juggernautXL-diffusers')"
     ));
 }
 
@@ -145,6 +159,34 @@ fn a_single_file_checkpoint_is_not_runnable_and_names_the_export() {
     assert!(err.contains("Stable Diffusion inpainting UNet"), "{err}");
     assert!(err.contains("optimum-cli export onnx --model"), "{err}");
     assert!(err.contains("sd-inpainting-onnx"), "{err}");
+
+    // A plain SDXL checkpoint (IOPaint's Juggernaut XL, RealVisXL, …) in the original layout
+    // is named as SDXL, with SDXL's export.
+    let path = dir.path().join("juggernautXL.safetensors");
+    crate::support::write(
+        &path,
+        &crate::support::safetensors(&[
+            (
+                "model.diffusion_model.input_blocks.0.0.weight",
+                "F16",
+                &[320, 4, 3, 3],
+            ),
+            (
+                "model.diffusion_model.label_emb.0.0.weight",
+                "F16",
+                &[1280, 2816],
+            ),
+        ]),
+    );
+    let err = inpaint_registry::LoadPlan::from_file(&path, &mut inpaint_registry::Scanner::new())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("Stable Diffusion XL UNet (not an inpainting one)")
+            && err.contains("StableDiffusionXLInpaintPipeline as P")
+            && err.contains("juggernautXL-onnx"),
+        "{err}"
+    );
 }
 
 /// A scanned SD folder is one model whose id is its folder in the root; `plan` gives its folder

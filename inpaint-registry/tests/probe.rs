@@ -302,6 +302,63 @@ fn safetensors_are_identified_by_their_header() {
     );
     assert_eq!(kind(&path).kind, SafetensorsKind::StableDiffusionInpainting);
 
+    // SDXL: the added-conditioning projection (2816 wide; the refiner's 2560), in diffusers'
+    // layout and the original one; another width (SD 2 unCLIP's image embedding) is not SDXL.
+    write(
+        &path,
+        &safetensors(&[
+            ("conv_in.weight", "F16", &[320, 9, 3, 3]),
+            ("add_embedding.linear_1.weight", "F16", &[1280, 2816]),
+        ]),
+    );
+    let s = kind(&path);
+    assert_eq!(s.kind, SafetensorsKind::StableDiffusionXlInpainting);
+    assert_eq!(
+        s.evidence,
+        "conv_in.weight [320, 9, 3, 3], add_embedding.linear_1.weight [1280, 2816]"
+    );
+    write(
+        &path,
+        &safetensors(&[
+            (
+                "model.diffusion_model.input_blocks.0.0.weight",
+                "F16",
+                &[320, 4, 3, 3],
+            ),
+            (
+                "model.diffusion_model.label_emb.0.0.weight",
+                "F16",
+                &[1280, 2816],
+            ),
+        ]),
+    );
+    assert_eq!(kind(&path).kind, SafetensorsKind::StableDiffusionXl);
+    write(
+        &path,
+        &safetensors(&[
+            (
+                "model.diffusion_model.input_blocks.0.0.weight",
+                "F16",
+                &[384, 4, 3, 3],
+            ),
+            (
+                "model.diffusion_model.label_emb.0.0.weight",
+                "F16",
+                &[1536, 2560],
+            ),
+        ]),
+    );
+    assert_eq!(kind(&path).kind, SafetensorsKind::StableDiffusionXl);
+    write(
+        &path,
+        &safetensors(&[
+            ("conv_in.weight", "F16", &[320, 4, 3, 3]),
+            ("class_embedding.linear_1.weight", "F16", &[1280, 2048]),
+            ("label_emb.0.0.weight", "F16", &[1280, 2048]),
+        ]),
+    );
+    assert_eq!(kind(&path).kind, SafetensorsKind::StableDiffusion);
+
     write(
         &path,
         &safetensors(&[(

@@ -122,14 +122,13 @@ impl Probe {
                 "a {} ({}); this project runs ONNX graphs only{}",
                 s.kind,
                 s.evidence,
-                match s.kind {
-                    SafetensorsKind::StableDiffusionInpainting
-                    | SafetensorsKind::StableDiffusion => {
+                match s.kind.diffusion_family() {
+                    Some(_) => {
                         "; a whole single-file checkpoint runs once exported to an Optimum ONNX \
                          folder (diffusers' from_single_file, then `optimum-cli export onnx \
                          --task inpainting`)"
                     }
-                    _ => "",
+                    None => "",
                 }
             )),
             Probe::Unrecognized { format, reason } => {
@@ -279,7 +278,7 @@ pub struct ProbeCache {
 }
 
 /// The version of the probe logic: a cache file written by another version is ignored.
-const PROBE_VERSION: u32 = 1;
+const PROBE_VERSION: u32 = 2;
 
 #[derive(Serialize, Deserialize)]
 struct StoredCache {
@@ -331,6 +330,8 @@ fn kind_name(kind: &SafetensorsKind) -> &'static str {
     match kind {
         SafetensorsKind::StableDiffusionInpainting => "sd-inpainting",
         SafetensorsKind::StableDiffusion => "sd",
+        SafetensorsKind::StableDiffusionXlInpainting => "sdxl-inpainting",
+        SafetensorsKind::StableDiffusionXl => "sdxl",
         SafetensorsKind::StableDiffusionDepth => "sd-depth",
         SafetensorsKind::MatWeights => "mat-weights",
     }
@@ -401,6 +402,8 @@ impl StoredProbe {
                 kind: match kind.as_str() {
                     "sd-inpainting" => SafetensorsKind::StableDiffusionInpainting,
                     "sd" => SafetensorsKind::StableDiffusion,
+                    "sdxl-inpainting" => SafetensorsKind::StableDiffusionXlInpainting,
+                    "sdxl" => SafetensorsKind::StableDiffusionXl,
                     "sd-depth" => SafetensorsKind::StableDiffusionDepth,
                     "mat-weights" => SafetensorsKind::MatWeights,
                     _ => return None,

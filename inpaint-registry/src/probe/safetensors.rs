@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::io::Read;
 
+use inpaint_models::diffusion::DiffusionFamily;
 use safetensors::tensor::{Metadata, TensorInfo};
 
 /// The largest header read, in bytes. The format's own reference implementation refuses
@@ -25,6 +26,14 @@ pub enum SafetensorsKind {
     StableDiffusionInpainting,
     /// A plain Stable Diffusion UNet: `conv_in` takes 4 channels.
     StableDiffusion,
+    /// A Stable Diffusion XL inpainting UNet (SDXL inpainting 0.1 and its merges): 9 channels,
+    /// and SDXL's added conditioning (see [`StableDiffusionXl`](Self::StableDiffusionXl)).
+    StableDiffusionXlInpainting,
+    /// A plain Stable Diffusion XL UNet (the base model and checkpoints trained from it, such
+    /// as Juggernaut XL or RealVisXL): 4 channels, and a projection of the pooled text
+    /// embedding and the size conditioning into the time embedding (2816 inputs; 2560 for the
+    /// refiner's five time ids) that SD 1.x and 2.x UNets do not have.
+    StableDiffusionXl,
     /// A Stable Diffusion 2 depth UNet: 5 channels.
     StableDiffusionDepth,
     /// MAT's PyTorch weights (ComfyUI's key
@@ -37,9 +46,29 @@ impl fmt::Display for SafetensorsKind {
         f.write_str(match self {
             SafetensorsKind::StableDiffusionInpainting => "Stable Diffusion inpainting UNet",
             SafetensorsKind::StableDiffusion => "Stable Diffusion UNet (not an inpainting one)",
+            SafetensorsKind::StableDiffusionXlInpainting => "Stable Diffusion XL inpainting UNet",
+            SafetensorsKind::StableDiffusionXl => {
+                "Stable Diffusion XL UNet (not an inpainting one)"
+            }
             SafetensorsKind::StableDiffusionDepth => "Stable Diffusion depth UNet",
             SafetensorsKind::MatWeights => "MAT PyTorch weights",
         })
+    }
+}
+
+impl SafetensorsKind {
+    /// The Stable Diffusion family of a UNet checkpoint; `None` for the others (and for SD 2
+    /// depth, which this project does not run).
+    pub fn diffusion_family(&self) -> Option<DiffusionFamily> {
+        match self {
+            SafetensorsKind::StableDiffusionInpainting | SafetensorsKind::StableDiffusion => {
+                Some(DiffusionFamily::Sd15)
+            }
+            SafetensorsKind::StableDiffusionXlInpainting | SafetensorsKind::StableDiffusionXl => {
+                Some(DiffusionFamily::Sdxl)
+            }
+            SafetensorsKind::StableDiffusionDepth | SafetensorsKind::MatWeights => None,
+        }
     }
 }
 
@@ -142,17 +171,28 @@ fn recognise(tensors: &BTreeMap<String, &TensorInfo>) -> Result<SafetensorsIdent
              `input_blocks.0.0.weight`, no MAT key)"
         ));
     };
-    let evidence = format!("{name} {:?}", entry.shape);
+    let mut evidence = format!("{name} {:?}", entry.shape);
     if entry.shape.len() != 4 {
         return Err(format!(
             "{evidence}: a convolution weight should have 4 dims"
         ));
     }
-    let kind = match entry.shape[1] {
-        9 => SafetensorsKind::StableDiffusionInpainting,
-        4 => SafetensorsKind::StableDiffusion,
-        5 => SafetensorsKind::StableDiffusionDepth,
-        other => {
+    // SDXL projects the pooled text embedding (1280) and six 256-wide time ids (five for the
+    // refiner) into the time embedding: diffusers' `add_embedding`, the original `label_emb`.
+    let xl = tensors.iter().find(|(k, e)| {
+        (k.ends_with("add_embedding.linear_1.weight") || k.ends_with("label_emb.0.0.weight"))
+            && matches!(e.shape.as_slice(), [_, 2816 | 2560])
+    });
+    if let Some((name, entry)) = xl {
+        evidence.push_str(&format!(", {name} {:?}", entry.shape));
+    }
+    let kind = match (entry.shape[1], xl.is_some()) {
+        (9, false) => SafetensorsKind::StableDiffusionInpainting,
+        (4, false) => SafetensorsKind::StableDiffusion,
+        (9, true) => SafetensorsKind::StableDiffusionXlInpainting,
+        (4, true) => SafetensorsKind::StableDiffusionXl,
+        (5, _) => SafetensorsKind::StableDiffusionDepth,
+        (other, _) => {
             return Err(format!(
                 "{evidence}: a UNet with {other} input channels (known: 4 plain, 5 depth, 9 \
                  inpainting)"
