@@ -75,6 +75,64 @@ fn sdxl_folders_are_recognised_and_checked() {
     );
 }
 
+/// SDXL exports made by Optimum before 1.24 (stabilityai's own on
+/// `stable-diffusion-xl-base-1.0`'s main branch is Optimum 1.10's) and TensorStack's Olive
+/// exports give the UNet a `timestep` of shape `[steps]`: such a folder is named as not having
+/// the UNet's contract, which is why the catalog has no SDXL entry (this crate's README). The
+/// same ports with a scalar float `timestep` are an SDXL inpainting UNet.
+#[test]
+fn an_sdxl_unet_with_a_timestep_per_step_is_refused() {
+    use crate::support::{D, graph, model, value_info, write};
+
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("xl");
+    copy_dir(&tiny_xl("inpaint"), &folder);
+    let unet = |timestep: Vec<u8>| {
+        let b = || D::P("batch_size");
+        let spatial = |c| [b(), D::N(c), D::P("height"), D::P("width")];
+        let inputs = [
+            value_info("sample", 1, &spatial(9)),
+            timestep,
+            value_info(
+                "encoder_hidden_states",
+                1,
+                &[b(), D::P("sequence_length"), D::N(2048)],
+            ),
+            value_info("text_embeds", 1, &[b(), D::N(1280)]),
+            value_info("time_ids", 1, &[b(), D::N(6)]),
+        ];
+        let outputs = [value_info("out_sample", 1, &spatial(4))];
+        model(&graph(&[], &inputs, &outputs), &[])
+    };
+    // Optimum 1.10: int64, one per step.
+    write(
+        &folder.join("unet/model.onnx"),
+        &unet(value_info("timestep", 7, &[D::P("steps")])),
+    );
+    let err = inspect(&folder).unwrap_err().to_string();
+    assert!(
+        err.contains("not a Stable Diffusion UNet") && err.contains("`timestep`"),
+        "{err}"
+    );
+    // TensorStack's: float, one per batch item.
+    write(
+        &folder.join("unet/model.onnx"),
+        &unet(value_info("timestep", 1, &[D::P("batch")])),
+    );
+    let err = inspect(&folder).unwrap_err().to_string();
+    assert!(err.contains("`timestep`"), "{err}");
+
+    write(
+        &folder.join("unet/model.onnx"),
+        &unet(value_info("timestep", 1, &[])),
+    );
+    let found = inspect(&folder).unwrap();
+    assert_eq!(
+        (found.family, found.unet_channels),
+        (DiffusionFamily::Sdxl, 9)
+    );
+}
+
 #[test]
 fn a_missing_graph_or_a_wrong_unet_is_named() {
     let dir = tempfile::tempdir().unwrap();
