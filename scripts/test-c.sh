@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Everything C-side of inpaint-ffi: the header is up to date, the library's SONAME carries its
 # ABI version and every C program links against it, the C tests pass under
-# AddressSanitizer + UBSan and under valgrind, a load/run/free loop leaks nothing and keeps
-# resident memory flat, the header compiles as C++ (included twice), "openai-compat" runs
-# against a fake images/edits server on 127.0.0.1 (tests/c/fake_openai.py),
-# pkg-config works, and the C example inpaints the sample photo.
+# AddressSanitizer + UBSan (with the tiny SDXL pipeline) and under valgrind, a load/run/free
+# loop leaks nothing and keeps resident memory flat, the header compiles as C++ (included
+# twice), "openai-compat" runs against a fake images/edits server on 127.0.0.1
+# (tests/c/fake_openai.py), pkg-config works, and the C example inpaints the sample photo.
 #
 # Installs what it needs when missing (all it does with --prepare): valgrind, libstb-dev and pkg-config (apt-get, as root),
 # the pinned cbindgen (inpaint-ffi/cbindgen.version) into .tools/ (ignored by git), and ONNX

@@ -310,8 +310,7 @@ static void test_onnx(const char *dir) {
 }
 
 /* Diffusion's run options: the prompt, the sampler by IOPaint's name, the numbers; and a
- * diffusion folder that is not there. (The tiny pipeline itself runs in the Rust tests: under
- * valgrind it would take minutes.) */
+ * diffusion folder that is not there. (The tiny SDXL pipeline runs in test_sdxl.) */
 static void test_diffusion_options(const char *onnx_dir) {
     inpaint_run_options *opts = inpaint_run_options_new();
     inpaint_error *err = NULL;
