@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Everything C-side of inpaint-ffi: the header is up to date, the library's SONAME carries its
 # ABI version and every C program links against it, the C tests pass under
-# AddressSanitizer + UBSan and under valgrind, a load/run/free loop leaks nothing and keeps
-# resident memory flat, the header compiles as C++ (included twice), "openai-compat" runs
-# against a fake images/edits server on 127.0.0.1 (tests/c/fake_openai.py),
-# pkg-config works, and the C example inpaints the sample photo.
+# AddressSanitizer + UBSan (with the tiny SDXL pipeline) and under valgrind, a load/run/free
+# loop leaks nothing and keeps resident memory flat, the header compiles as C++ (included
+# twice), "openai-compat" runs against a fake images/edits server on 127.0.0.1
+# (tests/c/fake_openai.py), pkg-config works, and the C example inpaints the sample photo.
 #
 # Installs what it needs when missing (all it does with --prepare): valgrind, libstb-dev and pkg-config (apt-get, as root),
 # the pinned cbindgen (inpaint-ffi/cbindgen.version) into .tools/ (ignored by git), and ONNX
@@ -101,7 +101,7 @@ fake_url="http://127.0.0.1:$(cat "$out/fake.port")"
 echo "$fake_url"
 openai_test=(env -u INPAINT_OPENAI_API_KEY OPENAI_API_KEY="$fake_key")
 
-step "C tests under AddressSanitizer + UBSan (leak detection on)"
+step "C tests under AddressSanitizer + UBSan (leak detection on), with the tiny SDXL pipeline (every sampler, outpainting, the memory settings)"
 gcc "${cflags[@]}" -fsanitize=address,undefined -fno-omit-frame-pointer \
     -fno-sanitize-recover=undefined inpaint-ffi/tests/c/test_inpaint.c "${link[@]}" \
     -o "$out/test_inpaint_asan"
@@ -115,12 +115,14 @@ step "C tests under valgrind (no errors, no definite or indirect leaks), in the 
 # The suppressions cover two reports from outside this project when ONNX Runtime is loaded
 # (glibc's loader and libonnxruntime itself), each matched on its own frames: see the file.
 # valgrind runs the program on one core, so this and the loop share the two.
+# --no-pipelines: the diffusion pipelines' runs stay under ASan only (one run of the tiny SDXL
+# pipeline takes minutes under valgrind); their settings and load refusals run here too.
 gcc "${cflags[@]}" inpaint-ffi/tests/c/test_inpaint.c "${link[@]}" -o "$out/test_inpaint"
 needs_soname "$out/test_inpaint"
 "${run_test[@]}" "${openai_test[@]}" valgrind -q --leak-check=full \
     --errors-for-leak-kinds=definite,indirect --error-exitcode=1 \
     --suppressions=inpaint-ffi/tests/c/valgrind.supp \
-    "$out/test_inpaint" "$fixtures" "$fake_url" "$out/ledger-valgrind.sqlite3" \
+    "$out/test_inpaint" "$fixtures" "$fake_url" "$out/ledger-valgrind.sqlite3" --no-pipelines \
     >"$out/valgrind.log" 2>&1 &
 valgrind_pid=$!
 trap 'kill "$fake_pid" "$valgrind_pid" 2>/dev/null || true' EXIT

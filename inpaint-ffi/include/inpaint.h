@@ -88,7 +88,8 @@ enum inpaint_status
    ONNX Runtime is missing or too old, the device asked for cannot be used (not in this
    build, or refused by ONNX Runtime), or ONNX Runtime could not set up a session for the
    file (one it cannot parse); the message says where the runtime was looked for, or why.
-   Also a remote server that cannot be reached or does not answer in time.
+   Also a remote server that cannot be reached or does not answer in time, and a diffusion
+   pipeline whose weights do not fit in the memory limit (checked before loading).
    */
   INPAINT_STATUS_RUNTIME = 210,
   /*
@@ -140,9 +141,10 @@ typedef struct inpaint_error inpaint_error;
 typedef struct inpaint_model inpaint_model;
 
 /*
- Parameters for `inpaint_model_load`: each applies to some models only, and giving one to a
- model that does not take it is an error. Made by `inpaint_model_options_new`, freed by
- `inpaint_model_options_free`; no concurrent calls on one object.
+ Parameters for `inpaint_model_load` and `inpaint_model_load_diffusion_with_options`: each
+ applies to some models only, and giving one to a model that does not take it is an error
+ when loading. Made by `inpaint_model_options_new`, freed by `inpaint_model_options_free`;
+ no concurrent calls on one object.
  */
 typedef struct inpaint_model_options inpaint_model_options;
 
@@ -152,6 +154,13 @@ typedef struct inpaint_model_options inpaint_model_options;
  another thread uses it; runs on several threads may share one unchanging object.
  */
 typedef struct inpaint_run_options inpaint_run_options;
+
+/*
+ Which memory a diffusion model's weights are checked against before loading: one of the
+ `INPAINT_MEMORY_LIMIT_*` values, for `inpaint_model_options_set_memory_limit`. New values
+ may appear in later versions.
+ */
+typedef uint32_t inpaint_memory_limit;
 
 /*
  How the bytes of an `inpaint_image_view` are laid out: one of the
@@ -202,6 +211,22 @@ typedef struct {
 typedef uint32_t inpaint_needs;
 
 /*
+ The memory the system says is available when loading (`MemAvailable` in `/proc/meminfo`;
+ no check where that cannot be read, off Linux). The default.
+ */
+#define INPAINT_MEMORY_LIMIT_AVAILABLE 0
+
+/*
+ A number of bytes, whatever the system says (a container's limit, a test).
+ */
+#define INPAINT_MEMORY_LIMIT_BYTES 1
+
+/*
+ No check.
+ */
+#define INPAINT_MEMORY_LIMIT_UNCHECKED 2
+
+/*
  3 bytes a pixel: red, green, blue.
  */
 #define INPAINT_PIXEL_FORMAT_RGB8 1
@@ -229,6 +254,56 @@ typedef uint32_t inpaint_needs;
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+/*
+ Diffusion pipelines (`inpaint_model_load_diffusion_with_options`): with `on_demand`
+ true, only the UNet stays loaded between runs; the text encoders and the VAE are loaded
+ for their stage of each run and freed after it. That saves their memory (SDXL's text
+ encoders take 1.6 GB in float32) for the time to load them on every run; the pixels
+ are the same. Default false.
+
+ # Safety
+
+ `opts` is NULL or live options that no other call is using.
+ */
+inpaint_status inpaint_model_options_set_load_stages_on_demand(inpaint_model_options *opts,
+                                                               bool on_demand);
+
+/*
+ Diffusion pipelines (`inpaint_model_load_diffusion_with_options`): the memory the
+ weights must fit in, checked before anything is loaded, so that a machine too small
+ gets `INPAINT_STATUS_RUNTIME` with a message giving each graph's size and what is
+ available (and whether loading the stages on demand would fit) instead of a visit
+ from the out-of-memory killer. `kind` is `INPAINT_MEMORY_LIMIT_AVAILABLE` (the
+ default: what the system says is available when loading),
+ `INPAINT_MEMORY_LIMIT_BYTES` (`bytes` bytes) or `INPAINT_MEMORY_LIMIT_UNCHECKED` (no
+ check). `bytes` must be 0 unless `kind` is `INPAINT_MEMORY_LIMIT_BYTES`; another
+ `kind` is `INPAINT_STATUS_INVALID_INPUT`, and the options are left as they were. The
+ weights count once each, in their files' precision; what a run adds grows with the
+ image.
+
+ # Safety
+
+ `opts` is NULL or live options that no other call is using; `err_out` is NULL or valid
+ for writing one pointer.
+ */
+inpaint_status inpaint_model_options_set_memory_limit(inpaint_model_options *opts,
+                                                      inpaint_memory_limit kind,
+                                                      uint64_t bytes,
+                                                      inpaint_error **err_out);
+
+/*
+ Diffusion pipelines (`inpaint_model_load_diffusion_with_options`): ONNX Runtime's CPU
+ memory arena, on by default. The arena keeps the peak of every size it has served and
+ never gives it back to the system; off, each buffer is freed when done, which lowers
+ the resident memory of a long-lived model (a UNet at a large size) for some speed. The
+ pixels are the same.
+
+ # Safety
+
+ `opts` is NULL or live options that no other call is using.
+ */
+inpaint_status inpaint_model_options_set_cpu_arena(inpaint_model_options *opts, bool arena);
 
 /*
  The full message as a NUL-terminated UTF-8 string, valid until `err` is freed; do not
@@ -282,7 +357,7 @@ void inpaint_error_free(inpaint_error *err);
  On success `*model_out` receives a new model, freed with `inpaint_model_free`. On
  failure `*model_out` is set to NULL; an unknown name is `INPAINT_STATUS_UNSUPPORTED`,
  and its message lists the known names. A setting given to a model that does not take
- it (a radius to "openai-compat", a base URL to "telea") is
+ it (a radius to "openai-compat", a base URL or a memory limit to "telea") is
  `INPAINT_STATUS_INVALID_INPUT`.
 
  # Safety
@@ -382,17 +457,8 @@ inpaint_status inpaint_model_load_remote(const char *endpoint,
  Face Optimum's ONNX layout (`model_index.json`, `text_encoder/`, `unet/`, `vae_encoder/`,
  `vae_decoder/`, `tokenizer/`, `scheduler/`, and for SDXL `text_encoder_2/` and
  `tokenizer_2/`, as `optimum-cli export onnx --task inpainting` writes it), on `device`
- (as for `inpaint_model_load_onnx`; NULL is "cpu").
- Every graph is checked against its contract. The model takes a prompt: set it, the
- sampler, steps, guidance, seed and strength on the run options
- (`inpaint_run_options_set_prompt`, …).
-
- On success `*model_out` receives a new model, freed with `inpaint_model_free`. On
- failure `*model_out` is set to NULL: a missing file is `INPAINT_STATUS_IO` (the
- message names it), a graph that breaks its contract `INPAINT_STATUS_MODEL`, ONNX
- Runtime missing, the device refused or weights larger than the memory available
- (checked before loading) `INPAINT_STATUS_RUNTIME`, and a build without the `onnx`
- feature `INPAINT_STATUS_UNSUPPORTED`.
+ (as for `inpaint_model_load_onnx`; NULL is "cpu"), with every default setting: see
+ `inpaint_model_load_diffusion_with_options`.
 
  # Safety
 
@@ -403,6 +469,35 @@ inpaint_status inpaint_model_load_diffusion(const char *dir,
                                             const char *device,
                                             inpaint_model **model_out,
                                             inpaint_error **err_out);
+
+/*
+ Loads a Stable Diffusion 1.5 or SDXL inpainting pipeline from `dir` on `device` (as for
+ `inpaint_model_load_diffusion`) with `opts`, or every default when `opts` is NULL. The
+ settings that apply are the memory ones: `inpaint_model_options_set_load_stages_on_demand`,
+ `_set_memory_limit` and `_set_cpu_arena`; any other setting in `opts` (a radius, an
+ "openai-compat" setting) is `INPAINT_STATUS_INVALID_INPUT`, as is a memory setting
+ given to `inpaint_model_load`.
+ Every graph is checked against its contract. The model takes a prompt: set it, the
+ sampler, steps, guidance, seed and strength on the run options
+ (`inpaint_run_options_set_prompt`, …).
+
+ On success `*model_out` receives a new model, freed with `inpaint_model_free`. On
+ failure `*model_out` is set to NULL: a missing file is `INPAINT_STATUS_IO` (the
+ message names it), a graph that breaks its contract `INPAINT_STATUS_MODEL`, ONNX
+ Runtime missing, the device refused or weights larger than the memory limit (checked
+ before anything is loaded; the message gives the sizes) `INPAINT_STATUS_RUNTIME`, and a
+ build without the `onnx` feature `INPAINT_STATUS_UNSUPPORTED`.
+
+ # Safety
+
+ `dir` and `device` are NULL or NUL-terminated strings; `opts` is NULL or a live options
+ object; `model_out` and `err_out` are NULL or valid for writing one pointer.
+ */
+inpaint_status inpaint_model_load_diffusion_with_options(const char *dir,
+                                                         const char *device,
+                                                         const inpaint_model_options *opts,
+                                                         inpaint_model **model_out,
+                                                         inpaint_error **err_out);
 
 /*
  Inpaints `image` where `mask` is above 127, with the default run options; see

@@ -19,6 +19,7 @@
     reason = "C naming: the header's types are snake_case"
 )]
 
+mod diffusion;
 mod error;
 mod ffi;
 mod image;
@@ -27,6 +28,10 @@ mod openai;
 mod status;
 mod version;
 
+pub use diffusion::{
+    INPAINT_MEMORY_LIMIT_AVAILABLE, INPAINT_MEMORY_LIMIT_BYTES, INPAINT_MEMORY_LIMIT_UNCHECKED,
+    inpaint_memory_limit,
+};
 pub use error::inpaint_error;
 pub use image::{
     INPAINT_PIXEL_FORMAT_GRAY8, INPAINT_PIXEL_FORMAT_RGB8, INPAINT_PIXEL_FORMAT_RGBA8,

@@ -7,6 +7,7 @@ use std::sync::OnceLock;
 use inpaint_core::{CropBox, HdStrategy, InpaintModel, InpaintOptions, Sampler, inpaint};
 use inpaint_models::{MODEL_NAMES, ModelOptions, by_name};
 
+use crate::diffusion::{self, DiffusionSettings};
 use crate::error::inpaint_error;
 use crate::ffi::{self, Failure, call, try_mut, try_ref, try_str};
 use crate::image::{inpaint_image_view, write_packed};
@@ -68,13 +69,36 @@ impl inpaint_model {
     }
 }
 
-/// Parameters for `inpaint_model_load`: each applies to some models only, and giving one to a
-/// model that does not take it is an error. Made by `inpaint_model_options_new`, freed by
-/// `inpaint_model_options_free`; no concurrent calls on one object.
+/// Parameters for `inpaint_model_load` and `inpaint_model_load_diffusion_with_options`: each
+/// applies to some models only, and giving one to a model that does not take it is an error
+/// when loading. Made by `inpaint_model_options_new`, freed by `inpaint_model_options_free`;
+/// no concurrent calls on one object.
 pub struct inpaint_model_options {
     options: ModelOptions,
     /// "openai-compat"'s settings (`inpaint_model_options_set_openai_*`, `_set_budget_*`).
     pub(crate) openai: OpenAiSettings,
+    /// Diffusion pipelines' settings (`_set_load_stages_on_demand`, `_set_memory_limit`,
+    /// `_set_cpu_arena`).
+    pub(crate) diffusion: DiffusionSettings,
+}
+
+impl inpaint_model_options {
+    /// Every setting at its default.
+    fn defaults() -> Self {
+        inpaint_model_options {
+            options: ModelOptions::new(),
+            openai: OpenAiSettings::default(),
+            diffusion: DiffusionSettings::default(),
+        }
+    }
+}
+
+/// The error for a diffusion setting given to the model `name`, which does not take it.
+fn diffusion_setting_refused(setting: &str, name: &str) -> Failure {
+    Failure::invalid_input(format!(
+        "the {setting} setting applies to diffusion pipelines only \
+         (inpaint_model_load_diffusion_with_options), not to {name}"
+    ))
 }
 
 /// How one run handles large images (the HD strategy); the defaults are IOPaint's. Made by
@@ -169,32 +193,6 @@ fn load_remote(
     ))
 }
 
-/// The Stable Diffusion folder at `dir` on `device`.
-#[cfg(feature = "onnx")]
-fn load_diffusion(dir: &str, device: &str) -> Result<inpaint_model, Failure> {
-    use inpaint_models::diffusion::{DiffusionOptions, StableDiffusion};
-    use inpaint_models::onnx::{Device, DevicePolicy, OnnxOptions};
-
-    let device: Device = device.parse()?;
-    let options = DiffusionOptions::default()
-        .with_onnx(OnnxOptions::default().with_device(DevicePolicy::for_flag(device)));
-    let model = StableDiffusion::load(dir, &options)?;
-    let report = model.execution().to_string();
-    Ok(inpaint_model::new(Box::new(model), &report))
-}
-
-/// Without the `onnx` feature: `INPAINT_STATUS_UNSUPPORTED`, saying so.
-#[cfg(not(feature = "onnx"))]
-fn load_diffusion(dir: &str, device: &str) -> Result<inpaint_model, Failure> {
-    Err(Failure::new(
-        inpaint_status::Unsupported,
-        format!(
-            "cannot load `{dir}` on {device}: this build of the inpaint library has no ONNX \
-             support (build inpaint-ffi with its `onnx` feature, on by default)"
-        ),
-    ))
-}
-
 /// Loads `name` with `options` into `*model_out`.
 ///
 /// # Safety
@@ -213,10 +211,7 @@ unsafe fn load(
         }
         // SAFETY: NULL or NUL-terminated, by the caller's guarantee.
         let name = unsafe { try_str(name, "name") }?;
-        let defaults = inpaint_model_options {
-            options: ModelOptions::new(),
-            openai: OpenAiSettings::default(),
-        };
+        let defaults = inpaint_model_options::defaults();
         let options = if options.is_null() {
             &defaults
         } else {
@@ -225,6 +220,9 @@ unsafe fn load(
         };
         if model_out.is_null() {
             return Err(Failure::null("model_out"));
+        }
+        if let Some(setting) = options.diffusion.first_set() {
+            return Err(diffusion_setting_refused(setting, name));
         }
         let loaded = if name == openai::NAME {
             // (Without the feature, that it is unsupported is what matters.)
@@ -276,7 +274,7 @@ impl inpaint_model {
     /// On success `*model_out` receives a new model, freed with `inpaint_model_free`. On
     /// failure `*model_out` is set to NULL; an unknown name is `INPAINT_STATUS_UNSUPPORTED`,
     /// and its message lists the known names. A setting given to a model that does not take
-    /// it (a radius to "openai-compat", a base URL to "telea") is
+    /// it (a radius to "openai-compat", a base URL or a memory limit to "telea") is
     /// `INPAINT_STATUS_INVALID_INPUT`.
     ///
     /// # Safety
@@ -440,17 +438,8 @@ impl inpaint_model {
     /// Face Optimum's ONNX layout (`model_index.json`, `text_encoder/`, `unet/`, `vae_encoder/`,
     /// `vae_decoder/`, `tokenizer/`, `scheduler/`, and for SDXL `text_encoder_2/` and
     /// `tokenizer_2/`, as `optimum-cli export onnx --task inpainting` writes it), on `device`
-    /// (as for `inpaint_model_load_onnx`; NULL is "cpu").
-    /// Every graph is checked against its contract. The model takes a prompt: set it, the
-    /// sampler, steps, guidance, seed and strength on the run options
-    /// (`inpaint_run_options_set_prompt`, …).
-    ///
-    /// On success `*model_out` receives a new model, freed with `inpaint_model_free`. On
-    /// failure `*model_out` is set to NULL: a missing file is `INPAINT_STATUS_IO` (the
-    /// message names it), a graph that breaks its contract `INPAINT_STATUS_MODEL`, ONNX
-    /// Runtime missing, the device refused or weights larger than the memory available
-    /// (checked before loading) `INPAINT_STATUS_RUNTIME`, and a build without the `onnx`
-    /// feature `INPAINT_STATUS_UNSUPPORTED`.
+    /// (as for `inpaint_model_load_onnx`; NULL is "cpu"), with every default setting: see
+    /// `inpaint_model_load_diffusion_with_options`.
     ///
     /// # Safety
     ///
@@ -460,6 +449,47 @@ impl inpaint_model {
     pub unsafe extern "C" fn inpaint_model_load_diffusion(
         dir: *const c_char,
         device: *const c_char,
+        model_out: *mut *mut inpaint_model,
+        err_out: *mut *mut inpaint_error,
+    ) -> inpaint_status {
+        // SAFETY: the same guarantees, forwarded; NULL options are allowed.
+        unsafe {
+            Self::inpaint_model_load_diffusion_with_options(
+                dir,
+                device,
+                ptr::null(),
+                model_out,
+                err_out,
+            )
+        }
+    }
+
+    /// Loads a Stable Diffusion 1.5 or SDXL inpainting pipeline from `dir` on `device` (as for
+    /// `inpaint_model_load_diffusion`) with `opts`, or every default when `opts` is NULL. The
+    /// settings that apply are the memory ones: `inpaint_model_options_set_load_stages_on_demand`,
+    /// `_set_memory_limit` and `_set_cpu_arena`; any other setting in `opts` (a radius, an
+    /// "openai-compat" setting) is `INPAINT_STATUS_INVALID_INPUT`, as is a memory setting
+    /// given to `inpaint_model_load`.
+    /// Every graph is checked against its contract. The model takes a prompt: set it, the
+    /// sampler, steps, guidance, seed and strength on the run options
+    /// (`inpaint_run_options_set_prompt`, …).
+    ///
+    /// On success `*model_out` receives a new model, freed with `inpaint_model_free`. On
+    /// failure `*model_out` is set to NULL: a missing file is `INPAINT_STATUS_IO` (the
+    /// message names it), a graph that breaks its contract `INPAINT_STATUS_MODEL`, ONNX
+    /// Runtime missing, the device refused or weights larger than the memory limit (checked
+    /// before anything is loaded; the message gives the sizes) `INPAINT_STATUS_RUNTIME`, and a
+    /// build without the `onnx` feature `INPAINT_STATUS_UNSUPPORTED`.
+    ///
+    /// # Safety
+    ///
+    /// `dir` and `device` are NULL or NUL-terminated strings; `opts` is NULL or a live options
+    /// object; `model_out` and `err_out` are NULL or valid for writing one pointer.
+    #[unsafe(no_mangle)]
+    pub unsafe extern "C" fn inpaint_model_load_diffusion_with_options(
+        dir: *const c_char,
+        device: *const c_char,
+        opts: *const inpaint_model_options,
         model_out: *mut *mut inpaint_model,
         err_out: *mut *mut inpaint_error,
     ) -> inpaint_status {
@@ -476,10 +506,29 @@ impl inpaint_model {
                 // SAFETY: not NULL, so NUL-terminated by the caller's guarantee.
                 unsafe { try_str(device, "device") }?
             };
+            let defaults = inpaint_model_options::defaults();
+            let options = if opts.is_null() {
+                &defaults
+            } else {
+                // SAFETY: not NULL, so a live options object, by the caller's guarantee.
+                unsafe { try_ref(opts, "opts") }?
+            };
             if model_out.is_null() {
                 return Err(Failure::null("model_out"));
             }
-            let model = ffi::into_raw(load_diffusion(dir, device)?);
+            if options.options != defaults.options {
+                return Err(Failure::invalid_input(
+                    "radius, patch size and seed do not apply to a diffusion pipeline (its \
+                     seed is a run option: inpaint_run_options_set_seed)",
+                ));
+            }
+            if let Some(setting) = options.openai.first_set() {
+                return Err(Failure::invalid_input(format!(
+                    "the {setting} setting applies to {} only, not to a diffusion pipeline",
+                    openai::NAME
+                )));
+            }
+            let model = ffi::into_raw(diffusion::load(dir, device, &options.diffusion)?);
             // SAFETY: checked not NULL above; writable by the caller's guarantee.
             unsafe { model_out.write(model) };
             Ok(())
@@ -724,10 +773,7 @@ impl inpaint_model_options {
     #[unsafe(no_mangle)]
     pub extern "C" fn inpaint_model_options_new() -> *mut inpaint_model_options {
         ffi::guard(ptr::null_mut(), || {
-            ffi::into_raw(inpaint_model_options {
-                options: ModelOptions::new(),
-                openai: OpenAiSettings::default(),
-            })
+            ffi::into_raw(inpaint_model_options::defaults())
         })
     }
 

@@ -39,7 +39,8 @@ pub enum inpaint_status {
     /// ONNX Runtime is missing or too old, the device asked for cannot be used (not in this
     /// build, or refused by ONNX Runtime), or ONNX Runtime could not set up a session for the
     /// file (one it cannot parse); the message says where the runtime was looked for, or why.
-    /// Also a remote server that cannot be reached or does not answer in time.
+    /// Also a remote server that cannot be reached or does not answer in time, and a diffusion
+    /// pipeline whose weights do not fit in the memory limit (checked before loading).
     Runtime = 210,
     /// An image could not be decoded or encoded.
     Decode = 300,

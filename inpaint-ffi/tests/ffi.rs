@@ -1243,6 +1243,225 @@ fn diffusion_outpaints_through_the_c_abi() {
     }
 }
 
+/// The tiny SDXL inpainting pipeline of inpaint-models' fixtures
+/// (`scripts/make-diffusion-fixtures.py`; inpaint-models' tests match it against diffusers),
+/// loaded through the C ABI with its stages on demand, ONNX Runtime's CPU arena off and a
+/// memory limit that holds only the UNet and the largest other graph, gives the Rust API's
+/// bytes for a default-loaded pipeline (a stochastic sampler, one seed); the same limit
+/// without the stages on demand is refused before loading, as a runtime error.
+#[cfg(feature = "onnx")]
+#[test]
+fn sdxl_with_memory_options_matches_the_rust_api() {
+    use inpaint_core::{Request, Sampler};
+    use inpaint_models::diffusion::{DiffusionOptions, StableDiffusion};
+
+    let fixture = format!(
+        "{}/../inpaint-models/tests/fixtures/diffusion/sdxl-tiny-inpaint",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let size = |graph: &str| {
+        std::fs::metadata(format!("{fixture}/{graph}/model.onnx"))
+            .unwrap()
+            .len()
+    };
+    let largest_other = [
+        "text_encoder",
+        "text_encoder_2",
+        "vae_encoder",
+        "vae_decoder",
+    ]
+    .map(size)
+    .into_iter()
+    .max()
+    .unwrap();
+    let limit = size("unet") + largest_other;
+    let dir = std::ffi::CString::new(fixture.clone()).unwrap();
+    let opts = inpaint_model_options::inpaint_model_options_new();
+    let mut model = ptr::null_mut();
+    let mut err = ptr::null_mut();
+    let load = |model: &mut Model, err: &mut *mut inpaint_error| {
+        // SAFETY: a valid string, live options, valid outputs.
+        unsafe {
+            inpaint_model::inpaint_model_load_diffusion_with_options(
+                dir.as_ptr(),
+                c"cpu".as_ptr(),
+                opts,
+                model,
+                err,
+            )
+        }
+    };
+    // SAFETY: live options.
+    let status = unsafe {
+        inpaint_model_options::inpaint_model_options_set_memory_limit(
+            opts,
+            INPAINT_MEMORY_LIMIT_BYTES,
+            limit,
+            ptr::null_mut(),
+        )
+    };
+    assert_eq!(status, inpaint_status::Ok);
+    assert_eq!(load(&mut model, &mut err), inpaint_status::Runtime);
+    assert!(model.is_null());
+    let message = take_message(err);
+    assert!(message.contains("only while they run"), "{message}");
+    // SAFETY: live options.
+    unsafe {
+        assert_eq!(
+            inpaint_model_options::inpaint_model_options_set_load_stages_on_demand(opts, true),
+            inpaint_status::Ok
+        );
+        assert_eq!(
+            inpaint_model_options::inpaint_model_options_set_cpu_arena(opts, false),
+            inpaint_status::Ok
+        );
+    }
+    let status = load(&mut model, &mut err);
+    assert_eq!(status, inpaint_status::Ok, "{}", take_message(err));
+
+    let (image, mask) = (photo(), hole());
+    let request = Request::new()
+        .with_prompt("a red bench")
+        .with_negative_prompt("blurry")
+        .with_sampler(Sampler::DpmPp2mSdeKarras)
+        .with_steps(2)
+        .with_seed(11);
+    let mut rust = StableDiffusion::load(&fixture, &DiffusionOptions::default()).unwrap();
+    let want = inpaint(
+        &mut rust,
+        &Image::from_rgb(image.clone()).unwrap(),
+        &Mask::from_gray(mask.clone()).unwrap(),
+        &InpaintOptions::default().with_request(request),
+    )
+    .unwrap();
+
+    let run_opts = inpaint_run_options::inpaint_run_options_new();
+    // SAFETY: live options; valid strings.
+    unsafe {
+        use inpaint_run_options as o;
+        let status = o::inpaint_run_options_set_prompt(
+            run_opts,
+            c"a red bench".as_ptr(),
+            c"blurry".as_ptr(),
+            ptr::null_mut(),
+        );
+        assert_eq!(status, inpaint_status::Ok);
+        let status = o::inpaint_run_options_set_sampler(
+            run_opts,
+            c"DPM++ 2M SDE Karras".as_ptr(),
+            ptr::null_mut(),
+        );
+        assert_eq!(status, inpaint_status::Ok);
+        assert_eq!(
+            o::inpaint_run_options_set_steps(run_opts, 2),
+            inpaint_status::Ok
+        );
+        assert_eq!(
+            o::inpaint_run_options_set_seed(run_opts, 11),
+            inpaint_status::Ok
+        );
+    }
+    let iv = view(
+        image.as_raw(),
+        W,
+        H,
+        W as usize * 3,
+        INPAINT_PIXEL_FORMAT_RGB8,
+    );
+    let mv = view(mask.as_raw(), W, H, W as usize, INPAINT_PIXEL_FORMAT_GRAY8);
+    let mut out = vec![0u8; image.as_raw().len()];
+    // SAFETY: live model and options, valid views, `out` writable for its length.
+    let status = unsafe {
+        inpaint_model::inpaint_model_run_with_options(
+            model,
+            &iv,
+            &mv,
+            run_opts,
+            out.as_mut_ptr(),
+            out.len(),
+            &mut err,
+        )
+    };
+    assert_eq!(status, inpaint_status::Ok, "{}", take_message(err));
+    assert_eq!(out, *want.rgb().as_raw());
+    assert_ne!(out, *image.as_raw(), "nothing was painted");
+    // SAFETY: live, freed once.
+    unsafe {
+        inpaint_run_options::inpaint_run_options_free(run_opts);
+        inpaint_model_options::inpaint_model_options_free(opts);
+    }
+    free(model);
+}
+
+/// The memory settings' setters check what they can at once, and a model that is not a
+/// diffusion pipeline refuses them when loading, as a pipeline refuses the classical models'
+/// settings.
+#[test]
+fn memory_settings_apply_to_diffusion_pipelines_only() {
+    use inpaint_model_options as o;
+    let opts = o::inpaint_model_options_new();
+    let mut err = ptr::null_mut();
+    let mut model = ptr::null_mut();
+    // SAFETY: live options or NULL where the test says so; valid outputs.
+    unsafe {
+        for (kind, bytes) in [
+            (3, 0),
+            (INPAINT_MEMORY_LIMIT_AVAILABLE, 1),
+            (INPAINT_MEMORY_LIMIT_UNCHECKED, 9),
+        ] {
+            let status = o::inpaint_model_options_set_memory_limit(opts, kind, bytes, &mut err);
+            assert_eq!(status, inpaint_status::InvalidInput, "{kind} {bytes}");
+            assert!(take_message(err).contains("memory limit"));
+        }
+        assert_eq!(
+            o::inpaint_model_options_set_load_stages_on_demand(ptr::null_mut(), true),
+            inpaint_status::NullParameter
+        );
+        assert_eq!(
+            o::inpaint_model_options_set_cpu_arena(ptr::null_mut(), true),
+            inpaint_status::NullParameter
+        );
+        assert_eq!(
+            o::inpaint_model_options_set_load_stages_on_demand(opts, false),
+            inpaint_status::Ok
+        );
+        let status =
+            inpaint_model::inpaint_model_load(c"telea".as_ptr(), opts, &mut model, &mut err);
+        assert_eq!(status, inpaint_status::InvalidInput);
+        assert!(model.is_null());
+        let message = take_message(err);
+        assert!(
+            message.contains("load-stages-on-demand setting applies to diffusion"),
+            "{message}"
+        );
+        o::inpaint_model_options_free(opts);
+
+        let opts = o::inpaint_model_options_new();
+        assert_eq!(
+            o::inpaint_model_options_set_patch_size(opts, 5),
+            inpaint_status::Ok
+        );
+        let status = inpaint_model::inpaint_model_load_diffusion_with_options(
+            c"/nonexistent".as_ptr(),
+            ptr::null(),
+            opts,
+            &mut model,
+            &mut err,
+        );
+        assert_eq!(status, inpaint_status::InvalidInput);
+        assert!(take_message(err).contains("patch size"));
+        let status = inpaint_model::inpaint_model_load_diffusion_with_options(
+            c"/nonexistent".as_ptr(),
+            ptr::null(),
+            opts,
+            ptr::null_mut(),
+            ptr::null_mut(),
+        );
+        assert_eq!(status, inpaint_status::NullParameter);
+        o::inpaint_model_options_free(opts);
+    }
+}
+
 /// "openai-compat"'s settings: checked when set where they can be, refused by other models,
 /// and the model refuses the classical parameters. (Loading and running it against a fake
 /// server is in the C tests, which control the environment's key: tests/c/test_inpaint.c.)

@@ -310,8 +310,7 @@ static void test_onnx(const char *dir) {
 }
 
 /* Diffusion's run options: the prompt, the sampler by IOPaint's name, the numbers; and a
- * diffusion folder that is not there. (The tiny pipeline itself runs in the Rust tests: under
- * valgrind it would take minutes.) */
+ * diffusion folder that is not there. (The tiny SDXL pipeline runs in test_sdxl.) */
 static void test_diffusion_options(const char *onnx_dir) {
     inpaint_run_options *opts = inpaint_run_options_new();
     inpaint_error *err = NULL;
@@ -341,6 +340,276 @@ static void test_diffusion_options(const char *onnx_dir) {
     CHECK(err != NULL && strstr(inpaint_error_message(err), "model_index.json") != NULL);
     inpaint_error_free(err);
     CHECK(inpaint_model_load_diffusion(NULL, NULL, &model, NULL) == INPAINT_STATUS_NULL_PARAMETER);
+}
+
+/* IOPaint's 19 sampler names, as inpaint_run_options_set_sampler takes them. */
+static const char *const SAMPLERS[] = {
+    "DPM++ 2M", "DPM++ 2M Karras", "DPM++ 2M SDE", "DPM++ 2M SDE Karras", "DPM++ SDE",
+    "DPM++ SDE Karras", "DPM2", "DPM2 Karras", "DPM2 a", "DPM2 a Karras", "Euler", "Euler a",
+    "Heun", "LMS", "LMS Karras", "DDIM", "PNDM", "UniPC", "LCM",
+};
+enum { SAMPLER_COUNT = sizeof SAMPLERS / sizeof SAMPLERS[0] };
+
+/* Writes `onnx_dir`/../diffusion/`name`[/`file`] (a fixture of inpaint-models, made by
+ * scripts/make-diffusion-fixtures.py) to `path`. */
+static void pipeline_path(char *path, size_t size, const char *onnx_dir, const char *name,
+                          const char *file) {
+    int n = snprintf(path, size, "%s/../diffusion/%s%s%s", onnx_dir, name, file ? "/" : "",
+                     file ? file : "");
+    CHECK(n > 0 && (size_t)n < size);
+}
+
+/* Loads the diffusion fixture `name` with `opts`; returns the status, sets *model and *err. */
+static uint32_t load_pipeline(const char *onnx_dir, const char *name, const inpaint_model_options *opts,
+                              inpaint_model **model, inpaint_error **err) {
+    char path[4096];
+    pipeline_path(path, sizeof path, onnx_dir, name, NULL);
+    *model = (inpaint_model *)&passed; /* garbage: must become NULL on failure */
+    return inpaint_model_load_diffusion_with_options(path, NULL, opts, model, err);
+}
+
+/* The size of a fixture's graph file, in bytes. */
+static uint64_t graph_size(const char *onnx_dir, const char *name, const char *graph) {
+    char file[256], path[4096];
+    snprintf(file, sizeof file, "%s/model.onnx", graph);
+    pipeline_path(path, sizeof path, onnx_dir, name, file);
+    FILE *f = fopen(path, "rb");
+    CHECK(f != NULL);
+    if (!f) return 0;
+    CHECK(fseek(f, 0, SEEK_END) == 0);
+    long size = ftell(f);
+    fclose(f);
+    CHECK(size > 0);
+    return size > 0 ? (uint64_t)size : 0;
+}
+
+/* The bytes the weights of fixture `name` take with its stages loaded on demand: the UNet and
+ * the largest other graph (checking that this is less than all of them). */
+static uint64_t on_demand_bytes(const char *onnx_dir, const char *name) {
+    static const char *const others[] = {"text_encoder", "text_encoder_2", "vae_encoder", "vae_decoder"};
+    uint64_t unet = graph_size(onnx_dir, name, "unet"), all = unet, largest = 0;
+    for (int i = 0; i < 4; i++) {
+        uint64_t size = graph_size(onnx_dir, name, others[i]);
+        all += size;
+        largest = size > largest ? size : largest;
+    }
+    CHECK(unet + largest < all);
+    return unet + largest;
+}
+
+/* The diffusion pipelines' memory settings: checked when set, refused by the models that do
+ * not take them (and the other models' settings refused by a pipeline), and a memory limit
+ * below the weights refused before anything is loaded, with a message that gives the sizes.
+ * A limit that holds the UNet and the largest other graph but not all of them is refused
+ * too, saying that loading the stages on demand would fit. */
+static void test_diffusion_memory_options(const char *onnx_dir) {
+    inpaint_model_options *opts = inpaint_model_options_new();
+    inpaint_model *model = NULL;
+    inpaint_error *err = NULL;
+    CHECK(opts != NULL);
+    CHECK(inpaint_model_options_set_load_stages_on_demand(NULL, true) == INPAINT_STATUS_NULL_PARAMETER);
+    CHECK(inpaint_model_options_set_cpu_arena(NULL, false) == INPAINT_STATUS_NULL_PARAMETER);
+    CHECK(inpaint_model_options_set_memory_limit(NULL, INPAINT_MEMORY_LIMIT_BYTES, 1, &err) ==
+          INPAINT_STATUS_NULL_PARAMETER);
+    CHECK(err != NULL && strstr(inpaint_error_message(err), "opts") != NULL);
+    inpaint_error_free(err);
+    CHECK(inpaint_model_options_set_memory_limit(opts, 7, 0, &err) == INPAINT_STATUS_INVALID_INPUT);
+    CHECK(err != NULL && strstr(inpaint_error_message(err), "INPAINT_MEMORY_LIMIT_BYTES") != NULL);
+    inpaint_error_free(err);
+    CHECK(inpaint_model_options_set_memory_limit(opts, INPAINT_MEMORY_LIMIT_UNCHECKED, 5, NULL) ==
+          INPAINT_STATUS_INVALID_INPUT);
+    CHECK(inpaint_model_options_set_memory_limit(opts, INPAINT_MEMORY_LIMIT_AVAILABLE, 0, NULL) ==
+          INPAINT_STATUS_OK);
+    CHECK(inpaint_model_options_set_memory_limit(opts, INPAINT_MEMORY_LIMIT_UNCHECKED, 0, NULL) ==
+          INPAINT_STATUS_OK);
+
+    /* Given to a model that is not a diffusion pipeline: refused when loading, naming it. */
+    CHECK(inpaint_model_load("telea", opts, &model, &err) == INPAINT_STATUS_INVALID_INPUT);
+    CHECK(model == NULL);
+    CHECK(err != NULL && strstr(inpaint_error_message(err), "memory limit") != NULL);
+    CHECK(err != NULL && strstr(inpaint_error_message(err), "diffusion pipelines only") != NULL);
+    inpaint_error_free(err);
+    inpaint_model_options_free(opts);
+    opts = inpaint_model_options_new();
+    CHECK(inpaint_model_options_set_cpu_arena(opts, true) == INPAINT_STATUS_OK);
+    CHECK(inpaint_model_load("patchmatch", opts, &model, &err) == INPAINT_STATUS_INVALID_INPUT);
+    CHECK(err != NULL && strstr(inpaint_error_message(err), "CPU arena") != NULL);
+    inpaint_error_free(err);
+    inpaint_model_options_free(opts);
+    /* And a classical model's setting given to a pipeline. */
+    opts = inpaint_model_options_new();
+    CHECK(inpaint_model_options_set_radius(opts, 3.0) == INPAINT_STATUS_OK);
+    CHECK(load_pipeline(onnx_dir, "sdxl-tiny-inpaint", opts, &model, &err) == INPAINT_STATUS_INVALID_INPUT);
+    CHECK(model == NULL);
+    CHECK(err != NULL && strstr(inpaint_error_message(err), "radius") != NULL);
+    inpaint_error_free(err);
+    inpaint_model_options_free(opts);
+
+    /* Too little memory for the weights: refused before loading, with the sizes. */
+    uint64_t unet = graph_size(onnx_dir, "sdxl-tiny-inpaint", "unet");
+    uint64_t on_demand = on_demand_bytes(onnx_dir, "sdxl-tiny-inpaint");
+    opts = inpaint_model_options_new();
+    CHECK(inpaint_model_options_set_memory_limit(opts, INPAINT_MEMORY_LIMIT_BYTES, unet - 1, NULL) ==
+          INPAINT_STATUS_OK);
+    CHECK(load_pipeline(onnx_dir, "sdxl-tiny-inpaint", opts, &model, &err) == INPAINT_STATUS_RUNTIME);
+    CHECK(model == NULL);
+    CHECK(err != NULL && inpaint_error_status(err) == INPAINT_STATUS_RUNTIME);
+    CHECK(err != NULL && strstr(inpaint_error_message(err), "weights need") != NULL);
+    CHECK(err != NULL && strstr(inpaint_error_message(err), "the memory limit given") != NULL);
+    CHECK(err != NULL && strstr(inpaint_error_message(err), "unet") != NULL);
+    inpaint_error_free(err);
+    /* Enough for the UNet and the largest other graph: refused, pointing at on-demand
+     * stages ... */
+    CHECK(inpaint_model_options_set_memory_limit(opts, INPAINT_MEMORY_LIMIT_BYTES, on_demand, NULL) ==
+          INPAINT_STATUS_OK);
+    CHECK(load_pipeline(onnx_dir, "sdxl-tiny-inpaint", opts, &model, &err) == INPAINT_STATUS_RUNTIME);
+    CHECK(model == NULL);
+    CHECK(err != NULL && strstr(inpaint_error_message(err), "only while they run") != NULL);
+    inpaint_error_free(err);
+    /* ... which then loads (test_sdxl). */
+    inpaint_model_options_free(opts);
+}
+
+/* Run options for the tiny pipelines: a prompt, `sampler`, two steps without guidance (the
+ * Rust tests match guidance against diffusers), `seed`. */
+static inpaint_run_options *pipeline_run_options(const char *sampler, uint64_t seed) {
+    inpaint_run_options *run = inpaint_run_options_new();
+    CHECK(run != NULL);
+    CHECK(inpaint_run_options_set_prompt(run, "a red bench", NULL, NULL) == INPAINT_STATUS_OK);
+    CHECK(inpaint_run_options_set_sampler(run, sampler, NULL) == INPAINT_STATUS_OK);
+    CHECK(inpaint_run_options_set_steps(run, 2) == INPAINT_STATUS_OK);
+    CHECK(inpaint_run_options_set_guidance_scale(run, 1.0f) == INPAINT_STATUS_OK);
+    CHECK(inpaint_run_options_set_seed(run, seed) == INPAINT_STATUS_OK);
+    return run;
+}
+
+/* Inpaints the test image's hole with `model` and `run` into `out` (W*H*3 bytes) and checks
+ * that the pixels outside the hole are the input's and something inside was painted; returns
+ * whether the run succeeded. */
+static int inpaint_hole(inpaint_model *model, const inpaint_run_options *run, uint8_t *out) {
+    uint8_t image[W * H * 3], mask[W * H];
+    make_image(image, W * 3, 3);
+    make_mask(mask, W);
+    inpaint_image_view iv = {image, sizeof image, W, H, W * 3, INPAINT_PIXEL_FORMAT_RGB8};
+    inpaint_image_view mv = {mask, sizeof mask, W, H, W, INPAINT_PIXEL_FORMAT_GRAY8};
+    inpaint_error *err = NULL;
+    uint32_t status = inpaint_model_run_with_options(model, &iv, &mv, run, out, W * H * 3, &err);
+    CHECK(status == INPAINT_STATUS_OK);
+    if (status != INPAINT_STATUS_OK) {
+        fprintf(stderr, "run: %s\n", err ? inpaint_error_message(err) : "?");
+        inpaint_error_free(err);
+        return 0;
+    }
+    int outside_same = 1, inside_changed = 0;
+    for (unsigned y = 0; y < H; y++)
+        for (unsigned x = 0; x < W; x++) {
+            int same = memcmp(out + (y * W + x) * 3, image + (y * W + x) * 3, 3) == 0;
+            if (in_hole(x, y)) inside_changed |= !same;
+            else outside_same &= same;
+        }
+    CHECK(outside_same);
+    CHECK(inside_changed);
+    return 1;
+}
+
+/* Outpaints the test image by 12 pixels on the right and 8 below with `model`: the result is
+ * the canvas, the image's pixels are kept, and the new ones are painted (not all left as the
+ * repeated border the model was handed). */
+static void outpaint(inpaint_model *model) {
+    enum { OW = W + 12, OH = H + 8 };
+    uint8_t image[W * H * 3], mask[W * H], out[OW * OH * 3];
+    make_image(image, W * 3, 3);
+    memset(mask, 0, sizeof mask); /* not used when outpainting */
+    inpaint_image_view iv = {image, sizeof image, W, H, W * 3, INPAINT_PIXEL_FORMAT_RGB8};
+    inpaint_image_view mv = {mask, sizeof mask, W, H, W, INPAINT_PIXEL_FORMAT_GRAY8};
+    inpaint_run_options *run = pipeline_run_options("Euler", 3);
+    CHECK(inpaint_run_options_set_extender(run, 0, 0, OW, OH, NULL) == INPAINT_STATUS_OK);
+    uint32_t ow = 0, oh = 0;
+    CHECK(inpaint_run_options_output_size(run, W, H, &ow, &oh, NULL) == INPAINT_STATUS_OK);
+    CHECK(ow == OW && oh == OH);
+    inpaint_error *err = NULL;
+    uint32_t status = inpaint_model_run_with_options(model, &iv, &mv, run, out, sizeof out, &err);
+    CHECK(status == INPAINT_STATUS_OK);
+    if (status != INPAINT_STATUS_OK) {
+        fprintf(stderr, "outpaint: %s\n", err ? inpaint_error_message(err) : "?");
+        inpaint_error_free(err);
+        inpaint_run_options_free(run);
+        return;
+    }
+    int kept = 1;
+    unsigned painted = 0;
+    for (unsigned y = 0; y < OH; y++)
+        for (unsigned x = 0; x < OW; x++) {
+            const uint8_t *got = out + (y * OW + x) * 3;
+            unsigned bx = x < W ? x : W - 1, by = y < H ? y : H - 1; /* the border pixel */
+            if (x < W && y < H) kept &= memcmp(got, image + (y * W + x) * 3, 3) == 0;
+            else painted += memcmp(got, image + (by * W + bx) * 3, 3) != 0;
+        }
+    CHECK(kept);
+    CHECK(painted > (OW * OH - W * H) / 2);
+    inpaint_run_options_free(run);
+}
+
+/* The tiny SDXL inpainting pipeline (9-channel UNet, two text encoders) through the C API:
+ * every sampler keeps the pixels outside the hole, and the samplers' results differ;
+ * outpainting; and a model loaded with its stages on demand, ONNX Runtime's CPU arena off
+ * and a memory limit that holds only the UNet and the largest other graph gives the same
+ * bytes as the default model for the same seed (with "Euler a", which draws noise at every
+ * step). */
+static void test_sdxl(const char *onnx_dir) {
+    inpaint_model *model = NULL;
+    inpaint_error *err = NULL;
+    uint32_t status = load_pipeline(onnx_dir, "sdxl-tiny-inpaint", NULL, &model, &err);
+    CHECK(status == INPAINT_STATUS_OK);
+    if (status != INPAINT_STATUS_OK) {
+        fprintf(stderr, "sdxl-tiny-inpaint: %s\n", err ? inpaint_error_message(err) : "?");
+        inpaint_error_free(err);
+        return;
+    }
+    CHECK(inpaint_model_needs(model) == INPAINT_NEEDS_PROMPT);
+    CHECK(strncmp(inpaint_model_device(model), "cpu", 3) == 0);
+    static uint8_t outs[SAMPLER_COUNT][W * H * 3];
+    uint8_t again[W * H * 3];
+    int ran = 0, distinct = 0, euler_a = -1;
+    for (int i = 0; i < SAMPLER_COUNT; i++) {
+        inpaint_run_options *run = pipeline_run_options(SAMPLERS[i], 7);
+        if (inpaint_hole(model, run, outs[ran])) {
+            int seen = 0;
+            for (int j = 0; j < ran; j++) seen |= memcmp(outs[j], outs[ran], sizeof again) == 0;
+            distinct += !seen;
+            if (strcmp(SAMPLERS[i], "Euler a") == 0) euler_a = ran;
+            ran++;
+        }
+        inpaint_run_options_free(run);
+    }
+    printf("sdxl: %d samplers, %d distinct results\n", ran, distinct);
+    CHECK(ran == SAMPLER_COUNT);
+    /* Two steps from one seed: many samplers take the same first steps, but not most. */
+    CHECK(distinct >= SAMPLER_COUNT / 3);
+
+    outpaint(model);
+    inpaint_model_free(model);
+
+    inpaint_model_options *opts = inpaint_model_options_new();
+    CHECK(inpaint_model_options_set_load_stages_on_demand(opts, true) == INPAINT_STATUS_OK);
+    CHECK(inpaint_model_options_set_cpu_arena(opts, false) == INPAINT_STATUS_OK);
+    CHECK(inpaint_model_options_set_memory_limit(opts, INPAINT_MEMORY_LIMIT_BYTES,
+                                                 on_demand_bytes(onnx_dir, "sdxl-tiny-inpaint"),
+                                                 NULL) == INPAINT_STATUS_OK);
+    inpaint_run_options *run = pipeline_run_options("Euler a", 7);
+    CHECK(euler_a >= 0);
+    status = load_pipeline(onnx_dir, "sdxl-tiny-inpaint", opts, &model, &err);
+    CHECK(status == INPAINT_STATUS_OK);
+    if (status == INPAINT_STATUS_OK) {
+        if (euler_a >= 0 && inpaint_hole(model, run, again))
+            CHECK(memcmp(outs[euler_a], again, sizeof again) == 0);
+        inpaint_model_free(model);
+    } else {
+        fprintf(stderr, "on demand, no arena: %s\n", err ? inpaint_error_message(err) : "?");
+        inpaint_error_free(err);
+    }
+    inpaint_model_options_free(opts);
+    inpaint_run_options_free(run);
 }
 
 /* The key scripts/test-c.sh gives the fake server and this program (OPENAI_API_KEY). */
@@ -492,15 +761,17 @@ static void test_openai(const char *server, const char *ledger) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 4) {
+    if (argc < 4 || argc > 5 || (argc == 5 && strcmp(argv[4], "--no-pipelines") != 0)) {
         fprintf(stderr,
-                "usage: %s ONNX_FIXTURE_DIR FAKE_OPENAI_URL LEDGER\n"
+                "usage: %s ONNX_FIXTURE_DIR FAKE_OPENAI_URL LEDGER [--no-pipelines]\n"
                 "  ONNX_FIXTURE_DIR: inpaint-models/tests/fixtures/onnx\n"
                 "  FAKE_OPENAI_URL: http://127.0.0.1:PORT of tests/c/fake_openai.py\n"
-                "  LEDGER: a budget ledger file that does not exist yet\n",
+                "  LEDGER: a budget ledger file that does not exist yet\n"
+                "  --no-pipelines: do not run the diffusion pipelines (valgrind: minutes each)\n",
                 argv[0]);
         return 2;
     }
+    int run_pipelines = argc == 4;
     test_version();
     test_status_str();
     test_load();
@@ -508,6 +779,8 @@ int main(int argc, char **argv) {
     test_rgba();
     test_onnx(argv[1]);
     test_diffusion_options(argv[1]);
+    test_diffusion_memory_options(argv[1]);
+    if (run_pipelines) test_sdxl(argv[1]);
     test_openai(argv[2], argv[3]);
     printf("%d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;
