@@ -2,20 +2,23 @@
 """Seconds per Stable Diffusion step: ours (the `sd-steps` binary) against Optimum's
 `ORTStableDiffusionInpaintPipeline` (`ORTStableDiffusionXLInpaintPipeline` for an SDXL folder,
 called as IOPaint calls it: strength 0.999) on the same ONNX folder, same size, steps, sampler
-(Euler), guidance and ONNX Runtime threads, in one run. `--memory-variants` adds our runs with
-the text encoders and VAE loaded on demand, and with ONNX Runtime's CPU arena off. Needs the heavy environment of
+(Euler), guidance and ONNX Runtime threads, in one run. `--variants` picks the runs (ours,
+guidance as two UNet calls, the text encoders and VAE loaded on demand, ONNX Runtime's CPU
+arena off, both; Optimum, and Optimum with its CPU arena off). Needs the heavy environment of
 scripts/diffusion-fixtures-env.sh (torch, diffusers, Optimum) and a release build:
 
     cargo build --release -p inpaint-benches --bin sd-steps
     python scripts/make-diffusion-fixtures.py --bench-unet /tmp/sd15-random   # SD-1.5-sized, random
     python benches/compare_diffusion.py /tmp/sd15-random --steps 3 --threads 2
 
-Prints one JSON line per run (ours batched, ours with two UNet calls, Optimum), then the ratios.
+Prints one JSON line per run (by default ours batched, ours with two UNet calls, Optimum), then
+the ratios. For SDXL-sized folders see benches/make_sdxl_bench.py.
 Optimum's share outside the graphs is not measured (its sessions are driven from Python).
 """
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -25,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def optimum(folder, size, steps, threads, guidance):
+def optimum(folder, size, steps, threads, guidance, arena=True):
     import numpy as np
     import onnxruntime as ort
     import torch
@@ -39,6 +42,7 @@ def optimum(folder, size, steps, threads, guidance):
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
+    options.enable_cpu_mem_arena = arena
     started = time.perf_counter()
     if xl:
         pipe = ORTStableDiffusionXLInpaintPipeline.from_pretrained(
@@ -70,11 +74,17 @@ def optimum(folder, size, steps, threads, guidance):
     wall = time.perf_counter() - started
     per_step = (marks[-1] - marks[0]) / (len(marks) - 1) if len(marks) > 1 else float("nan")
     return dict(
-        impl="optimum", family="sdxl" if xl else "sd1.5", size=size, steps=steps, threads=threads, guidance=guidance,
+        impl="optimum", cpu_arena=arena, family="sdxl" if xl else "sd1.5", size=size, steps=steps, threads=threads, guidance=guidance,
         load_s=round(load, 3), wall_s=round(wall, 3), per_step_s=round(per_step, 3),
         first_step_s=round(marks[0] - started, 3),
         peak_rss_mib=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
     )
+
+
+VARIANTS = {
+    "ours": [], "two-calls": ["--two-calls"], "low-memory": ["--low-memory"],
+    "no-cpu-arena": ["--no-cpu-arena"], "low-memory-no-arena": ["--low-memory", "--no-cpu-arena"],
+}
 
 
 def main():
@@ -85,35 +95,51 @@ def main():
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--guidance", type=float, default=7.5)
     parser.add_argument("--binary", default=str(ROOT / "target" / "release" / "sd-steps"))
+    parser.add_argument("--variants", nargs="+", choices=(*VARIANTS, "optimum", "optimum-no-arena"),
+                        default=["ours", "two-calls", "optimum"],
+                        help="runs, in this order (one process each, so each peak is its own)")
     parser.add_argument("--memory-variants", action="store_true",
                         help="also run ours with --low-memory and with --no-cpu-arena")
     args = parser.parse_args()
+    if args.memory_variants:
+        args.variants[-1:-1] = ["low-memory", "no-cpu-arena"]
     common = ["--size", str(args.size), "--steps", str(args.steps), "--threads", str(args.threads),
               "--guidance", str(args.guidance)]
-    results = []
-    variants = [[], ["--two-calls"]]
-    if args.memory_variants:
-        variants += [["--low-memory"], ["--no-cpu-arena"]]
-    for extra in variants:
-        out = subprocess.run([args.binary, args.folder, *common, *extra], check=True,
-                             capture_output=True, text=True).stdout
-        results.append(json.loads(out.strip().splitlines()[-1]))
-        print(json.dumps(results[-1]), flush=True)
-    # In a child process, so that its peak memory is its own.
-    code = (f"import sys, json; sys.path.insert(0, {str(Path(__file__).parent)!r}); "
-            f"import compare_diffusion as c; print(json.dumps(c.optimum({args.folder!r}, "
-            f"{args.size}, {args.steps}, {args.threads}, {args.guidance})))")
-    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
-    results.append(json.loads(out.strip().splitlines()[-1]))
-    print(json.dumps(results[-1]), flush=True)
-    ours, split, theirs = results[0], results[1], results[-1]
-    print(f"per step: ours {ours['per_step_s']} s (two calls {split['per_step_s']} s), "
-          f"Optimum {theirs['per_step_s']} s; ratio Optimum/ours {theirs['per_step_s'] / ours['per_step_s']:.3f}; "
-          f"wall outside ONNX Runtime: {100 * ours['outside_share']:.2f} %; "
-          f"peak RSS ours {ours['peak_rss_mib']} MiB, Optimum {theirs['peak_rss_mib']} MiB")
-    for variant in results[2:-1]:
-        print(f"ours low_memory={variant['low_memory']} cpu_arena={variant['cpu_arena']}: "
-              f"{variant['per_step_s']} s/step, peak RSS {variant['peak_rss_mib']} MiB")
+    results, failed = {}, {}
+    for variant in args.variants:
+        if variant.startswith("optimum"):
+            # In a child process, so that its peak memory is its own.
+            code = (f"import sys, json; sys.path.insert(0, {str(Path(__file__).parent)!r}); "
+                    f"import compare_diffusion as c; print(json.dumps(c.optimum({args.folder!r}, "
+                    f"{args.size}, {args.steps}, {args.threads}, {args.guidance}, "
+                    f"arena={variant == 'optimum'})))")
+            command = [sys.executable, "-c", code]
+        else:
+            command = [args.binary, args.folder, *common, *VARIANTS[variant]]
+        # The machine's load before the run: on a shared machine, what makes two runs comparable.
+        load = os.getloadavg()[0]
+        run = subprocess.run(command, capture_output=True, text=True)
+        if run.returncode != 0:
+            # A run the OOM killer stops is a result too (SIGKILL: see `dmesg` for its size).
+            why = f"signal {-run.returncode}" if run.returncode < 0 else f"exit {run.returncode}"
+            failed[variant] = f"{why}: {run.stderr.strip()[-300:]}"
+            print(json.dumps(dict(variant=variant, failed=failed[variant], load_before=round(load, 2))), flush=True)
+            continue
+        results[variant] = json.loads(run.stdout.strip().splitlines()[-1])
+        results[variant]["load_before"] = round(load, 2)
+        print(json.dumps(dict(variant=variant, **results[variant])), flush=True)
+    for variant, why in failed.items():
+        print(f"{variant}: failed ({why.splitlines()[0]})")
+    for variant, result in results.items():
+        line = f"{variant}: {result['per_step_s']} s/step, peak RSS {result['peak_rss_mib']} MiB"
+        if "outside_share" in result:
+            line += f", wall outside ONNX Runtime {100 * result['outside_share']:.2f} %"
+        print(line)
+    if "ours" in results and "optimum" in results:
+        ours, theirs = results["ours"], results["optimum"]
+        print(f"ratio Optimum/ours: {theirs['per_step_s'] / ours['per_step_s']:.3f} per step, "
+              f"{theirs['wall_s'] / ours['wall_s']:.3f} wall, "
+              f"{theirs['peak_rss_mib'] / ours['peak_rss_mib']:.3f} peak RSS")
 
 
 if __name__ == "__main__":
