@@ -2,8 +2,11 @@
 //! a machine too small gets an error that says so instead of a visit from the OOM killer.
 //!
 //! The estimate is the size of each graph's files (`model.onnx` and its external data):
-//! ONNX Runtime holds the weights once, in their file's precision. What a run adds on top
-//! (activations, the arena) grows with the image; BENCHMARKS.md gives measured peaks.
+//! ONNX Runtime holds the weights once, in their file's precision — except float16 weights
+//! on the CPU, which it also casts to float32 for the kernels it lacks (an SDXL-sized float16
+//! export peaked higher than the float32 one there). What a run adds on top (activations, the
+//! arena) grows with the image: BENCHMARKS.md gives measured peaks (SDXL at 1024²: 4–9 GB
+//! on top of the weights).
 
 use std::path::Path;
 
@@ -123,8 +126,8 @@ pub(crate) fn check_fits(
     };
     Err(Error::runtime(format!(
         "{model} at {}: its weights need {} ({}) but only {} is available ({source}){hint}; \
-         a float16 export takes half; the check can be overridden with \
-         DiffusionOptions::memory_limit",
+         a float16 export takes half on a GPU (not on the CPU, where ONNX Runtime adds float32 \
+         copies of the weights); the check can be overridden with DiffusionOptions::memory_limit",
         dir.display(),
         gib(needed),
         listed.join(", "),

@@ -307,10 +307,11 @@ pub struct SessionOptions {
     pub inter_threads: usize,
     /// Graph optimisation level 0–3 (3 = all, ONNX Runtime's default).
     pub optimization_level: u8,
-    /// ONNX Runtime's CPU memory arena (on by default). The arena keeps the peak of every
-    /// size it has served and never returns it to the system; off, each buffer is freed when
-    /// done, which lowers the resident memory of a long-lived model (a diffusion UNet at a
-    /// large size) for some speed.
+    /// ONNX Runtime's CPU memory arena (on by default): one for the whole process, shared by
+    /// every session that has it on. The arena keeps the peak it has served and never returns
+    /// it to the system; off, each buffer is freed when done, which lowers the resident
+    /// memory of a long-lived model (a diffusion UNet at a large size) at a cost in speed
+    /// (SDXL at 1024² on the CPU: 1.5× slower per step, BENCHMARKS.md).
     pub cpu_arena: bool,
 }
 
@@ -398,6 +399,10 @@ pub(crate) fn build_session(
     let mut builder = builder
         .with_memory_pattern(!variable_size)
         .map_err(ort_failure)?;
+    if options.cpu_arena {
+        // The process's one CPU arena (runtime.rs), shared by every session.
+        builder = builder.with_env_allocators().map_err(ort_failure)?;
+    }
 
     let (candidates, required, notes) = match policy {
         DevicePolicy::Require(Device::Auto) => {

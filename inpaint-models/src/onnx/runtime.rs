@@ -200,6 +200,12 @@ impl Runtime {
                     err,
                 )
             })?;
+        register_shared_cpu_arena(&environment).map_err(|why| {
+            Error::runtime(format!(
+                "ONNX Runtime from {} refused the shared CPU memory arena: {why}",
+                path.display()
+            ))
+        })?;
         let runtime = Arc::new(Runtime {
             version: library_version(&path).unwrap_or_else(|| "unknown".to_string()),
             path,
@@ -230,6 +236,71 @@ impl Runtime {
     /// The library's version, e.g. `1.31.1` (`unknown` if its build string has none).
     pub fn version(&self) -> &str {
         &self.version
+    }
+}
+
+/// Registers one CPU memory arena for the whole process, which sessions with the arena on
+/// use instead of one arena each (`session.use_env_allocators`, set in `device.rs`).
+///
+/// An arena keeps the largest size it has ever served. With one per session, a pipeline of
+/// several graphs (a diffusion model's text encoders, UNet and VAE) holds the sum of every
+/// graph's peak for good; shared, it holds the largest stage's peak. Measured on SDXL-sized
+/// graphs at 1024² (BENCHMARKS.md): per-session arenas ran a 24 GB machine out of memory.
+/// The arena grows by what is asked (`arena_extend_strategy` 1), not by powers of two, so
+/// that a stage's 1.3 GB attention buffer does not reserve 2 GB.
+fn register_shared_cpu_arena(
+    environment: &ort::environment::Environment,
+) -> std::result::Result<(), String> {
+    use ort::AsPointer;
+    use ort::memory::{AllocationDevice, AllocatorType, MemoryInfo, MemoryType};
+
+    let info = MemoryInfo::new(
+        AllocationDevice::CPU,
+        0,
+        AllocatorType::Arena,
+        MemoryType::Default,
+    )
+    .map_err(|err| err.to_string())?;
+    let api = ort::api();
+    let keys = [c"arena_extend_strategy".as_ptr()];
+    let values = [1usize];
+    let mut config = std::ptr::null_mut();
+    // SAFETY: the API table is ONNX Runtime's (loaded above); the key and value arrays hold
+    // `keys.len()` entries and outlive the call; `config` is released exactly once, after the
+    // registration has copied what it needs; `environment` and `info` are live objects of this
+    // runtime.
+    unsafe {
+        ort_status(
+            api,
+            (api.CreateArenaCfgV2)(keys.as_ptr(), values.as_ptr(), keys.len(), &mut config),
+        )?;
+        let registered = ort_status(
+            api,
+            (api.CreateAndRegisterAllocator)(environment.ptr().cast_mut(), info.ptr(), config),
+        );
+        (api.ReleaseArenaCfg)(config);
+        registered
+    }
+}
+
+/// An `OrtStatus` as a result (null is success), releasing it.
+///
+/// # Safety
+/// `status` is null or a status ONNX Runtime returned and nothing else owns.
+unsafe fn ort_status(
+    api: &ort::sys::OrtApi,
+    status: ort::sys::OrtStatusPtr,
+) -> std::result::Result<(), String> {
+    if status.0.is_null() {
+        return Ok(());
+    }
+    // SAFETY: as the caller promises; the message is copied before the status is released.
+    unsafe {
+        let message = std::ffi::CStr::from_ptr((api.GetErrorMessage)(status.0))
+            .to_string_lossy()
+            .into_owned();
+        (api.ReleaseStatus)(status.0);
+        Err(message)
     }
 }
 
