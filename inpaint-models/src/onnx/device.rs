@@ -311,7 +311,7 @@ pub struct SessionOptions {
     /// every session that has it on. The arena keeps the peak it has served and never returns
     /// it to the system; off, each buffer is freed when done, which lowers the resident
     /// memory of a long-lived model (a diffusion UNet at a large size) at a cost in speed
-    /// (SDXL at 1024² on the CPU: 1.5× slower per step, BENCHMARKS.md).
+    /// (SDXL at 1024² on the CPU: 1.4× slower per step, BENCHMARKS.md).
     pub cpu_arena: bool,
 }
 

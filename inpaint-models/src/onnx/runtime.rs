@@ -246,8 +246,8 @@ impl Runtime {
 /// several graphs (a diffusion model's text encoders, UNet and VAE) holds the sum of every
 /// graph's peak for good; shared, it holds the largest stage's peak. Measured on SDXL-sized
 /// graphs at 1024² (BENCHMARKS.md): per-session arenas ran a 24 GB machine out of memory.
-/// The arena grows by what is asked (`arena_extend_strategy` 1), not by powers of two, so
-/// that a stage's 1.3 GB attention buffer does not reserve 2 GB.
+/// The arena grows by what is asked (`arena_extend_strategy` 1), not by powers of two, which
+/// can reserve up to twice what the largest stage needs.
 fn register_shared_cpu_arena(
     environment: &ort::environment::Environment,
 ) -> std::result::Result<(), String> {
